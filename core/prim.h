@@ -1,0 +1,104 @@
+/*
+ * core/prim.h — every fact winmem takes from Linux, behind one narrow
+ * interface. Nothing else in core/ opens /proc, calls the PROCMAP_QUERY
+ * ioctl, reads pagemap or ELF headers: the API families (query.c, alloc.c,
+ * awe.c, ...) ask these functions and translate the answers into Windows
+ * terms. Implemented in core/prim_linux.c.
+ *
+ * Addresses are uint64_t so one interface serves this process and others.
+ * Functions return 0 on success or a negative errno; they never set errno
+ * for the caller to read and never print.
+ */
+#ifndef WINMEM_CORE_PRIM_H
+#define WINMEM_CORE_PRIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* An address space winmem can read: a process's /proc/PID/maps and pagemap,
+ * opened once. The descriptors are bound to that process's memory when
+ * opened (the kernel checks ptrace read access then), so a space behaves like
+ * a Windows process handle: safe against pid reuse, -ESRCH once it exits. */
+typedef struct wm_space wm_space;
+
+/* Opens pid's address space. Pre: pid > 0. Returns 0 and *out, or -EACCES
+ * (ptrace read check refused), -ESRCH/-ENOENT (no such process). */
+int wm_space_open(pid_t pid, wm_space **out);
+
+/* Pre: sp came from wm_space_open and no other thread still uses it. */
+void wm_space_close(wm_space *sp);
+
+/* This process's space; never NULL, never closed. Reopened transparently in a
+ * fork child (an inherited maps fd would describe the parent). */
+wm_space *wm_space_self(void);
+
+pid_t wm_space_pid(const wm_space *sp);
+bool wm_space_is_self(const wm_space *sp);
+
+/* Test hook: force the /proc/PID/maps text parser instead of PROCMAP_QUERY
+ * (what kernels older than 6.11 get). Pre: called before any query. */
+void wm_prim_force_text_maps(bool on);
+/* true when PROCMAP_QUERY is in use for sp. */
+bool wm_space_has_procmap_query(const wm_space *sp);
+
+enum {
+    WM_VMA_READ   = 1,
+    WM_VMA_WRITE  = 2,
+    WM_VMA_EXEC   = 4,
+    WM_VMA_SHARED = 8,   /* MAP_SHARED */
+};
+
+/* One kernel VMA. A file-backed VMA has inode != 0 (shared anonymous memory
+ * and memfds count as file-backed, device 0:1, as the kernel says). */
+typedef struct wm_vma {
+    uint64_t start, end;      /* [start, end), page aligned */
+    uint64_t offset;          /* file offset of start */
+    uint64_t inode;
+    uint32_t dev_major, dev_minor;
+    uint32_t flags;           /* WM_VMA_* */
+} wm_vma;
+
+/* The VMA containing addr, or else the first one above it.
+ * name (optional, may be NULL): receives the path or "[heap]", "[stack]",
+ * "[vdso]"..., "" for anonymous; truncated to name_size-1 bytes.
+ * Returns 0, -ENOENT when no VMA is at or above addr (free to the end of the
+ * user range: not an error), or another -errno (-ESRCH: the process is gone).
+ * Cost: one ioctl (~0.4 µs) with PROCMAP_QUERY. */
+int wm_vma_find(wm_space *sp, uint64_t addr, wm_vma *out, char *name, size_t name_size);
+
+/* Pagemap bits, as the kernel defines them. */
+#define WM_PM_PRESENT    (1ULL << 63)
+#define WM_PM_SWAPPED    (1ULL << 62)
+#define WM_PM_FILE_SHARED (1ULL << 61)  /* file page or shared anonymous */
+#define WM_PM_GUARD      (1ULL << 58)
+#define WM_PM_EXCLUSIVE  (1ULL << 56)   /* mapped exactly once */
+
+/* Reads the pagemap entries of npages pages from page-aligned addr into out.
+ * Pre: addr page aligned, out holds npages entries. A hole reads as 0. */
+int wm_pagemap_read(wm_space *sp, uint64_t addr, size_t npages, uint64_t *out);
+
+/* The loaded ELF image whose span contains addr (its PT_LOAD span, including
+ * the anonymous .bss tail; [vdso] counts). For this process from the dynamic
+ * loader; for another from the ELF headers of the file it mapped.
+ * Returns 0 with [*start,*end) and path (optional), or -ENOENT. */
+int wm_image_find(wm_space *sp, uint64_t addr, uint64_t *start, uint64_t *end,
+                  char *path, size_t path_size);
+
+/* Reads len bytes at addr of sp's memory (process_vm_readv for others, a
+ * fault-safe copy for self). Returns bytes read (may be short) or -errno. */
+ssize_t wm_space_read(wm_space *sp, uint64_t addr, void *buf, size_t len);
+
+/* Page size (4096 here) and the user address range Windows code sees:
+ * [wm_user_min(), wm_user_max()] inclusive, as GetSystemInfo reports. */
+size_t wm_page_size(void);
+uint64_t wm_user_min(void);
+uint64_t wm_user_max(void);
+
+/* true when [addr, addr+len) of this process can be read without faulting
+ * (used to report ERROR_NOACCESS instead of crashing on a bad buffer). */
+bool wm_self_readable(const void *addr, size_t len);
+bool wm_self_writable(void *addr, size_t len);
+
+#endif

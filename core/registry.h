@@ -1,0 +1,62 @@
+/*
+ * core/registry.h — what winmem itself allocated in this process: every
+ * VirtualAlloc reservation with its per-page state and protection. This is
+ * how winmem answers exactly where Linux alone cannot (reserved vs committed,
+ * AllocationProtect, PAGE_GUARD, PAGE_NOCACHE, allocation boundaries).
+ * Owned by core/alloc.c (and core/guard.c for the one-shot guard); read by
+ * core/query.c and core/awe.c. Implemented in core/registry.c.
+ *
+ * Every function is thread-safe. None touches the memory it describes, so a
+ * caller may hold no lock while it does.
+ */
+#ifndef WINMEM_CORE_REGISTRY_H
+#define WINMEM_CORE_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Extra kinds of allocation (wm_region.kind). */
+enum {
+    WM_KIND_PLAIN    = 0,
+    WM_KIND_PHYSICAL = 1,   /* MEM_RESERVE | MEM_PHYSICAL: an AWE window */
+};
+
+/* The Windows view of the run of pages that starts at a queried address. */
+typedef struct wm_region {
+    uint64_t base;            /* the address rounded down to a page */
+    uint64_t size;            /* run of pages with equal state and protect,
+                                 never past the allocation's end */
+    uint64_t alloc_base;      /* 64 KiB aligned */
+    uint64_t alloc_size;      /* the whole reservation */
+    uint64_t commit_size;     /* committed bytes in the whole reservation */
+    uint32_t alloc_protect;   /* PAGE_* given at reservation, incl. GUARD/NOCACHE */
+    uint32_t state;           /* MEM_COMMIT or MEM_RESERVE */
+    uint32_t protect;         /* PAGE_* now (with PAGE_GUARD while armed); 0 if reserved */
+    uint32_t type;            /* MEM_PRIVATE */
+    uint32_t kind;            /* WM_KIND_* */
+} wm_region;
+
+/* If addr lies in a winmem allocation, fills *out and returns true.
+ * Pre: out != NULL. Target cost: < 100 ns, no system call. */
+bool wm_registry_query(uint64_t addr, wm_region *out);
+
+/* Adds a reservation [base, base+size) with every page MEM_RESERVE.
+ * Pre: base 64 KiB aligned, size page aligned, no overlap with another entry.
+ * Returns false only when out of memory. */
+bool wm_registry_add(uint64_t base, uint64_t size, uint32_t alloc_protect, uint32_t kind);
+
+/* Removes the reservation that starts at base. Returns false if none does. */
+bool wm_registry_remove(uint64_t base);
+
+/* Sets state and protection of pages [addr, addr+size) inside one
+ * reservation (state MEM_COMMIT with protect, or MEM_RESERVE with protect 0).
+ * Returns false if the range is not inside a single reservation. */
+bool wm_registry_set_pages(uint64_t addr, uint64_t size, uint32_t state, uint32_t protect);
+
+/* Clears PAGE_GUARD on the page containing addr if it is armed there, and
+ * reports the protection that remains in *protect. Async-signal-safe: called
+ * from the SIGSEGV handler. Returns true if a guard was cleared. */
+bool wm_registry_disarm_guard(uint64_t addr, uint32_t *protect);
+
+#endif

@@ -1,0 +1,18 @@
+# tests/: CUnit unit tests. Each tests/test_*.c is its own program (linked
+# with tests/unit_main.c and the sanitizer build of the core), so one area's
+# test cannot stop another's from building.
+UNIT_SRC  := $(wildcard tests/test_*.c)
+UNIT_BINS := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
+UNIT_LIBS := -lcunit $(CORE_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/san/tests/%.o $(BUILD)/san/tests/unit_main.o $(LIBWINMEM_SAN_A)
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) -o $@ $(filter %.o,$^) $(LIBWINMEM_SAN_A) $(UNIT_LIBS) $(UNIT_EXTRA_LIBS_$*)
+
+CHECKS += check-unit
+.PHONY: check-unit
+check-unit: $(UNIT_BINS)
+	@rc=0; for t in $(UNIT_BINS); do \
+		echo "--- $$t"; \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 $$t || rc=1; \
+	done; exit $$rc
