@@ -23,6 +23,9 @@ CORE_LIBS := -lelf -lpthread -ldl
 .PHONY: all check demo bench install clean deps help
 all:
 
+# Keep objects that only feed pattern rules.
+.SECONDARY:
+
 # Missing Debian packages are installed by name (as root) or the exact
 # apt-get line is printed and make stops. Stamped so it runs once per tree.
 DEPS_STAMP := $(BUILD)/.deps-ok

@@ -1,0 +1,78 @@
+/*
+ * core/internal.h — small helpers every API family in core/ shares:
+ * last-error plumbing, NTSTATUS → Win32 error mapping, protection
+ * conversion, and process-handle resolution. Not installed.
+ */
+#ifndef WINMEM_CORE_INTERNAL_H
+#define WINMEM_CORE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include "winmem/memory.h"
+#include "prim.h"
+
+/* Public entry points are exported; everything else in core/ is hidden. */
+#define WM_EXPORT __attribute__((visibility("default")))
+
+/* ---- core/errors.c ---- */
+/* The calling thread's last error (GetLastError). */
+void wm_set_last_error(DWORD err);
+DWORD wm_get_last_error(void);
+/* RtlNtStatusToDosError for the statuses winmem returns; unknown → ERROR_MR_MID_NOT_FOUND (317). */
+DWORD wm_status_to_error(NTSTATUS st);
+/* Sets the last error from st and returns st, for `return wm_fail(st);`. */
+NTSTATUS wm_fail_status(NTSTATUS st);
+
+/* ---- core/process.c ---- */
+/* The address space behind a process handle: GetCurrentProcess() (-1) or a
+ * handle from OpenProcess. Returns NULL and *status STATUS_INVALID_HANDLE for
+ * anything else. A space from here stays valid until wm_space_put(). */
+wm_space *wm_handle_get(HANDLE h, NTSTATUS *status);
+void wm_space_put(wm_space *sp);
+/* true when h names this process (pseudo-handle, or an OpenProcess of getpid()). */
+bool wm_handle_is_self(HANDLE h);
+
+/* ---- protection ---- */
+/* The base protection (no GUARD/NOCACHE/WRITECOMBINE) of a PAGE_* value, or 0
+ * if it is not exactly one of the eight base values. */
+static inline uint32_t wm_prot_base(uint32_t prot)
+{
+    uint32_t b = prot & 0xff;
+    return (b && !(b & (b - 1))) ? b : 0;
+}
+
+/* PAGE_* → PROT_*; PAGE_GUARD maps to PROT_NONE (the guard is armed by
+ * removing access). Pre: wm_prot_base(prot) != 0. */
+static inline int wm_prot_to_unix(uint32_t prot)
+{
+    if (prot & PAGE_GUARD)
+        return PROT_NONE;
+    switch (prot & 0xff) {
+    case PAGE_READONLY:          return PROT_READ;
+    case PAGE_READWRITE:
+    case PAGE_WRITECOPY:         return PROT_READ | PROT_WRITE;
+    case PAGE_EXECUTE:           return PROT_EXEC;
+    case PAGE_EXECUTE_READ:      return PROT_READ | PROT_EXEC;
+    case PAGE_EXECUTE_READWRITE:
+    case PAGE_EXECUTE_WRITECOPY: return PROT_READ | PROT_WRITE | PROT_EXEC;
+    default:                     return PROT_NONE;
+    }
+}
+
+/* WM_VMA_* access → PAGE_*. A private writable file mapping is WRITECOPY
+ * until its page is copied; callers that know that pass cow = true. */
+static inline uint32_t wm_prot_from_vma(uint32_t vma_flags, bool cow)
+{
+    bool r = vma_flags & WM_VMA_READ, w = vma_flags & WM_VMA_WRITE, x = vma_flags & WM_VMA_EXEC;
+    if (x)
+        return w ? (cow ? PAGE_EXECUTE_WRITECOPY : PAGE_EXECUTE_READWRITE)
+                 : (r ? PAGE_EXECUTE_READ : PAGE_EXECUTE);
+    if (w)
+        return cow ? PAGE_WRITECOPY : PAGE_READWRITE;
+    return r ? PAGE_READONLY : PAGE_NOACCESS;
+}
+
+#define WM_ALLOC_GRANULARITY 0x10000ULL
+
+#endif
