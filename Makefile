@@ -47,6 +47,7 @@ $(BUILD)/san/%.o: %.c | $(DEPS_STAMP)
 CHECKS :=
 MODULES := core shim cli tests wine-tests bench docs
 INSTALLS :=
+BENCHES :=
 -include $(foreach m,$(MODULES),$(m)/module.mk)
 
 check: all | $(DEPS_STAMP)

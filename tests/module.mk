@@ -16,3 +16,14 @@ check-unit: $(UNIT_BINS)
 		echo "--- $$t"; \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 $$t || rc=1; \
 	done; exit $$rc
+
+# tests/e2e/*.sh: end-to-end tests on real programs (Wine, the shim, the CLI).
+# Each script runs from the top of the tree with BUILD set, prints what it
+# checks, and exits non-zero on failure. They run after `all` is built.
+E2E_SCRIPTS := $(sort $(wildcard tests/e2e/*.sh))
+CHECKS += check-e2e
+.PHONY: check-e2e
+check-e2e: all
+	@rc=0; for t in $(E2E_SCRIPTS); do \
+		echo "--- $$t"; BUILD=$(BUILD) sh $$t || { echo "FAILED: $$t"; rc=1; }; \
+	done; exit $$rc
