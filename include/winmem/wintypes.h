@@ -12,18 +12,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* WINAPI is ms_abi on x86_64, as in Wine's headers: one set of symbols then
- * serves native Linux callers, winelib programs and Wine's syscall table. */
-#if defined(__x86_64__) && !defined(_WIN64)
-#define WINMEM_API __attribute__((ms_abi))
-#else
-#define WINMEM_API
-#endif
-
 #if defined(_WINNT_)
 #define WINMEM_HAVE_WINDOWS_H 1
 #else
 #define WINMEM_HAVE_WINDOWS_H 0
+#endif
+
+/* WINAPI is ms_abi on x86_64, as in Wine's headers: one set of symbols then
+ * serves native Linux callers, winelib programs and Wine's syscall table.
+ * With <windows.h> present, its own WINAPI is the same convention. */
+#if WINMEM_HAVE_WINDOWS_H
+#define WINMEM_API WINAPI
+#elif defined(__x86_64__)
+#define WINMEM_API __attribute__((ms_abi))
+#else
+#define WINMEM_API
 #endif
 
 #if !WINMEM_HAVE_WINDOWS_H
