@@ -1,0 +1,291 @@
+/*
+ * The registry of what winmem allocated (see registry.h).
+ *
+ * Layout: a sorted array of reservation bases (searched by binary search,
+ * kept apart from the entries so the search walks one dense array), each
+ * entry holding its pages as runs: (first page, state+protect) sorted by
+ * page, adjacent runs always different. A query is two binary searches, so
+ * its cost depends on neither the number of pages nor (much) on the number
+ * of reservations.
+ *
+ * Locking: one rwlock, writer-preferring so queries from many threads cannot
+ * starve VirtualAlloc. The SIGSEGV handler takes the write lock too; that is
+ * safe for the synchronous faults it handles because no registry code ever
+ * touches the memory it describes, so the faulting thread cannot be inside
+ * the lock. For the same reason, run arrays that outgrow their inline space
+ * come from mmap (async-signal-safe), never malloc: the handler may have to
+ * split a run when it disarms one page.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "internal.h"
+#include "registry.h"
+
+#define RUN_COMMIT 0x80000000u   /* info bit: pages committed; low bits = PAGE_* */
+#define INLINE_RUNS 6
+
+typedef struct run {
+    uint64_t start;   /* first page index of the run, relative to the base */
+    uint32_t info;    /* RUN_COMMIT | protect, or 0 for reserved */
+    uint32_t pad;
+} run;
+
+typedef struct res {
+    uint64_t base, size, npages;
+    uint64_t committed;          /* committed pages */
+    uint32_t alloc_protect, kind;
+    uint32_t nruns, cap;
+    run *runs;                   /* inl, or an mmap of cap runs */
+    run inl[INLINE_RUNS];
+} res;
+
+static pthread_rwlock_t lock;
+static uint64_t *bases;          /* sorted; bases[i] == ents[i]->base */
+static res **ents;
+static size_t count, capacity;
+static unsigned page_shift = 12;
+
+__attribute__((constructor)) static void registry_init(void)
+{
+    pthread_rwlockattr_t a;
+    pthread_rwlockattr_init(&a);
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&lock, &a);
+    pthread_rwlockattr_destroy(&a);
+    long ps = sysconf(_SC_PAGESIZE);
+    page_shift = (unsigned)__builtin_ctzl(ps > 0 ? (unsigned long)ps : 4096ul);
+}
+
+/* Index of the last base <= addr, or -1. */
+static ptrdiff_t find_le(uint64_t addr)
+{
+    size_t lo = 0, hi = count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (bases[mid] <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (ptrdiff_t)lo - 1;
+}
+
+static res *find_res(uint64_t addr)
+{
+    ptrdiff_t i = find_le(addr);
+    if (i < 0)
+        return NULL;
+    res *r = ents[i];
+    return addr - r->base < r->size ? r : NULL;
+}
+
+/* Index of the run containing page p. Pre: p < r->npages. */
+static uint32_t find_run(const res *r, uint64_t p)
+{
+    uint32_t lo = 0, hi = r->nruns;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (r->runs[mid].start <= p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo - 1;
+}
+
+static uint64_t run_end(const res *r, uint32_t i)
+{
+    return i + 1 < r->nruns ? r->runs[i + 1].start : r->npages;
+}
+
+/* Makes room for `need` runs. mmap only: may run inside the signal handler. */
+static bool ensure_cap(res *r, uint32_t need)
+{
+    if (need <= r->cap)
+        return true;
+    size_t bytes = ((size_t)need * 2 * sizeof(run) + 4095) & ~(size_t)4095;
+    run *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return false;
+    memcpy(p, r->runs, r->nruns * sizeof(run));
+    if (r->runs != r->inl)
+        munmap(r->runs, r->cap * sizeof(run));
+    r->runs = p;
+    r->cap = (uint32_t)(bytes / sizeof(run));
+    return true;
+}
+
+static void free_res(res *r)
+{
+    if (r->runs != r->inl)
+        munmap(r->runs, r->cap * sizeof(run));
+    free(r);
+}
+
+/* Gives pages [p0, p1) the value info, keeping runs sorted and coalesced and
+ * the committed count exact. Pre: p0 < p1 <= npages; write lock held.
+ * Returns false (nothing changed) only if no memory for the runs. */
+static bool set_range(res *r, uint64_t p0, uint64_t p1, uint32_t info)
+{
+    if (!ensure_cap(r, r->nruns + 2))
+        return false;
+    uint32_t i0 = find_run(r, p0), i1 = find_run(r, p1 - 1);
+
+    uint64_t old = 0;
+    for (uint32_t i = i0; i <= i1; i++) {
+        if (!(r->runs[i].info & RUN_COMMIT))
+            continue;
+        uint64_t s = r->runs[i].start > p0 ? r->runs[i].start : p0;
+        uint64_t e = run_end(r, i) < p1 ? run_end(r, i) : p1;
+        old += e - s;
+    }
+    r->committed = r->committed - old + ((info & RUN_COMMIT) ? p1 - p0 : 0);
+
+    uint32_t tail_info = r->runs[i1].info;
+    bool has_tail = run_end(r, i1) > p1;
+    uint32_t keep = r->runs[i0].start < p0 ? i0 + 1 : i0;   /* runs before p0 */
+    uint32_t after = r->nruns - i1 - 1;                     /* runs after i1 */
+    uint32_t dst = keep + 1 + (has_tail ? 1 : 0);
+    memmove(&r->runs[dst], &r->runs[i1 + 1], after * sizeof(run));
+    r->runs[keep] = (run){ .start = p0, .info = info };
+    if (has_tail)
+        r->runs[keep + 1] = (run){ .start = p1, .info = tail_info };
+    r->nruns = dst + after;
+
+    /* Coalesce around the rewritten span only: elsewhere runs already differ. */
+    uint32_t lo = keep ? keep - 1 : 0, hi = dst < r->nruns ? dst : r->nruns - 1;
+    uint32_t w = lo;
+    for (uint32_t i = lo + 1; i <= hi; i++)
+        if (r->runs[i].info != r->runs[w].info)
+            r->runs[++w] = r->runs[i];
+    if (w != hi) {
+        memmove(&r->runs[w + 1], &r->runs[hi + 1], (r->nruns - hi - 1) * sizeof(run));
+        r->nruns -= hi - w;
+    }
+    return true;
+}
+
+bool wm_registry_query(uint64_t addr, wm_region *out)
+{
+    bool found = false;
+    pthread_rwlock_rdlock(&lock);
+    res *r = count ? find_res(addr) : NULL;
+    if (r) {
+        uint64_t p = (addr - r->base) >> page_shift;
+        uint32_t i = find_run(r, p);
+        uint32_t info = r->runs[i].info;
+        out->base = r->base + (p << page_shift);
+        out->size = (run_end(r, i) - p) << page_shift;
+        out->alloc_base = r->base;
+        out->alloc_size = r->size;
+        out->commit_size = r->committed << page_shift;
+        out->alloc_protect = r->alloc_protect;
+        out->state = (info & RUN_COMMIT) ? MEM_COMMIT : MEM_RESERVE;
+        out->protect = info & ~RUN_COMMIT;
+        out->type = MEM_PRIVATE;
+        out->kind = r->kind;
+        found = true;
+    }
+    pthread_rwlock_unlock(&lock);
+    return found;
+}
+
+bool wm_registry_add(uint64_t base, uint64_t size, uint32_t alloc_protect, uint32_t kind)
+{
+    if (!size)
+        return false;
+    res *r = calloc(1, sizeof(*r));
+    if (!r)
+        return false;
+    r->base = base;
+    r->size = size;
+    r->npages = size >> page_shift;
+    r->alloc_protect = alloc_protect;
+    r->kind = kind;
+    r->runs = r->inl;
+    r->cap = INLINE_RUNS;
+    r->nruns = 1;
+    r->inl[0] = (run){ .start = 0, .info = 0 };
+
+    pthread_rwlock_wrlock(&lock);
+    if (count == capacity) {
+        size_t nc = capacity ? capacity * 2 : 64;
+        uint64_t *nb = realloc(bases, nc * sizeof(*nb));
+        if (nb)
+            bases = nb;
+        res **ne = nb ? realloc(ents, nc * sizeof(*ne)) : NULL;
+        if (ne)
+            ents = ne;
+        if (!nb || !ne) {
+            pthread_rwlock_unlock(&lock);
+            free(r);
+            return false;
+        }
+        capacity = nc;
+    }
+    size_t at = (size_t)(find_le(base) + 1);
+    memmove(&bases[at + 1], &bases[at], (count - at) * sizeof(*bases));
+    memmove(&ents[at + 1], &ents[at], (count - at) * sizeof(*ents));
+    bases[at] = base;
+    ents[at] = r;
+    count++;
+    pthread_rwlock_unlock(&lock);
+    return true;
+}
+
+bool wm_registry_remove(uint64_t base)
+{
+    res *r = NULL;
+    pthread_rwlock_wrlock(&lock);
+    ptrdiff_t i = count ? find_le(base) : -1;
+    if (i >= 0 && bases[i] == base) {
+        r = ents[i];
+        memmove(&bases[i], &bases[i + 1], (count - (size_t)i - 1) * sizeof(*bases));
+        memmove(&ents[i], &ents[i + 1], (count - (size_t)i - 1) * sizeof(*ents));
+        count--;
+    }
+    pthread_rwlock_unlock(&lock);
+    if (r)
+        free_res(r);
+    return r != NULL;
+}
+
+bool wm_registry_set_pages(uint64_t addr, uint64_t size, uint32_t state, uint32_t protect)
+{
+    uint64_t mask = ((uint64_t)1 << page_shift) - 1;
+    if (!size || (state != MEM_COMMIT && state != MEM_RESERVE))
+        return false;
+    uint64_t end = (addr + size + mask) & ~mask;
+    if (end < addr)
+        return false;
+    addr &= ~mask;
+    uint32_t info = state == MEM_COMMIT ? (RUN_COMMIT | (protect & 0xffff)) : 0;
+    bool ok = false;
+    pthread_rwlock_wrlock(&lock);
+    res *r = count ? find_res(addr) : NULL;
+    if (r && end - r->base <= r->size)
+        ok = set_range(r, (addr - r->base) >> page_shift, (end - r->base) >> page_shift, info);
+    pthread_rwlock_unlock(&lock);
+    return ok;
+}
+
+bool wm_registry_disarm_guard(uint64_t addr, uint32_t *protect)
+{
+    bool cleared = false;
+    pthread_rwlock_wrlock(&lock);
+    res *r = count ? find_res(addr) : NULL;
+    if (r) {
+        uint64_t p = (addr - r->base) >> page_shift;
+        uint32_t info = r->runs[find_run(r, p)].info;
+        if ((info & RUN_COMMIT) && (info & PAGE_GUARD) &&
+            set_range(r, p, p + 1, info & ~(uint32_t)PAGE_GUARD)) {
+            *protect = info & ~(RUN_COMMIT | PAGE_GUARD);
+            cleared = true;
+        }
+    }
+    pthread_rwlock_unlock(&lock);
+    return cleared;
+}
