@@ -30,6 +30,12 @@ int wm_space_open(pid_t pid, wm_space **out);
 /* Pre: sp came from wm_space_open and no other thread still uses it. */
 void wm_space_close(wm_space *sp);
 
+/* Reference counting for spaces shared between threads (process handles):
+ * wm_space_open returns a space holding one reference; wm_space_unref of the
+ * last one closes it. Both are no-ops on wm_space_self(). */
+void wm_space_ref(wm_space *sp);
+void wm_space_unref(wm_space *sp);
+
 /* This process's space; never NULL, never closed. Reopened transparently in a
  * fork child (an inherited maps fd would describe the parent). */
 wm_space *wm_space_self(void);
@@ -58,6 +64,7 @@ typedef struct wm_vma {
     uint64_t inode;
     uint32_t dev_major, dev_minor;
     uint32_t flags;           /* WM_VMA_* */
+    uint32_t page_size;       /* 4096; larger only for hugetlb (not THP) */
 } wm_vma;
 
 /* The VMA containing addr, or else the first one above it.
@@ -99,6 +106,17 @@ uint64_t wm_user_max(void);
 /* true when [addr, addr+len) of this process can be read without faulting
  * (used to report ERROR_NOACCESS instead of crashing on a bad buffer). */
 bool wm_self_readable(const void *addr, size_t len);
+/* Writes back the bytes already there: use only on buffers handed over to be
+ * written (output parameters). */
 bool wm_self_writable(void *addr, size_t len);
+
+/* Fault-safe copies within this process: false (nothing or part copied) when
+ * the source is unreadable / the destination unwritable. A buffer on the
+ * calling thread's stack is copied directly; others cost one system call. */
+bool wm_self_read(void *dst, const void *src, size_t len);
+bool wm_self_write(void *dst, const void *src, size_t len);
+
+/* getpid(), cached (refreshed in a fork child): getpid is a real syscall. */
+pid_t wm_self_pid(void);
 
 #endif

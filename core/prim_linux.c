@@ -1,0 +1,436 @@
+/*
+ * core/prim_linux.c — address spaces, VMAs, pagemap and fault-safe copies
+ * (prim.h). Images are in prim_image.c.
+ *
+ * VMAs come from the PROCMAP_QUERY ioctl on a /proc/PID/maps descriptor kept
+ * open for the life of the space (~0.4 µs a query, flat in VMA count); on
+ * kernels without it (< 6.11) or when a test forces it, from the text of the
+ * same descriptor. The descriptor is bound to the process's memory when it is
+ * opened, which is what makes a space behave like a Windows process handle.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include "prim_linux.h"
+
+/* uapi linux/fs.h of 6.11+; the 6.1 headers here lack it. 104 bytes. */
+struct wm_procmap_query {
+    uint64_t size, query_flags, query_addr;
+    uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+    uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+    uint64_t vma_name_addr, build_id_addr;
+};
+_Static_assert(sizeof(struct wm_procmap_query) == 104, "procmap_query layout");
+#define WM_PROCMAP_QUERY _IOWR('f', 17, struct wm_procmap_query)
+#define WM_PMQ_COVERING_OR_NEXT 0x10
+
+static atomic_bool force_text;
+static wm_space self_space = { .maps_fd = -1, .pagemap_fd = -1, .mem_fd = -1,
+                               .lock = PTHREAD_MUTEX_INITIALIZER };
+static atomic_bool self_stale = true;   /* open lazily; set again in a fork child */
+static pthread_mutex_t self_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t self_pid;                  /* cached: getpid() is a real syscall */
+
+static void after_fork_child(void)
+{
+    /* The inherited descriptors describe the parent's memory. Only this
+     * thread exists now, so closing them races with nobody. */
+    if (self_space.maps_fd >= 0)
+        close(self_space.maps_fd);
+    if (self_space.pagemap_fd >= 0)
+        close(self_space.pagemap_fd);
+    self_space.maps_fd = self_space.pagemap_fd = -1;
+    pthread_mutex_init(&self_lock, NULL);
+    pthread_mutex_init(&self_space.lock, NULL);
+    self_pid = getpid();
+    atomic_store(&self_stale, true);
+}
+
+__attribute__((constructor)) static void prim_init(void)
+{
+    self_pid = getpid();
+    pthread_atfork(NULL, NULL, after_fork_child);
+}
+
+pid_t wm_self_pid(void) { return self_pid; }
+
+/* Opens maps and pagemap under dir ("/proc/123", "/proc/self",
+ * "/proc/thread-self") and probes whether PROCMAP_QUERY works there. */
+static int open_space_fds(const char *dir, wm_space *sp)
+{
+    char path[64];
+    snprintf(path, sizeof path, "%s/maps", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    snprintf(path, sizeof path, "%s/pagemap", dir);
+    int pm = open(path, O_RDONLY | O_CLOEXEC);
+    if (pm < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    sp->maps_fd = fd;
+    sp->pagemap_fd = pm;
+    struct wm_procmap_query q = { .size = sizeof q, .query_flags = WM_PMQ_COVERING_OR_NEXT };
+    /* ENOENT (nothing mapped) still proves the ioctl exists. */
+    sp->pmq_avail = ioctl(fd, WM_PROCMAP_QUERY, &q) == 0 || errno == ENOENT;
+    sp->pmq = sp->pmq_avail && !atomic_load(&force_text);
+    return 0;
+}
+
+int wm_space_open(pid_t pid, wm_space **out)
+{
+    char dir[32];
+    wm_space *sp = calloc(1, sizeof *sp);
+    if (!sp)
+        return -ENOMEM;
+    snprintf(dir, sizeof dir, "/proc/%d", (int)pid);
+    int r = open_space_fds(dir, sp);
+    if (r < 0) {
+        free(sp);
+        return r;
+    }
+    /* mem needs ptrace attach rights, stricter than maps; optional. */
+    snprintf(dir, sizeof dir, "/proc/%d/mem", (int)pid);
+    sp->mem_fd = open(dir, O_RDONLY | O_CLOEXEC);
+    sp->pid = pid;
+    sp->refs = 1;
+    pthread_mutex_init(&sp->lock, NULL);
+    *out = sp;
+    return 0;
+}
+
+void wm_space_close(wm_space *sp)
+{
+    if (!sp || sp == &self_space)
+        return;
+    close(sp->maps_fd);
+    close(sp->pagemap_fd);
+    if (sp->mem_fd >= 0)
+        close(sp->mem_fd);
+    pthread_mutex_destroy(&sp->lock);
+    free(sp);
+}
+
+void wm_space_ref(wm_space *sp)
+{
+    if (sp != &self_space)
+        __atomic_add_fetch(&sp->refs, 1, __ATOMIC_RELAXED);
+}
+
+void wm_space_unref(wm_space *sp)
+{
+    if (sp != &self_space && __atomic_sub_fetch(&sp->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        wm_space_close(sp);
+}
+
+/* Reopens the self space from dir. Old descriptors are left open on purpose
+ * when other threads may still be inside an ioctl on them: closing would let
+ * the number be reused under them. This happens once per fork-less main-thread
+ * exit, so the leak is bounded. */
+static void reopen_self(const char *dir)
+{
+    wm_space tmp = { 0 };
+    if (open_space_fds(dir, &tmp) == 0) {
+        self_space.pagemap_fd = tmp.pagemap_fd;
+        self_space.pmq_avail = tmp.pmq_avail;
+        self_space.pmq = tmp.pmq;
+        atomic_store_explicit((atomic_int *)&self_space.maps_fd, tmp.maps_fd, memory_order_release);
+    }
+}
+
+wm_space *wm_space_self(void)
+{
+    if (__builtin_expect(atomic_load_explicit(&self_stale, memory_order_acquire), 0)) {
+        pthread_mutex_lock(&self_lock);
+        if (atomic_load(&self_stale)) {
+            self_space.pid = self_pid;
+            self_space.mem_fd = -1;
+            reopen_self("/proc/self");
+            atomic_store_explicit(&self_stale, false, memory_order_release);
+        }
+        pthread_mutex_unlock(&self_lock);
+    }
+    return &self_space;
+}
+
+pid_t wm_space_pid(const wm_space *sp) { return sp == &self_space ? self_pid : sp->pid; }
+bool wm_space_is_self(const wm_space *sp) { return sp == &self_space || sp->pid == self_pid; }
+bool wm_space_has_procmap_query(const wm_space *sp) { return sp->pmq; }
+
+void wm_prim_force_text_maps(bool on)
+{
+    atomic_store(&force_text, on);
+    /* Applies to the self space from its next (re)open. */
+    pthread_mutex_lock(&self_lock);
+    if (self_space.maps_fd >= 0)
+        self_space.pmq = !on && self_space.pmq_avail;
+    pthread_mutex_unlock(&self_lock);
+}
+
+/* ---- VMA lookup: ioctl ---- */
+
+static int find_ioctl(wm_space *sp, uint64_t addr, wm_vma *out, char *name, size_t name_size)
+{
+    char big[4096 + 64];
+    struct wm_procmap_query q = { .size = sizeof q, .query_flags = WM_PMQ_COVERING_OR_NEXT,
+                                  .query_addr = addr };
+    if (name && name_size) {
+        q.vma_name_addr = (uint64_t)(uintptr_t)big;
+        q.vma_name_size = sizeof big;
+    }
+    if (ioctl(atomic_load_explicit((atomic_int *)&sp->maps_fd, memory_order_acquire),
+              WM_PROCMAP_QUERY, &q) != 0)
+        return -errno;
+    out->start = q.vma_start;
+    out->end = q.vma_end;
+    out->offset = q.vma_offset;
+    out->inode = q.inode;
+    out->dev_major = q.dev_major;
+    out->dev_minor = q.dev_minor;
+    out->flags = (uint32_t)(q.vma_flags & 0xf);   /* same bits as WM_VMA_* */
+    out->page_size = (uint32_t)q.vma_page_size;
+    if (name && name_size) {
+        size_t n = q.vma_name_size ? q.vma_name_size - 1 : 0;   /* size counts the NUL */
+        if (n >= name_size)
+            n = name_size - 1;
+        memcpy(name, big, n);
+        name[n] = 0;
+    }
+    return 0;
+}
+
+/* ---- VMA lookup: text fallback ---- */
+
+static uint64_t hex(const char **p)
+{
+    uint64_t v = 0;
+    for (;;) {
+        char c = **p;
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0)
+            return v;
+        v = v << 4 | (uint64_t)d;
+        (*p)++;
+    }
+}
+
+/* Parses one maps line; returns false if malformed. */
+static bool parse_line(const char *s, wm_vma *v, const char **name)
+{
+    const char *p = s;
+    v->start = hex(&p);
+    if (*p++ != '-')
+        return false;
+    v->end = hex(&p);
+    if (*p++ != ' ' || strlen(p) < 5)
+        return false;
+    v->flags = (p[0] == 'r' ? WM_VMA_READ : 0) | (p[1] == 'w' ? WM_VMA_WRITE : 0) |
+               (p[2] == 'x' ? WM_VMA_EXEC : 0) | (p[3] == 's' ? WM_VMA_SHARED : 0);
+    p += 5;
+    v->offset = hex(&p);
+    p++;
+    v->dev_major = (uint32_t)hex(&p);
+    p++;
+    v->dev_minor = (uint32_t)hex(&p);
+    p++;
+    v->inode = strtoull(p, (char **)&p, 10);
+    while (*p == ' ')
+        p++;
+    *name = p;
+    v->page_size = 4096;
+    return true;
+}
+
+static int find_text(wm_space *sp, uint64_t addr, wm_vma *out, char *name, size_t name_size)
+{
+    enum { CHUNK = 65536, LINE = 4096 + 256 };
+    char *buf = malloc(CHUNK + LINE + 1);
+    if (!buf)
+        return -ENOMEM;
+    int ret = -ENOENT;
+    size_t have = 0;
+    off_t off = 0;
+    bool any = false;
+    /* One reader at a time: the kernel keeps the seq_file position per
+     * descriptor, and interleaved preads at different offsets would restart
+     * each other's traversal. */
+    pthread_mutex_lock(&sp->lock);
+    for (;;) {
+        ssize_t n = pread(sp->maps_fd, buf + have, CHUNK, off);
+        if (n < 0) {
+            ret = -errno;
+            break;
+        }
+        off += n;
+        have += (size_t)n;
+        buf[have] = 0;
+        any |= n > 0;
+        char *line = buf, *nl;
+        while ((nl = memchr(line, '\n', have - (size_t)(line - buf)))) {
+            *nl = 0;
+            wm_vma v;
+            const char *nm;
+            /* [vsyscall] sits above the user range; PROCMAP_QUERY never
+             * returns it, so neither does this. */
+            if (parse_line(line, &v, &nm) && v.end > addr && v.start < WM_TASK_SIZE) {
+                *out = v;
+                if (name && name_size) {
+                    snprintf(name, name_size, "%s", nm);
+                }
+                ret = 0;
+                goto done;
+            }
+            line = nl + 1;
+        }
+        size_t rest = have - (size_t)(line - buf);
+        if (n == 0)
+            break;
+        if (rest > LINE)   /* a line longer than any maps line can be */
+            rest = 0;
+        memmove(buf, line, rest);
+        have = rest;
+    }
+    /* A live process always has VMAs; an empty file means it has exited
+     * (the ioctl says ESRCH then, so say the same). */
+    if (ret == -ENOENT && !any)
+        ret = -ESRCH;
+done:
+    pthread_mutex_unlock(&sp->lock);
+    free(buf);
+    return ret;
+}
+
+int wm_vma_find(wm_space *sp, uint64_t addr, wm_vma *out, char *name, size_t name_size)
+{
+    int r = sp->pmq ? find_ioctl(sp, addr, out, name, name_size)
+                    : find_text(sp, addr, out, name, name_size);
+    if (r == -ESRCH && sp == &self_space) {
+        /* The main thread exited: /proc/self/maps is empty for the rest of
+         * the process's life, /proc/thread-self/maps still works. */
+        pthread_mutex_lock(&self_lock);
+        reopen_self("/proc/thread-self");
+        pthread_mutex_unlock(&self_lock);
+        r = sp->pmq ? find_ioctl(sp, addr, out, name, name_size)
+                    : find_text(sp, addr, out, name, name_size);
+    }
+    if (r == 0 && out->start >= WM_TASK_SIZE)
+        r = -ENOENT;
+    return r;
+}
+
+int wm_pagemap_read(wm_space *sp, uint64_t addr, size_t npages, uint64_t *out)
+{
+    size_t want = npages * sizeof(uint64_t);
+    ssize_t n = pread(sp->pagemap_fd, out, want, (off_t)(addr / 4096 * sizeof(uint64_t)));
+    if (n < 0)
+        return -errno;
+    if ((size_t)n < want)   /* past the end of the user range */
+        memset((char *)out + n, 0, want - (size_t)n);
+    return 0;
+}
+
+ssize_t wm_space_read(wm_space *sp, uint64_t addr, void *buf, size_t len)
+{
+    if (sp != &self_space && sp->mem_fd >= 0) {
+        ssize_t n = pread(sp->mem_fd, buf, len, (off_t)addr);
+        return n < 0 ? -errno : n;
+    }
+    struct iovec l = { buf, len }, r = { (void *)(uintptr_t)addr, len };
+    ssize_t n = process_vm_readv(wm_space_pid(sp), &l, 1, &r, 1, 0);
+    return n < 0 ? -errno : n;
+}
+
+/* ---- system facts ---- */
+
+size_t wm_page_size(void) { return 4096; }
+uint64_t wm_user_min(void) { return 0x10000; }
+/* The last address below the highest 64 KiB boundary of the 47-bit user range:
+ * 0x7ffffffeffff, the same value 64-bit Windows reports. */
+uint64_t wm_user_max(void) { return (WM_TASK_SIZE & ~0xffffULL) - 1; }
+
+/* ---- fault-safe access to this process's memory ---- */
+
+/* The calling thread's stack [lo, hi), learned once per thread. */
+static __thread uintptr_t stack_hi;
+
+static bool on_my_stack(const void *p, size_t len)
+{
+    if (!stack_hi) {
+        pthread_attr_t a;
+        void *lo;
+        size_t sz;
+        if (pthread_getattr_np(pthread_self(), &a) != 0)
+            return false;
+        pthread_attr_getstack(&a, &lo, &sz);
+        pthread_attr_destroy(&a);
+        stack_hi = (uintptr_t)lo + sz;
+    }
+    /* Everything between this frame and the top of the stack is mapped and
+     * writable, so a buffer there cannot fault. */
+    uintptr_t a = (uintptr_t)p, here = (uintptr_t)__builtin_frame_address(0);
+    return a >= here && len <= stack_hi - a;
+}
+
+bool wm_self_read(void *dst, const void *src, size_t len)
+{
+    if (!len)
+        return true;
+    if (on_my_stack(src, len)) {
+        memcpy(dst, src, len);
+        return true;
+    }
+    struct iovec l = { dst, len }, r = { (void *)src, len };
+    return process_vm_readv(self_pid, &l, 1, &r, 1, 0) == (ssize_t)len;
+}
+
+bool wm_self_write(void *dst, const void *src, size_t len)
+{
+    if (!len)
+        return true;
+    if (on_my_stack(dst, len)) {
+        memcpy(dst, src, len);
+        return true;
+    }
+    /* The kernel copies and reports EFAULT instead of faulting. */
+    struct iovec l = { (void *)src, len }, r = { dst, len };
+    return process_vm_writev(self_pid, &l, 1, &r, 1, 0) == (ssize_t)len;
+}
+
+bool wm_self_readable(const void *addr, size_t len)
+{
+    char tmp[256];
+    const char *p = addr;
+    while (len) {
+        size_t n = len < sizeof tmp ? len : sizeof tmp;
+        if (!wm_self_read(tmp, p, n))
+            return false;
+        p += n;
+        len -= n;
+    }
+    return true;
+}
+
+bool wm_self_writable(void *addr, size_t len)
+{
+    /* Writes back what is there: only for buffers the caller handed over to
+     * be written, where a concurrent writer would be racing the API anyway. */
+    char tmp[256];
+    char *p = addr;
+    while (len) {
+        size_t n = len < sizeof tmp ? len : sizeof tmp;
+        if (!wm_self_read(tmp, p, n) || !wm_self_write(p, tmp, n))
+            return false;
+        p += n;
+        len -= n;
+    }
+    return true;
+}

@@ -1,0 +1,44 @@
+/*
+ * core/query.h — the address-space model behind every query API
+ * (query_model.c), shared by query.c and anything else in core/ that needs
+ * "what is at X" in Windows terms (the shim's check mode, the CLI's map).
+ */
+#ifndef WINMEM_CORE_QUERY_H
+#define WINMEM_CORE_QUERY_H
+#include "internal.h"
+
+/* MEMORY_REGION_INFORMATION.RegionType bits. */
+enum {
+    WM_RT_PRIVATE         = 1 << 0,
+    WM_RT_MAPPED_DATAFILE = 1 << 1,
+    WM_RT_MAPPED_IMAGE    = 1 << 2,
+    WM_RT_MAPPED_PAGEFILE = 1 << 3,
+    WM_RT_MAPPED_PHYSICAL = 1 << 4,
+};
+
+typedef struct wm_query {
+    uint64_t base, size;           /* MEMORY_BASIC_INFORMATION's region */
+    uint64_t alloc_base;           /* 0 when free */
+    uint64_t alloc_size, commit_size;   /* only when asked for the whole allocation */
+    uint32_t alloc_protect, state, protect, type;
+    uint32_t region_type;          /* WM_RT_* */
+    bool from_registry;            /* exact: winmem allocated it */
+} wm_query;
+
+/* Describes the page containing addr of sp. self: sp is this process (the
+ * registry applies). whole: also fill alloc_size and commit_size (costs a walk
+ * of the allocation's VMAs). Pre: addr <= wm_user_max(), q != NULL.
+ * Returns STATUS_SUCCESS (free memory included: state MEM_FREE),
+ * STATUS_PROCESS_IS_TERMINATING (the process exited) or STATUS_ACCESS_DENIED. */
+NTSTATUS wm_query_describe(wm_space *sp, bool self, uint64_t addr, bool whole, wm_query *q);
+
+/* MEMORY_WORKING_SET_EX_BLOCK.Flags of the page containing addr (0: not
+ * valid). Pre: flags != NULL. */
+NTSTATUS wm_query_ws_page(wm_space *sp, bool self, uint64_t addr, uint64_t *flags);
+
+/* The Linux path of the file mapped at addr (images included, " (deleted)"
+ * removed). Returns 0, or -ENOENT when no file backs addr (free, anonymous,
+ * pagefile-backed), or -errno. Pre: path holds size >= 2 bytes. */
+int wm_query_filename(wm_space *sp, bool self, uint64_t addr, char *path, size_t size);
+
+#endif

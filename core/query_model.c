@@ -1,0 +1,289 @@
+/*
+ * core/query_model.c — what is at an address, in Windows terms (query.h).
+ *
+ * Sources in priority order: the registry (exact, this process only) → the
+ * kernel's VMAs → pagemap (copy-on-write state) → the loaded images.
+ * The derivation rules are those of docs/query.md; in short: no VMA is
+ * MEM_FREE; private no-access anonymous memory is MEM_RESERVE; a private
+ * writable file page is WRITECOPY until pagemap shows it was copied; inside a
+ * loaded ELF span is MEM_IMAGE, another file (shared anonymous memory and
+ * memfd included) MEM_MAPPED, the rest MEM_PRIVATE.
+ */
+#include <errno.h>
+#include <string.h>
+#include "query.h"
+#include "registry.h"
+
+#define PG(x) ((x) & ~4095ULL)
+enum { MAX_STEPS = 256, PM_CHUNK = 512, MAX_COW_SCAN = 65536 };
+
+typedef struct pattr {
+    uint32_t state, protect, type;
+} pattr;
+
+static bool cow_capable(const wm_vma *v)
+{
+    return !(v->flags & WM_VMA_SHARED) && v->inode && (v->flags & WM_VMA_WRITE);
+}
+
+/* shmem's internal mount (device 0:1) backs shared anonymous memory, memfd
+ * and SysV shm: Windows would call these pagefile-backed sections. */
+static bool pagefile_backed(const wm_vma *v)
+{
+    return v->inode && v->dev_major == 0 && v->dev_minor == 1;
+}
+
+static pattr vma_attr(const wm_vma *v, bool image, bool copied)
+{
+    pattr a = { MEM_COMMIT, 0, image ? MEM_IMAGE : v->inode ? MEM_MAPPED : MEM_PRIVATE };
+    bool none = !(v->flags & (WM_VMA_READ | WM_VMA_WRITE | WM_VMA_EXEC));
+    /* How Wine, the .NET PAL and ld.so (gaps between segments) reserve. */
+    if (none && !(v->flags & WM_VMA_SHARED) && (!v->inode || image))
+        a.state = MEM_RESERVE;
+    else
+        a.protect = wm_prot_from_vma(v->flags, cow_capable(v) && !copied);
+    return a;
+}
+
+static bool pm_copied(uint64_t pm)
+{
+    return ((pm & WM_PM_PRESENT) && !(pm & WM_PM_FILE_SHARED)) || (pm & WM_PM_SWAPPED);
+}
+
+/* In a private writable file VMA, the end of the run of pages from p whose
+ * copied state equals p's (returned in *copied). Bounded scan: a shorter run
+ * only makes a walker ask again. */
+static uint64_t cow_run(wm_space *sp, uint64_t p, uint64_t end, bool *copied)
+{
+    uint64_t pm[PM_CHUNK];
+    uint64_t stop = end - p > (uint64_t)MAX_COW_SCAN * 4096 ? p + (uint64_t)MAX_COW_SCAN * 4096 : end;
+    bool first = true;
+    while (p < stop) {
+        size_t n = (size_t)((stop - p) / 4096);
+        if (n > PM_CHUNK)
+            n = PM_CHUNK;
+        if (wm_pagemap_read(sp, p, n, pm) != 0)
+            return first ? (*copied = false, end) : p;
+        for (size_t i = 0; i < n; i++, p += 4096) {
+            bool c = pm_copied(pm[i]);
+            if (first) {
+                *copied = c;
+                first = false;
+            } else if (c != *copied) {
+                return p;
+            }
+        }
+    }
+    return stop;
+}
+
+static NTSTATUS errno_status(int r)
+{
+    return r == -ESRCH ? STATUS_PROCESS_IS_TERMINATING : STATUS_ACCESS_DENIED;
+}
+
+static void from_registry(const wm_region *r, wm_query *q)
+{
+    q->base = r->base;
+    q->size = r->size;
+    q->alloc_base = r->alloc_base;
+    q->alloc_size = r->alloc_size;
+    q->commit_size = r->commit_size;
+    q->alloc_protect = r->alloc_protect;
+    q->state = r->state;
+    q->protect = r->state == MEM_COMMIT ? r->protect : 0;
+    q->type = r->type ? r->type : MEM_PRIVATE;
+    q->region_type = WM_RT_PRIVATE | (r->kind == WM_KIND_PHYSICAL ? WM_RT_MAPPED_PHYSICAL : 0);
+    q->from_registry = true;
+}
+
+/* The start of the run of VMAs mapping one file at consistent offsets that
+ * ends with v (a mapped view split by mprotect is still one view). */
+static void file_run(wm_space *sp, const wm_vma *v, wm_vma *first, uint64_t *end)
+{
+    wm_vma cur = *v, p;
+    for (int n = 0; n < MAX_STEPS && cur.start > 0; n++) {
+        if (wm_vma_find(sp, cur.start - 1, &p, NULL, 0) != 0 || p.end != cur.start ||
+            p.inode != cur.inode || p.dev_minor != cur.dev_minor || p.dev_major != cur.dev_major ||
+            p.offset + (p.end - p.start) != cur.offset)
+            break;
+        cur = p;
+    }
+    *first = cur;
+    if (!end)
+        return;
+    cur = *v;
+    for (int n = 0; n < MAX_STEPS; n++) {
+        if (wm_vma_find(sp, cur.end, &p, NULL, 0) != 0 || p.start != cur.end ||
+            p.inode != cur.inode || p.dev_minor != cur.dev_minor || p.dev_major != cur.dev_major ||
+            p.offset != cur.offset + (cur.end - cur.start))
+            break;
+        cur = p;
+    }
+    *end = cur.end;
+}
+
+/* Committed bytes of [lo, hi): for private memory every committed page; for
+ * views and images only what carries a private commit charge (writable
+ * private pages), which is what Windows charges a view with. */
+static uint64_t commit_of(wm_space *sp, uint64_t lo, uint64_t hi, bool view)
+{
+    uint64_t sum = 0, a = lo;
+    wm_vma v;
+    for (int n = 0; n < MAX_STEPS && a < hi; n++) {
+        if (wm_vma_find(sp, a, &v, NULL, 0) != 0 || v.start >= hi)
+            break;
+        uint64_t s = v.start > a ? v.start : a, e = v.end < hi ? v.end : hi;
+        bool priv_w = !(v.flags & WM_VMA_SHARED) && (v.flags & WM_VMA_WRITE);
+        if (view ? priv_w : vma_attr(&v, false, false).state == MEM_COMMIT)
+            sum += e - s;
+        a = v.end;
+    }
+    return sum;
+}
+
+NTSTATUS wm_query_describe(wm_space *sp, bool self, uint64_t addr, bool whole, wm_query *q)
+{
+    uint64_t p = PG(addr);
+    wm_region r;
+    memset(q, 0, sizeof *q);
+    if (self && wm_registry_query(p, &r)) {
+        from_registry(&r, q);
+        return STATUS_SUCCESS;
+    }
+    wm_vma v;
+    int e = wm_vma_find(sp, p, &v, NULL, 0);
+    if (e != 0 && e != -ENOENT)
+        return errno_status(e);
+    q->base = p;
+    if (e == -ENOENT || v.start > p) {
+        uint64_t top = wm_user_max() + 1;
+        q->size = (e == 0 && v.start < top ? v.start : top) - p;
+        q->state = MEM_FREE;
+        q->protect = PAGE_NOACCESS;
+        return STATUS_SUCCESS;
+    }
+
+    uint64_t is = 0, ie = 0;
+    bool img = wm_image_find(sp, p, &is, &ie, NULL, 0) == 0;
+    bool copied = false;
+    uint64_t end = cow_capable(&v) ? cow_run(sp, p, v.end, &copied) : v.end;
+    pattr a = vma_attr(&v, img, copied);
+
+    /* Carry on through adjacent VMAs of the same allocation with the same
+     * attributes (an image's .data and .bss, a view split and re-joined). */
+    wm_vma cur = v;
+    for (int n = 0; n < MAX_STEPS && end == cur.end && (!img || end < ie); n++) {
+        wm_vma w;
+        if (wm_vma_find(sp, end, &w, NULL, 0) != 0 || w.start != end)
+            break;
+        if (!img && (!cur.inode || w.inode != cur.inode || w.dev_minor != cur.dev_minor ||
+                     w.offset != cur.offset + (cur.end - cur.start)))
+            break;
+        bool c2 = false;
+        uint64_t e2 = cow_capable(&w) ? cow_run(sp, w.start, w.end, &c2) : w.end;
+        pattr b = vma_attr(&w, img, c2);
+        if (memcmp(&a, &b, sizeof a) != 0)
+            break;
+        cur = w;
+        end = e2;
+    }
+    if (img && end > ie)
+        end = ie;
+
+    q->state = a.state;
+    q->protect = a.protect;
+    q->type = a.type;
+    uint64_t alloc_end = 0;
+    if (img) {
+        q->alloc_base = is;
+        q->alloc_protect = PAGE_EXECUTE_WRITECOPY;
+        q->region_type = WM_RT_MAPPED_IMAGE;
+        alloc_end = ie;
+    } else if (v.inode) {
+        wm_vma first;
+        file_run(sp, &v, &first, whole ? &alloc_end : NULL);
+        q->alloc_base = first.start;
+        q->alloc_protect = wm_prot_from_vma(first.flags, cow_capable(&first));
+        q->region_type = pagefile_backed(&v) ? WM_RT_MAPPED_PAGEFILE : WM_RT_MAPPED_DATAFILE;
+    } else {
+        q->alloc_base = v.start;
+        q->alloc_protect = a.state == MEM_RESERVE ? PAGE_NOACCESS : a.protect;
+        q->region_type = WM_RT_PRIVATE;
+        alloc_end = v.end;
+        /* A foreign anonymous mapping may have merged with a winmem
+         * reservation next to it (same protection): stop at its edges. */
+        if (self && wm_registry_query(v.start, &r) && r.alloc_base + r.alloc_size <= p)
+            q->alloc_base = r.alloc_base + r.alloc_size;
+        if (self && wm_registry_query(end - 1, &r) && r.alloc_base > p)
+            end = alloc_end = r.alloc_base;
+    }
+    q->size = end - p;
+    if (whole) {
+        q->alloc_size = alloc_end - q->alloc_base;
+        q->commit_size = commit_of(sp, q->alloc_base, alloc_end, img || v.inode);
+    }
+    return STATUS_SUCCESS;
+}
+
+NTSTATUS wm_query_ws_page(wm_space *sp, bool self, uint64_t addr, uint64_t *flags)
+{
+    uint64_t p = PG(addr), pm = 0;
+    uint32_t prot = 0, page_size = 4096;
+    wm_region r;
+    *flags = 0;
+    if (p > wm_user_max())
+        return STATUS_SUCCESS;
+    if (self && wm_registry_query(p, &r)) {
+        if (r.state != MEM_COMMIT || (r.protect & PAGE_GUARD))
+            return STATUS_SUCCESS;
+        prot = r.protect;
+    } else {
+        wm_vma v;
+        int e = wm_vma_find(sp, p, &v, NULL, 0);
+        if (e == -ENOENT || (e == 0 && v.start > p))
+            return STATUS_SUCCESS;
+        if (e != 0)
+            return errno_status(e);
+        if (wm_pagemap_read(sp, p, 1, &pm) != 0)
+            return STATUS_SUCCESS;
+        uint64_t is, ie;
+        pattr a = vma_attr(&v, wm_image_find(sp, p, &is, &ie, NULL, 0) == 0, pm_copied(pm));
+        if (a.state != MEM_COMMIT)
+            return STATUS_SUCCESS;
+        prot = a.protect;
+        page_size = v.page_size;
+    }
+    if (!pm && wm_pagemap_read(sp, p, 1, &pm) != 0)
+        return STATUS_SUCCESS;
+    if ((prot & 0xff) == PAGE_NOACCESS || !(pm & WM_PM_PRESENT) || (pm & WM_PM_GUARD))
+        return STATUS_SUCCESS;
+    /* Shared: a file page or shared anonymous page, or one still shared
+     * copy-on-write with a fork relative (not "mapped exactly once"). Linux
+     * tells 1 from more than 1 mappings, not the count: >1 reads as 2. */
+    bool shared = (pm & WM_PM_FILE_SHARED) || !(pm & WM_PM_EXCLUSIVE);
+    uint64_t share_count = shared ? ((pm & WM_PM_EXCLUSIVE) ? 1 : 2) : 0;
+    *flags = 1 | share_count << 1 | (uint64_t)(prot & 0x7ff) << 4 | (uint64_t)shared << 15 |
+             (uint64_t)(page_size > 4096) << 23;
+    return STATUS_SUCCESS;
+}
+
+int wm_query_filename(wm_space *sp, bool self, uint64_t addr, char *path, size_t size)
+{
+    uint64_t p = PG(addr), is, ie;
+    wm_region r;
+    if (self && wm_registry_query(p, &r))
+        return -ENOENT;
+    if (wm_image_find(sp, p, &is, &ie, path, size) == 0)
+        return path[0] == '/' ? 0 : -ENOENT;
+    wm_vma v;
+    int e = wm_vma_find(sp, p, &v, path, size);
+    if (e != 0)
+        return e;
+    if (v.start > p || !v.inode || pagefile_backed(&v) || path[0] != '/')
+        return -ENOENT;
+    size_t n = strlen(path), k = strlen(" (deleted)");
+    if (n > k && strcmp(path + n - k, " (deleted)") == 0)
+        path[n - k] = 0;
+    return 0;
+}
