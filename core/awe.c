@@ -167,6 +167,11 @@ static NTSTATUS lock_budget(uint64_t *budget)
 
 /* ---- the frame pool (S.lock held) ---- */
 
+/* Raw system calls: AddressSanitizer turns mlock()/munlock() into no-ops,
+ * and the sanitizer build of the tests must lock for real. */
+static int lock_pages(void *p, size_t len) { return (int)syscall(SYS_mlock, p, len); }
+static int unlock_pages(void *p, size_t len) { return (int)syscall(SYS_munlock, p, len); }
+
 static char *frame_addr(uint64_t idx)
 {
     return S.chunk[idx / CHUNK_PAGES] + (idx % CHUNK_PAGES) * S.pg;
@@ -232,7 +237,7 @@ static bool map_chunks(uint64_t n)
  * (a reused frame starts zeroed, as Windows hands out zeroed pages). */
 static void frame_release(uint64_t idx)
 {
-    munlock(frame_addr(idx), S.pg);
+    unlock_pages(frame_addr(idx), S.pg);
     fallocate(S.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(idx * S.pg), (off_t)S.pg);
 }
 
@@ -245,7 +250,7 @@ static bool frame_lock(uint64_t idx, uint64_t n)
         uint64_t i = idx + done, k = CHUNK_PAGES - i % CHUNK_PAGES;
         if (k > n - done)
             k = n - done;
-        if (mlock(frame_addr(i), k * S.pg) != 0) {
+        if (lock_pages(frame_addr(i), k * S.pg) != 0) {
             for (uint64_t j = 0; j < done + k; j++)
                 frame_release(idx + j);
             return false;
