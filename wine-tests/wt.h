@@ -18,9 +18,20 @@
  *
  * Output, read by the matrix runner: a failed check prints
  *   "<file>:<line>: Test failed: <message>"
- * and each section ends with one line
+ * each section starts with "WT <program>.<section> start" (so a crash names
+ * the section it happened in) and ends with one line
  *   "WT <program>.<section> pass|fail|skip <checks> <failures>"
  * The exit status is the number of failed checks (capped at 255).
+ *
+ * A section that needs an API winmem does not provide natively (file
+ * mappings, VirtualAlloc2, ...) is compiled only for pe/winelib; the native
+ * build still names it, so the matrix shows "skip" with the reason:
+ *
+ *   #ifdef WT_NATIVE
+ *       wt_skip_section("cow", "CreateFileMapping is not part of winmem");
+ *   #else
+ *       wt_section("cow"); ...
+ *   #endif
  */
 #ifndef WINMEM_WT_H
 #define WINMEM_WT_H
@@ -32,6 +43,63 @@
 #include <winternl.h>
 #include <psapi.h>
 #endif
+#if !defined(WT_NATIVE) && !defined(__WINE__)
+/* mingw-w64's winternl.h has none of the memory query classes that Wine's
+ * winternl.h and winmem's memory.h declare; same layouts as theirs, so a
+ * test reads the same fields in all three builds. */
+typedef enum _MEMORY_INFORMATION_CLASS {
+    MemoryBasicInformation, MemoryWorkingSetInformation, MemoryMappedFilenameInformation,
+    MemoryRegionInformation, MemoryWorkingSetExInformation, MemorySharedCommitInformation,
+    MemoryImageInformation, MemoryRegionInformationEx, MemoryPrivilegedBasicInformation,
+    MemoryEnclaveImageInformation, MemoryBasicInformationCapped
+} MEMORY_INFORMATION_CLASS;
+
+typedef PSAPI_WORKING_SET_EX_BLOCK MEMORY_WORKING_SET_EX_BLOCK;
+typedef struct _MEMORY_WORKING_SET_EX_INFORMATION {
+    PVOID VirtualAddress;
+    MEMORY_WORKING_SET_EX_BLOCK VirtualAttributes;
+} MEMORY_WORKING_SET_EX_INFORMATION;
+
+typedef struct _MEMORY_REGION_INFORMATION {
+    PVOID AllocationBase;
+    ULONG AllocationProtect;
+    union {
+        ULONG RegionType;
+        struct {
+            ULONG Private : 1, MappedDataFile : 1, MappedImage : 1, MappedPageFile : 1,
+                  MappedPhysical : 1, DirectMapped : 1, Reserved : 26;
+        };
+    };
+    SIZE_T RegionSize;
+    SIZE_T CommitSize;
+    ULONG_PTR PartitionId;
+    ULONG_PTR NodePreference;
+} MEMORY_REGION_INFORMATION;
+
+NTSTATUS NTAPI NtQueryVirtualMemory(HANDLE, LPCVOID, MEMORY_INFORMATION_CLASS, PVOID, SIZE_T, SIZE_T *);
+#endif
+
+/* <windows.h> defines only the NTSTATUS values exceptions use; ntstatus.h
+ * would clash with it. The ones the memory tests compare against: */
+#ifndef STATUS_SUCCESS
+#define STATUS_SUCCESS ((NTSTATUS)0x00000000)
+#endif
+#ifndef STATUS_INVALID_INFO_CLASS
+#define STATUS_INVALID_INFO_CLASS ((NTSTATUS)0xC0000003)
+#endif
+#ifndef STATUS_INFO_LENGTH_MISMATCH
+#define STATUS_INFO_LENGTH_MISMATCH ((NTSTATUS)0xC0000004)
+#endif
+#ifndef STATUS_INVALID_PARAMETER
+#define STATUS_INVALID_PARAMETER ((NTSTATUS)0xC000000D)
+#endif
+#ifndef STATUS_ACCESS_DENIED
+#define STATUS_ACCESS_DENIED ((NTSTATUS)0xC0000022)
+#endif
+#ifndef STATUS_INVALID_ADDRESS
+#define STATUS_INVALID_ADDRESS ((NTSTATUS)0xC0000141)
+#endif
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +134,7 @@ static inline void wt_section(const char *name)
     wt_end_section();
     wt_cur = name;
     wt_sec_checks = wt_sec_fail = wt_sec_skip = 0;
+    printf("WT %s.%s start\n", wt_program, wt_cur);
 }
 
 static inline int wt_ok(const char *file, int line, int cond, const char *fmt, ...)
@@ -99,6 +168,10 @@ static inline void wt_skip(const char *file, int line, const char *fmt, ...)
     va_end(ap);
     wt_sec_skip++;
 }
+
+/* A whole section that cannot run in this build: it reports "skip". */
+#define wt_skip_section(name, reason) \
+    do { wt_section(name); skip("%s\n", reason); } while (0)
 
 #define ok(cond, ...) wt_ok(__FILE__, __LINE__, !!(cond), __VA_ARGS__)
 #define skip(...)     wt_skip(__FILE__, __LINE__, __VA_ARGS__)
