@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -54,6 +55,7 @@ typedef struct window {
 static struct {
     pthread_mutex_t lock;
     int fd;                      /* the memfd; -1 until the first allocation */
+    uint64_t ino;                /* its inode, to recognise our mappings */
     size_t pg;
     uint64_t nframes;            /* frames ever created (memfd pages in use) */
     uint64_t cap;                /* capacity of va[] and held[] */
@@ -183,6 +185,9 @@ static bool pool_open(void)
         return true;
     S.pg = (size_t)sysconf(_SC_PAGESIZE);
     S.fd = memfd_create("winmem-awe", MFD_CLOEXEC);
+    struct stat st;
+    if (S.fd >= 0 && fstat(S.fd, &st) == 0)
+        S.ino = st.st_ino;
     return S.fd >= 0;
 }
 
@@ -380,13 +385,38 @@ static void clear_page(window *w, uint64_t va)
     }
 }
 
-/* Checks frame number f for mapping at page va; marks it PENDING so a
- * second use in the same call is caught. */
+/* Is frame idx really still mapped where we recorded it? Not when its
+ * window was released (VirtualFree unmaps the range without telling us) and
+ * the address reused since. Asks the kernel which file page is there. Only
+ * called when a frame looks mapped, so the common paths make no syscall. */
+static bool mapped_for_real(uint32_t idx)
+{
+    uint64_t at = S.va[idx];
+    wm_vma v;
+    if (wm_vma_find(wm_space_self(), at, &v, NULL, 0) != 0 || v.start > at)
+        return false;
+    return v.inode == S.ino && v.offset + (at - v.start) == (uint64_t)idx * S.pg;
+}
+
+/* Clears S.va[idx] if its record is stale, with every record of the
+ * window it was in (they are all stale then). */
+static void check_stale(uint32_t idx)
+{
+    if (S.va[idx] && S.va[idx] != PENDING && !mapped_for_real(idx)) {
+        forget_range(S.va[idx], S.pg);
+        S.va[idx] = 0;
+    }
+}
+
+/* Checks frame number f for mapping; marks it PENDING so a second use in
+ * the same call is caught. May drop stale window records: callers look
+ * their windows up again afterwards. */
 static NTSTATUS claim(ULONG_PTR f, uint32_t *idx)
 {
     if (f < FRAME_BASE || f - FRAME_BASE >= S.nframes || !S.held[f - FRAME_BASE])
         return STATUS_CONFLICTING_ADDRESSES;
     *idx = (uint32_t)(f - FRAME_BASE);
+    check_stale(*idx);
     if (S.va[*idx])
         return STATUS_INVALID_PARAMETER;   /* mapped elsewhere, or listed twice */
     S.va[*idx] = PENDING;
@@ -529,6 +559,12 @@ NTSTATUS wm_awe_map(void *addr, ULONG_PTR n, const ULONG_PTR *frames)
             S.va[idx[i]] = 0;
         goto out;
     }
+    if (!(w = find_window(va, n * pg))) {   /* claim may have dropped records */
+        for (i = 0; i < n; i++)
+            S.va[idx[i]] = 0;
+        st = STATUS_INSUFFICIENT_RESOURCES;
+        goto out;
+    }
     for (i = 0; i < n; i++)
         clear_page(w, va + i * pg);
     for (i = 0; i < n;) {
@@ -592,9 +628,6 @@ NTSTATUS wm_awe_map_scatter(void **vas, ULONG_PTR n, const ULONG_PTR *frames)
             goto out;
         }
     }
-    /* find_window may have moved the table: look the records up again. */
-    for (i = 0; i < n; i++)
-        w[i] = find_window(va[i], pg);
     for (i = 0; i < n && list; i++) {
         idx[i] = UINT32_MAX;
         if (list[i] && (st = claim(list[i], &idx[i])))
@@ -606,6 +639,16 @@ NTSTATUS wm_awe_map_scatter(void **vas, ULONG_PTR n, const ULONG_PTR *frames)
                 S.va[idx[i]] = 0;
         goto out;
     }
+    /* find_window and claim may have moved or dropped records: look the
+     * windows up again (they exist: the registry said so above). */
+    for (i = 0; i < n; i++)
+        if (!(w[i] = find_window(va[i], pg))) {
+            for (uint64_t j = 0; j < n && list; j++)
+                if (list[j])
+                    S.va[idx[j]] = 0;
+            st = STATUS_INSUFFICIENT_RESOURCES;
+            goto out;
+        }
     for (i = 0; i < n; i++) {
         clear_page(w[i], va[i]);
         bool ok = (list && list[i]) ? map_run(va[i], idx[i], 1) : unmap_pages(va[i], pg);
@@ -656,6 +699,7 @@ NTSTATUS wm_awe_free(HANDLE process, ULONG_PTR *count, const ULONG_PTR *frames)
             break;
         }
         uint32_t idx = (uint32_t)(f - FRAME_BASE);
+        check_stale(idx);               /* never unmap what is no longer ours */
         if (S.va[idx]) {                /* freed while mapped: unmap first */
             uint64_t at = S.va[idx];
             window *w = find_window(at, S.pg);

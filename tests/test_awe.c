@@ -401,6 +401,32 @@ static void test_released_window_forgets_frames(void)
     release(b, 4);
 }
 
+/* Windows from the real VirtualAlloc, released by the real VirtualFree
+ * (which does not tell core/awe.c): the frames must be mappable again, also
+ * when the next window lands at the same address with the same size. */
+static void test_virtualalloc_windows(void)
+{
+    ULONG_PTR n = 2, pfn[2];
+    CU_ASSERT_TRUE_FATAL(AllocateUserPhysicalPages(ME, &n, pfn));
+    char *a = VirtualAlloc(NULL, 4 * PG, MEM_RESERVE | MEM_PHYSICAL, PAGE_READWRITE);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_TRUE_FATAL(MapUserPhysicalPages(a, 2, pfn));
+    a[0] = 'v';
+    CU_ASSERT_TRUE(VirtualFree(a, 0, MEM_RELEASE));
+    char *b = VirtualAlloc(NULL, 4 * PG, MEM_RESERVE | MEM_PHYSICAL, PAGE_READWRITE);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_TRUE(inaccessible(b));
+    CU_ASSERT_TRUE_FATAL(MapUserPhysicalPages(b + PG, 2, pfn));
+    CU_ASSERT_EQUAL(b[PG], 'v');
+    /* Freeing must unmap b+PG, and nothing at the old address. */
+    CU_ASSERT_TRUE(FreeUserPhysicalPages(ME, &n, pfn));
+    CU_ASSERT_TRUE(inaccessible(b + PG));
+    CU_ASSERT_TRUE(VirtualFree(b, 0, MEM_RELEASE));
+    /* MEM_PHYSICAL needs MEM_RESERVE and PAGE_READWRITE. */
+    CU_ASSERT_PTR_NULL(VirtualAlloc(NULL, PG, MEM_COMMIT | MEM_PHYSICAL, PAGE_READWRITE));
+    CU_ASSERT_PTR_NULL(VirtualAlloc(NULL, PG, MEM_RESERVE | MEM_PHYSICAL, PAGE_READONLY));
+}
+
 void wm_register_tests(void)
 {
     CU_pSuite s = wm_suite("awe", NULL, NULL);
@@ -413,4 +439,5 @@ void wm_register_tests(void)
     WM_TEST(s, test_partial_allocation);
     WM_TEST(s, test_four_threads);
     WM_TEST(s, test_released_window_forgets_frames);
+    WM_TEST(s, test_virtualalloc_windows);
 }
