@@ -33,3 +33,6 @@ install-core: $(LIBWINMEM_SO) $(LIBWINMEM_A) $(BUILD)/winmem.pc
 	ln -sf libwinmem.so.0 $(DESTDIR)$(PREFIX)/lib/libwinmem.so
 	install -m 644 $(LIBWINMEM_A) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(BUILD)/winmem.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+# Saved-state dumps (core/dump_kdump.c): kdump page compressions.
+CORE_LIBS += -lz -llzo2 -lsnappy -lzstd
