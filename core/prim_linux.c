@@ -80,10 +80,12 @@ static int open_space_fds(const char *dir, wm_space *sp)
     sp->maps_fd = fd;
     sp->pagemap_fd = pm;
     struct wm_procmap_query q = { .size = sizeof q, .query_flags = WM_PMQ_COVERING_OR_NEXT };
-    /* ENOENT (nothing mapped) still proves the ioctl exists. */
-    sp->pmq_avail = ioctl(fd, WM_PROCMAP_QUERY, &q) == 0 || errno == ENOENT;
+    /* ENOENT (nothing mapped) and ESRCH (no memory any more) still prove
+     * the ioctl exists. */
+    int r = ioctl(fd, WM_PROCMAP_QUERY, &q) == 0 ? 0 : -errno;
+    sp->pmq_avail = r == 0 || r == -ENOENT || r == -ESRCH;
     sp->pmq = sp->pmq_avail && !atomic_load(&force_text);
-    return 0;
+    return r == -ESRCH ? -ESRCH : 0;
 }
 
 int wm_space_open(pid_t pid, wm_space **out)
@@ -94,6 +96,8 @@ int wm_space_open(pid_t pid, wm_space **out)
         return -ENOMEM;
     snprintf(dir, sizeof dir, "/proc/%d", (int)pid);
     int r = open_space_fds(dir, sp);
+    if (r == -ESRCH)   /* a zombie: the handle is valid, queries say it exited */
+        r = 0;
     if (r < 0) {
         free(sp);
         return r;
@@ -139,7 +143,17 @@ void wm_space_unref(wm_space *sp)
 static void reopen_self(const char *dir)
 {
     wm_space tmp = { 0 };
-    if (open_space_fds(dir, &tmp) == 0) {
+    int r = open_space_fds(dir, &tmp);
+    if (r != 0 && strcmp(dir, "/proc/self") == 0) {
+        /* The main thread is gone: /proc/self/maps is empty for the rest of
+         * the process's life, /proc/thread-self/maps still works. */
+        if (r == -ESRCH) {
+            close(tmp.maps_fd);
+            close(tmp.pagemap_fd);
+        }
+        r = open_space_fds("/proc/thread-self", &tmp);
+    }
+    if (r == 0) {
         self_space.pagemap_fd = tmp.pagemap_fd;
         self_space.pmq_avail = tmp.pmq_avail;
         self_space.pmq = tmp.pmq;
@@ -313,11 +327,9 @@ int wm_vma_find(wm_space *sp, uint64_t addr, wm_vma *out, char *name, size_t nam
 {
     int r = sp->pmq ? find_ioctl(sp, addr, out, name, name_size)
                     : find_text(sp, addr, out, name, name_size);
-    if (r == -ESRCH && sp == &self_space) {
-        /* The main thread exited: /proc/self/maps is empty for the rest of
-         * the process's life, /proc/thread-self/maps still works. */
+    if ((r == -ESRCH || r == -EBADF) && sp == &self_space) {
         pthread_mutex_lock(&self_lock);
-        reopen_self("/proc/thread-self");
+        reopen_self("/proc/self");
         pthread_mutex_unlock(&self_lock);
         r = sp->pmq ? find_ioctl(sp, addr, out, name, name_size)
                     : find_text(sp, addr, out, name, name_size);
