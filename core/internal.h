@@ -75,4 +75,24 @@ static inline uint32_t wm_prot_from_vma(uint32_t vma_flags, bool cow)
 
 #define WM_ALLOC_GRANULARITY 0x10000ULL
 
+/* ---- core/alloc.c, core/guard.c ---- */
+/* Serialises every change to winmem's own allocations, so the kernel's
+ * protection and the registry change together and never disagree. The guard
+ * handler takes it too: code holding it must not touch allocated memory. */
+void wm_alloc_lock(void);
+void wm_alloc_unlock(void);
+/* The guard handler's way in: false (lock not taken) when the faulting thread
+ * already holds the lock, i.e. a nested signal interrupted winmem itself. */
+bool wm_alloc_lock_in_handler(void);
+/* Installs the PAGE_GUARD SIGSEGV handler once. Returns false when it may
+ * not be installed (wm_guard_forbid_handler); guards are then recorded but
+ * never fire (see docs/allocation.md). */
+bool wm_guard_enable(void);
+/* Forbids installing the handler from now on: for the shim inside a Wine
+ * process, where Wine owns SIGSEGV. Call before the first PAGE_GUARD use. */
+void wm_guard_forbid_handler(void);
+/* core/vlock.c: forgets VirtualLock's record of pages in [start, end), for
+ * memory being decommitted or released. Pre: wm_alloc_lock held. */
+void wm_lock_forget(uint64_t start, uint64_t end);
+
 #endif

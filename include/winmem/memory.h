@@ -247,17 +247,50 @@ BOOL WINMEM_API QueryVirtualMemoryInformation(HANDLE Process, const VOID *Virtua
 BOOL WINMEM_API QueryWorkingSetEx(HANDLE hProcess, PVOID pv, DWORD cb);
 BOOL WINMEM_API K32QueryWorkingSetEx(HANDLE hProcess, PVOID pv, DWORD cb);
 
-/* ---- allocation (core/alloc.c) ---- */
+/* ---- allocation (core/alloc.c, core/vlock.c, core/guard.c) ---- */
+/* Windows semantics and error codes; docs/allocation.md lists where Linux
+ * differs. Reservations are 64 KiB aligned (a requested address is rounded
+ * down to 64 KiB to reserve, to a page to commit). flProtect: one of the
+ * eight PAGE_* bases, optionally with one of GUARD/NOCACHE/WRITECOMBINE;
+ * WRITECOPY bases and PAGE_NOACCESS with a modifier → ERROR_INVALID_PARAMETER.
+ * MEM_COMMIT on reserved pages gives zeroed pages the first time; MEM_RESET
+ * keeps the state; MEM_RESERVE|MEM_PHYSICAL (PAGE_READWRITE only) reserves an
+ * AWE window. NULL with GetLastError() on failure. */
 LPVOID WINMEM_API VirtualAlloc(LPVOID lpAddress, SIZE_T dwSize, DWORD flAllocationType, DWORD flProtect);
+/* As VirtualAlloc for this process (GetCurrentProcess() or an OpenProcess of
+ * it). Another process's handle → ERROR_ACCESS_DENIED (Linux cannot map into
+ * it), a bad handle → ERROR_INVALID_HANDLE. Same for the other Ex calls. */
 LPVOID WINMEM_API VirtualAllocEx(HANDLE hProcess, LPVOID lpAddress, SIZE_T dwSize,
                                  DWORD flAllocationType, DWORD flProtect);
+/* MEM_RELEASE: lpAddress the allocation base, dwSize 0 (else
+ * ERROR_INVALID_PARAMETER; not a base → ERROR_INVALID_ADDRESS). MEM_DECOMMIT:
+ * pages of one allocation (dwSize 0 at the base: all of it). */
 BOOL WINMEM_API VirtualFree(LPVOID lpAddress, SIZE_T dwSize, DWORD dwFreeType);
 BOOL WINMEM_API VirtualFreeEx(HANDLE hProcess, LPVOID lpAddress, SIZE_T dwSize, DWORD dwFreeType);
+/* Every page must be committed in one winmem allocation (else
+ * ERROR_INVALID_ADDRESS). *lpflOldProtect (required: NULL → ERROR_NOACCESS)
+ * receives the first page's protection. AllocationProtect never changes. */
 BOOL WINMEM_API VirtualProtect(LPVOID lpAddress, SIZE_T dwSize, DWORD flNewProtect, PDWORD lpflOldProtect);
 BOOL WINMEM_API VirtualProtectEx(HANDLE hProcess, LPVOID lpAddress, SIZE_T dwSize,
                                  DWORD flNewProtect, PDWORD lpflOldProtect);
+/* mlock/munlock. Reserved or PAGE_NOACCESS pages → ERROR_NOACCESS; an armed
+ * guard page fails the call once with STATUS_GUARD_PAGE_VIOLATION as the
+ * error and loses its guard; over RLIMIT_MEMLOCK → ERROR_WORKING_SET_QUOTA.
+ * VirtualUnlock of pages not locked → ERROR_NOT_LOCKED. */
 BOOL WINMEM_API VirtualLock(LPVOID lpAddress, SIZE_T dwSize);
 BOOL WINMEM_API VirtualUnlock(LPVOID lpAddress, SIZE_T dwSize);
+
+/* ---- winmem extensions: seeing PAGE_GUARD without SEH (core/guard.c) ---- */
+/* The first access to a guard page clears the guard, then completes, as under
+ * a Windows handler that returns EXCEPTION_CONTINUE_EXECUTION. These show
+ * that the STATUS_GUARD_PAGE_VIOLATION happened. */
+/* Guard-page exceptions the calling thread has raised so far. */
+ULONG64 WINMEM_API winmem_GuardPageHits(void);
+/* Callback(Address, Context) runs inside the SIGSEGV handler on the faulting
+ * thread, once per guard-page exception: it must be async-signal-safe and
+ * must not call winmem. NULL removes it. */
+typedef void (WINMEM_API *WINMEM_GUARD_CALLBACK)(PVOID Address, PVOID Context);
+void WINMEM_API winmem_SetGuardPageCallback(WINMEM_GUARD_CALLBACK Callback, PVOID Context);
 
 /* ---- processes, errors, system (core/process.c) ---- */
 /* The pseudo-handle (HANDLE)-1: always this process, never needs closing. */
