@@ -1,0 +1,43 @@
+/*
+ * cli/maps.h — a process's address space in Windows terms, derived from the
+ * kernel's /proc/PID/maps (the CLI is another process: it has no registry of
+ * what the target allocated, so it answers what VirtualQueryEx answers for
+ * memory winmem did not allocate; see docs/cli.md for what Linux cannot say).
+ */
+#ifndef WINMEM_CLI_MAPS_H
+#define WINMEM_CLI_MAPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct wm_mregion {
+    uint64_t base, size;          /* BaseAddress, RegionSize */
+    uint64_t alloc_base;          /* AllocationBase (0 when free) */
+    uint32_t alloc_protect;       /* AllocationProtect */
+    uint32_t state;               /* MEM_COMMIT, MEM_RESERVE, MEM_FREE */
+    uint32_t protect;             /* PAGE_*; 0 when reserved or free */
+    uint32_t type;                /* MEM_IMAGE, MEM_MAPPED, MEM_PRIVATE; 0 when free */
+    const char *name;             /* file or [heap]/[stack]/...; "" if none; points into the text */
+} wm_mregion;
+
+typedef struct wm_maps {
+    char *text;                   /* the maps text, names point into it */
+    size_t text_len;
+    wm_mregion *r;
+    size_t n, cap;
+} wm_maps;
+
+/* Reads /proc/PID/maps of pid and derives regions (free gaps included).
+ * Returns 0, or -errno (-EACCES: the kernel's ptrace read check refused;
+ * -ENOENT/-ESRCH: no such process). */
+int wm_maps_read(pid_t pid, wm_maps *m);
+/* Derives regions from maps text (takes ownership of text, malloc'ed). */
+int wm_maps_parse(wm_maps *m, char *text, size_t len);
+void wm_maps_free(wm_maps *m);
+
+const char *wm_state_name(uint32_t state);
+const char *wm_type_name(uint32_t type);
+const char *wm_protect_name(uint32_t protect);   /* "PAGE_READWRITE", "0" ... */
+
+#endif

@@ -1,0 +1,211 @@
+/*
+ * cli/run.c — `winmem run [options] -- COMMAND ...`: runs a program under
+ * libwinmem-shim.so with every WINMEM_* variable set, waits for it, and
+ * prints where the trace went and a one-screen summary. The exit status is
+ * the program's (128 + signal when it was killed).
+ *
+ * The CLI itself never runs inside the traced program: it only prepares the
+ * environment, forks, and reads the trace afterwards.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <glob.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "report.h"
+
+/* The shim sits next to the winmem binary (build/), one level up (the ASan
+ * build in build/san/), or in the install's lib directories. */
+static char *find_shim(void)
+{
+    char exe[PATH_MAX], buf[PATH_MAX + 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *dir = dirname(exe);
+        static const char *const rel[] = { "", "/..", "/../lib", "/../lib/winmem", "/../lib/x86_64-linux-gnu" };
+        for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
+            snprintf(buf, sizeof buf, "%s%s/libwinmem-shim.so", dir, rel[i]);
+            char *r = realpath(buf, NULL);
+            if (r)
+                return r;
+        }
+    }
+    const char *env = getenv("WINMEM_SHIM");
+    return env && access(env, R_OK) == 0 ? realpath(env, NULL) : NULL;
+}
+
+static bool is_wine(const char *cmd)
+{
+    const char *b = strrchr(cmd, '/');
+    b = b ? b + 1 : cmd;
+    return !strcmp(b, "wine") || !strcmp(b, "wine64") || !strcmp(b, "wine-stable") ||
+           !strcmp(b, "wine64-stable") || !strcmp(b, "wine-development");
+}
+
+static const char *base_of(const char *p)
+{
+    const char *b = p;
+    for (const char *q = p; *q; q++)
+        if (*q == '/' || *q == '\\')
+            b = q + 1;
+    return b;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: winmem run [options] -- COMMAND [ARGS...]\n\n"
+               "Runs COMMAND under libwinmem-shim.so and records every memory call of the\n"
+               "program into a trace; for `wine X.exe` that is X.exe's calls through Wine's\n"
+               "system calls. Prints where the trace went and a summary; exits with the\n"
+               "program's status.\n\n"
+               "  --mode trace|check|native  trace: record (default); check: also compare\n"
+               "                      Wine's answers with the kernel (divergences in the report);\n"
+               "                      native: answer queries with winmem's own implementation\n"
+               "  -o FILE             trace file; %%p is replaced by the pid\n"
+               "                      (default: NAME.%%p.wmt in the current directory)\n"
+               "  --stack N           frames per call stack (default 16; 0: none)\n"
+               "  --only NAME         record only processes whose executable is NAME\n"
+               "                      (default: X.exe for `wine X.exe`, else COMMAND's name)\n"
+               "  --all               record every process (Wine's services too)\n"
+               "  --unix              also record mmap, munmap, mprotect, mremap, madvise\n"
+               "  --no-summary        only say where the trace went\n\n"
+               "example: winmem run -- wine notepad.exe && winmem report notepad.exe.*.wmt\n");
+}
+
+int cmd_run(int argc, char **argv)
+{
+    const char *mode = "trace", *out = NULL, *only = NULL, *stack = "16";
+    bool unix_layer = false, all = false, summary = true;
+    static const struct option lo[] = {
+        { "help", no_argument, 0, 'h' }, { "mode", required_argument, 0, 'm' },
+        { "output", required_argument, 0, 'o' }, { "stack", required_argument, 0, 's' },
+        { "only", required_argument, 0, 'O' }, { "unix", no_argument, 0, 'u' },
+        { "all", no_argument, 0, 'a' }, { "no-summary", no_argument, 0, 'n' }, { 0, 0, 0, 0 }
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+ho:", lo, NULL)) != -1) {
+        switch (c) {
+        case 'h': usage(stdout); return 0;
+        case 'm': mode = optarg; break;
+        case 'o': out = optarg; break;
+        case 's': stack = optarg; break;
+        case 'O': only = optarg; break;
+        case 'u': unix_layer = true; break;
+        case 'a': all = true; break;
+        case 'n': summary = false; break;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(mode, "trace") && strcmp(mode, "check") && strcmp(mode, "native")) {
+        fprintf(stderr, "winmem run: --mode must be trace, check or native (not '%s')\n", mode);
+        return 2;
+    }
+    char **cmd = argv + optind;
+    char *shim = find_shim();
+    if (!shim) {
+        fprintf(stderr, "winmem run: cannot find libwinmem-shim.so next to this winmem or in ../lib\n"
+                        "  (build it with `make`, or point WINMEM_SHIM at it)\n");
+        return 2;
+    }
+    /* The program the user means: X.exe for `wine X.exe`, else the command. */
+    const char *name = is_wine(cmd[0]) && cmd[1] ? base_of(cmd[1]) : base_of(cmd[0]);
+    if (!only && !all)
+        only = name;
+    char outbuf[PATH_MAX];
+    if (!out) {
+        snprintf(outbuf, sizeof outbuf, "%s.%%p.wmt", name);
+        out = outbuf;
+    }
+
+    char *preload = NULL;
+    const char *old = getenv("LD_PRELOAD");
+    if (asprintf(&preload, "%s%s%s", shim, old && *old ? ":" : "", old && *old ? old : "") < 0)
+        return 2;
+    setenv("LD_PRELOAD", preload, 1);
+    setenv("WINMEM_OUTPUT", out, 1);
+    setenv("WINMEM_MODE", mode, 1);
+    setenv("WINMEM_STACK", stack, 1);
+    if (only)
+        setenv("WINMEM_ONLY", only, 1);
+    else
+        unsetenv("WINMEM_ONLY");
+    setenv("WINMEM_UNIX", unix_layer ? "1" : "0", 1);
+    free(preload);
+
+    time_t started = time(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("winmem run: fork");
+        return 2;
+    }
+    if (pid == 0) {
+        execvp(cmd[0], cmd);
+        fprintf(stderr, "winmem run: cannot run %s: %s\n", cmd[0], strerror(errno));
+        _exit(127);
+    }
+    /* Ctrl-C goes to the program (same process group); we stay to report. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    unsetenv("LD_PRELOAD");
+
+    /* The traces this run wrote: the pattern with %p as a wildcard, newer
+     * than the start (older runs may match the same pattern). */
+    char pat[PATH_MAX], *w = pat;
+    for (const char *p = out; *p && w < pat + sizeof pat - 2; p++) {
+        if (p[0] == '%' && p[1] == 'p') {
+            *w++ = '*';
+            p++;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = 0;
+    glob_t g;
+    int found = 0;
+    if (glob(pat, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            struct stat sb;
+            if (stat(g.gl_pathv[i], &sb) || sb.st_mtime < started - 1)
+                continue;
+            found++;
+            fprintf(stderr, "winmem run: %s exited with status %d; trace: %s\n", name, rc, g.gl_pathv[i]);
+            if (!summary)
+                continue;
+            tr_trace t;
+            char err[512];
+            if (tr_open(&t, g.gl_pathv[i], false, err, sizeof err)) {
+                fprintf(stderr, "winmem run: %s\n", err);
+                continue;
+            }
+            report_opts o = { .top_sites = 3, .frames = 0, .top_errors = 5, .brief = true };
+            report_print(&t, stderr, &o);
+            fprintf(stderr, "\nMore: winmem report %s | winmem export --format chrome %s\n", g.gl_pathv[i], g.gl_pathv[i]);
+            tr_close(&t);
+        }
+        globfree(&g);
+    }
+    if (!found)
+        fprintf(stderr, "winmem run: %s exited with status %d and wrote no trace matching %s\n"
+                        "  (was the program name right? --only %s; see `winmem run --help`)\n",
+                name, rc, pat, only ? only : "(all)");
+    free(shim);
+    return rc;
+}

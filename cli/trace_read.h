@@ -1,0 +1,85 @@
+/*
+ * cli/trace_read.h — reads a winmem trace (include/winmem/trace.h) into
+ * memory for report, export and diff.
+ *
+ * The file is mapped, not copied: CALL records stay where they are and each
+ * thread gets an array of pointers indexed by call seq, which applies the
+ * format's "last record for a (tid, seq) wins" rule with no hashing (seq is
+ * dense per thread). A chunk that fails its checks (magic, length, CRC) ends
+ * the readable part; everything before it is kept and `cut` says why.
+ */
+#ifndef WINMEM_CLI_TRACE_READ_H
+#define WINMEM_CLI_TRACE_READ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "winmem/trace.h"
+#include "symbolize.h"
+
+typedef struct tr_module {
+    const struct wmt_module *rec;
+    const char *path;          /* as recorded (PE: Wine's NT name) */
+    char *local;               /* the file on this machine, or NULL */
+    sym_table *syms;           /* loaded on first symbolization */
+    bool syms_tried;
+} tr_module;
+
+typedef struct tr_thread {
+    uint32_t tid;
+    char name[17];
+    const struct wmt_call **calls;   /* [seq-1]; NULL where a seq is missing */
+    uint64_t ncalls;                 /* highest seq seen */
+    uint64_t cap;
+    uint64_t first_ns;               /* start of its first call (thread order in diff) */
+} tr_thread;
+
+typedef struct tr_trace {
+    const char *path;
+    const uint8_t *map;
+    size_t size;
+    const struct wmt_header *hdr;
+    char *exe, *prog;
+
+    tr_module *mods;  size_t nmods;
+    tr_thread *threads; size_t nthreads;
+    const struct wmt_stack **stacks; size_t stack_cap;   /* open hash on id */
+    size_t nstacks;
+    const struct wmt_divergence **divs; size_t ndivs, divs_cap;
+
+    uint64_t ncalls;           /* distinct (tid, seq) */
+    uint64_t nrecords;         /* CALL records read, duplicates included */
+    uint64_t nchunks;
+    uint64_t lost[8];          /* by WMT_LOST_* */
+    uint64_t skipped;          /* records of unknown type or bad size */
+    const struct wmt_end *end; /* NULL: the process did not exit normally */
+
+    uint64_t good_bytes;       /* readable prefix of the file */
+    char cut[256];             /* "" when the whole file was readable */
+    sym_cache *sym;
+} tr_trace;
+
+/* Opens and reads a trace. Returns 0 (check t->cut for a partial read), or
+ * -1 with err filled (empty file, not a trace, unreadable header), in which
+ * case nothing needs freeing. progress: show a progress line on stderr when
+ * it is a terminal. */
+int tr_open(tr_trace *t, const char *path, bool progress, char *err, size_t errlen);
+void tr_close(tr_trace *t);
+
+const struct wmt_stack *tr_stack(const tr_trace *t, uint32_t id);
+const tr_module *tr_module_by_id(const tr_trace *t, uint32_t id);
+static inline const struct wmt_frame *tr_frames(const struct wmt_stack *s)
+{
+    return (const struct wmt_frame *)(s + 1);
+}
+
+/* "kernelbase.dll!VirtualProtect+0x2a", "cli_target.exe+0x1530",
+ * "libc.so.6!mmap64+0x12" or "0x7f..." for an absolute frame. */
+void tr_frame_name(tr_trace *t, const struct wmt_frame *f, char *buf, size_t len);
+/* The file name part of a module path (after the last / or \). */
+const char *tr_basename(const char *path);
+
+/* One line for the user: "read 812 calls in 14 chunks; trace cut at ...". */
+void tr_describe(const tr_trace *t, char *buf, size_t len);
+
+#endif
