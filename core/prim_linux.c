@@ -121,6 +121,7 @@ void wm_space_close(wm_space *sp)
     if (sp->mem_fd >= 0)
         close(sp->mem_fd);
     pthread_mutex_destroy(&sp->lock);
+    free(sp->textbuf);
     free(sp);
 }
 
@@ -267,9 +268,6 @@ static bool parse_line(const char *s, wm_vma *v, const char **name)
 static int find_text(wm_space *sp, uint64_t addr, wm_vma *out, char *name, size_t name_size)
 {
     enum { CHUNK = 65536, LINE = 4096 + 256 };
-    char *buf = malloc(CHUNK + LINE + 1);
-    if (!buf)
-        return -ENOMEM;
     int ret = -ENOENT;
     size_t have = 0;
     off_t off = 0;
@@ -278,6 +276,13 @@ static int find_text(wm_space *sp, uint64_t addr, wm_vma *out, char *name, size_
      * descriptor, and interleaved preads at different offsets would restart
      * each other's traversal. */
     pthread_mutex_lock(&sp->lock);
+    /* Kept for the life of the space: a buffer allocated per query would
+     * itself change the address space being described. */
+    if (!sp->textbuf && !(sp->textbuf = malloc(CHUNK + LINE + 1))) {
+        pthread_mutex_unlock(&sp->lock);
+        return -ENOMEM;
+    }
+    char *buf = sp->textbuf;
     for (;;) {
         ssize_t n = pread(sp->maps_fd, buf + have, CHUNK, off);
         if (n < 0) {
@@ -319,7 +324,6 @@ static int find_text(wm_space *sp, uint64_t addr, wm_vma *out, char *name, size_
         ret = -ESRCH;
 done:
     pthread_mutex_unlock(&sp->lock);
-    free(buf);
     return ret;
 }
 

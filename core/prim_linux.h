@@ -20,6 +20,7 @@ struct wm_space {
     bool pmq_avail;       /* the kernel has it */
     pthread_mutex_t lock; /* serialises text-mode reads of maps_fd */
     int refs;             /* atomic; see wm_space_ref */
+    char *textbuf;        /* text mode's read buffer, under lock */
 };
 
 #endif
