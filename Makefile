@@ -45,7 +45,7 @@ $(BUILD)/san/%.o: %.c | $(DEPS_STAMP)
 # CHECKS: names of check-* targets the areas register; tools/check.sh runs
 # them all, reports each, and prints the closing "N passed, N failed" line.
 CHECKS :=
-MODULES := core shim cli tests wine-tests bench docs
+MODULES := core shim cli tests wine-tests bench docs wine
 INSTALLS :=
 BENCHES :=
 -include $(foreach m,$(MODULES),$(m)/module.mk)

@@ -103,7 +103,12 @@ HRESULT wm_dump_finish_segs(struct wm_dump *d)
     uint64_t end = 0;
     for (size_t i = 0; i < d->nsegs; i++) {
         struct wm_seg s = d->segs[i];
-        if (n && s.gpa < end) {                 /* overlap: keep the part past end */
+        if (n && s.gpa < end) {
+            /* An alias (paging=true dumps) stores the same PA at the same
+             * offset; any other overlap is two claims on one address. */
+            const struct wm_seg *p = &d->segs[n - 1];
+            if (s.off - s.gpa != p->off - p->gpa)
+                return WM_HR_BAD_FORMAT;
             uint64_t cut = end - s.gpa;
             if (cut >= s.len)
                 continue;
