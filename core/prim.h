@@ -83,7 +83,9 @@ int wm_vma_find(wm_space *sp, uint64_t addr, wm_vma *out, char *name, size_t nam
 #define WM_PM_EXCLUSIVE  (1ULL << 56)   /* mapped exactly once */
 
 /* Reads the pagemap entries of npages pages from page-aligned addr into out.
- * Pre: addr page aligned, out holds npages entries. A hole reads as 0. */
+ * Pre: addr page aligned, out holds npages entries. A hole reads as 0.
+ * -EACCES when pagemap could not be opened for sp (a process that dropped
+ * privileges may read its own maps but not its own pagemap). */
 int wm_pagemap_read(wm_space *sp, uint64_t addr, size_t npages, uint64_t *out);
 
 /* The loaded ELF image whose span contains addr (its PT_LOAD span, including

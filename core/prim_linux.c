@@ -71,12 +71,10 @@ static int open_space_fds(const char *dir, wm_space *sp)
     if (fd < 0)
         return -errno;
     snprintf(path, sizeof path, "%s/pagemap", dir);
+    /* Optional: pagemap is 0400 and a process that dropped root privileges is
+     * no longer dumpable, so it may read its own maps but not its pagemap.
+     * Queries then say "not copied" and "not valid" (docs/query.md). */
     int pm = open(path, O_RDONLY | O_CLOEXEC);
-    if (pm < 0) {
-        int e = -errno;
-        close(fd);
-        return e;
-    }
     sp->maps_fd = fd;
     sp->pagemap_fd = pm;
     struct wm_procmap_query q = { .size = sizeof q, .query_flags = WM_PMQ_COVERING_OR_NEXT };
@@ -117,7 +115,8 @@ void wm_space_close(wm_space *sp)
     if (!sp || sp == &self_space)
         return;
     close(sp->maps_fd);
-    close(sp->pagemap_fd);
+    if (sp->pagemap_fd >= 0)
+        close(sp->pagemap_fd);
     if (sp->mem_fd >= 0)
         close(sp->mem_fd);
     pthread_mutex_destroy(&sp->lock);
@@ -150,7 +149,8 @@ static void reopen_self(const char *dir)
          * the process's life, /proc/thread-self/maps still works. */
         if (r == -ESRCH) {
             close(tmp.maps_fd);
-            close(tmp.pagemap_fd);
+            if (tmp.pagemap_fd >= 0)
+                close(tmp.pagemap_fd);
         }
         r = open_space_fds("/proc/thread-self", &tmp);
     }
@@ -345,6 +345,8 @@ int wm_vma_find(wm_space *sp, uint64_t addr, wm_vma *out, char *name, size_t nam
 
 int wm_pagemap_read(wm_space *sp, uint64_t addr, size_t npages, uint64_t *out)
 {
+    if (sp->pagemap_fd < 0)
+        return -EACCES;
     size_t want = npages * sizeof(uint64_t);
     ssize_t n = pread(sp->pagemap_fd, out, want, (off_t)(addr / 4096 * sizeof(uint64_t)));
     if (n < 0)
