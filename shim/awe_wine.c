@@ -1,0 +1,376 @@
+/*
+ * shim/awe_wine.c — AWE for PE programs under Wine 8.0.
+ *
+ * Wine 8.0's kernelbase.dll has stubs for AllocateUserPhysicalPages(Numa),
+ * MapUserPhysicalPages and FreeUserPhysicalPages (FALSE,
+ * ERROR_CALL_NOT_IMPLEMENTED), does not export MapUserPhysicalPagesScatter,
+ * and its ntdll refuses VirtualAlloc(MEM_PHYSICAL). Once kernelbase.dll is
+ * loaded and its imports are bound, wm_awe_wine_try_install():
+ *   - overwrites the entry of each stub with a jump to an ms_abi function
+ *     here that calls winmem's core (core/awe.c);
+ *   - points kernelbase's import slots for NtAllocateVirtualMemory,
+ *     NtFreeVirtualMemory and NtQueryVirtualMemory at filters: MEM_PHYSICAL
+ *     reservations become a plain Wine reservation registered with winmem
+ *     as an AWE window; releasing one forgets its frames; queries of a
+ *     window report mapped pages as MEM_COMMIT (Wine itself believes the
+ *     whole window is reserved; see docs/awe.md). Everything else goes
+ *     straight to Wine.
+ * MapUserPhysicalPagesScatter is bound later: every AllocateUserPhysicalPages
+ * call points the modules' import slots that name it (Wine left them on a
+ * "not implemented" stub) at winmem's. A kernelbase that does not look like
+ * Wine 8.0's gets one line on stderr and is left alone.
+ *
+ * The replacements run in the PE thread's context (not inside a Wine system
+ * call), which is fine for the core: it only uses glibc and system calls.
+ * They set the thread's last error in its TEB, where GetLastError reads it.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "registry.h"
+#include "awe_internal.h"
+#include "shim.h"
+
+/* ---- PE images, read in place (PE32+ layout) ---- */
+
+#define U16(p) (*(const uint16_t *)(const void *)(p))
+#define U32(p) (*(const uint32_t *)(const void *)(p))
+#define U64(p) (*(const uint64_t *)(const void *)(p))
+
+/* The optional header of the image at base, or NULL if it is not PE32+. */
+static const uint8_t *pe_opt(const uint8_t *base)
+{
+    if (U16(base) != 0x5a4d)
+        return NULL;
+    const uint8_t *nt = base + U32(base + 0x3c);
+    if (U32(nt) != 0x4550 || U16(nt + 24) != 0x20b)
+        return NULL;
+    return nt + 24;
+}
+
+static const uint8_t *pe_dir(const uint8_t *base, int i, uint32_t *size)
+{
+    const uint8_t *opt = pe_opt(base);
+    if (!opt || U32(opt + 108) <= (uint32_t)i)
+        return NULL;
+    *size = U32(opt + 112 + 8 * i + 4);
+    uint32_t rva = U32(opt + 112 + 8 * i);
+    return rva ? base + rva : NULL;
+}
+
+/* Address of the exported function name in the image at base, or NULL. */
+static uint8_t *pe_export(uint8_t *base, const char *name)
+{
+    uint32_t size;
+    const uint8_t *ed = pe_dir(base, 0, &size);
+    if (!ed)
+        return NULL;
+    const uint32_t *names = (const uint32_t *)(base + U32(ed + 32));
+    const uint16_t *ords = (const uint16_t *)(base + U32(ed + 36));
+    const uint32_t *funcs = (const uint32_t *)(base + U32(ed + 28));
+    for (uint32_t i = 0; i < U32(ed + 24); i++)
+        if (!strcmp((const char *)base + names[i], name))
+            return base + funcs[ords[i]];
+    return NULL;
+}
+
+/* Calls fn for every import by name of the image at base: the name, the
+ * import slot, and whether the slot is bound (it no longer holds the
+ * name's RVA). Stops when fn returns false. */
+typedef bool (*import_fn)(const char *dll, const char *name, uint64_t *slot, bool bound, void *ctx);
+static void pe_imports(uint8_t *base, import_fn fn, void *ctx)
+{
+    uint32_t size;
+    const uint8_t *d = pe_dir(base, 1, &size);
+    for (; d && U32(d + 12); d += 20) {
+        uint32_t names = U32(d) ? U32(d) : U32(d + 16);
+        const uint64_t *in = (const uint64_t *)(base + names);
+        uint64_t *slot = (uint64_t *)(base + U32(d + 16));
+        for (; *in; in++, slot++)
+            if (!(*in >> 63) && !fn((const char *)base + U32(d + 12), (const char *)base + *in + 2,
+                                    slot, *slot != *in, ctx))
+                return;
+    }
+}
+
+/* ---- writing into Wine's mappings ---- */
+
+/* Copies len bytes to at, lifting the page protection for the moment (Wine's
+ * own record of the protection never changes, so nothing is left behind). */
+static bool poke(void *at, const void *src, size_t len)
+{
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = (uintptr_t)at & ~(pg - 1), end = ((uintptr_t)at + len + pg - 1) & ~(pg - 1);
+    wm_vma v;
+    if (wm_vma_find(wm_space_self(), start, &v, NULL, 0) != 0 || v.start > start || v.end < end)
+        return false;
+    int prot = ((v.flags & WM_VMA_READ) ? PROT_READ : 0) | ((v.flags & WM_VMA_WRITE) ? PROT_WRITE : 0) |
+               ((v.flags & WM_VMA_EXEC) ? PROT_EXEC : 0);
+    if (!(prot & PROT_WRITE) && mprotect((void *)start, end - start, prot | PROT_READ | PROT_WRITE) != 0)
+        return false;
+    memcpy(at, src, len);
+    if (prot & PROT_EXEC)
+        __builtin___clear_cache((char *)at, (char *)at + len);
+    if (!(prot & PROT_WRITE))
+        mprotect((void *)start, end - start, prot);
+    return true;
+}
+
+/* jmp *0(%rip); .quad target — 14 bytes, position independent. */
+static bool redirect(uint8_t *entry, void *target)
+{
+    uint8_t code[14] = { 0xff, 0x25, 0, 0, 0, 0 };
+    memcpy(code + 6, &target, sizeof target);
+    return poke(entry, code, sizeof code);
+}
+
+static void note(const char *what)
+{
+    char line[256];
+    size_t n = 0;
+    const char *parts[] = { "winmem-shim: AWE: ", what, "; AWE stays Wine's (not implemented)\n" };
+    for (int i = 0; i < 3; i++)
+        for (const char *p = parts[i]; *p && n < sizeof line; p++)
+            line[n++] = *p;
+    ssize_t r = write(2, line, n);
+    (void)r;
+}
+
+/* ---- the PE thread's last error (TEB->LastErrorValue) ---- */
+
+static void set_teb_error(DWORD err)
+{
+    uint8_t *teb;
+    __asm__ volatile("mov %%gs:0x30, %0" : "=r"(teb));
+    *(DWORD *)(teb + 0x68) = err;
+}
+
+static BOOL pe_result(NTSTATUS st)
+{
+    if (st) {
+        set_teb_error(wm_status_to_error(st));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- MapUserPhysicalPagesScatter imports ---- */
+
+static BOOL WM_MSABI awe_scatter(PVOID *vas, ULONG_PTR n, PULONG_PTR frames)
+{
+    return pe_result(wm_awe_map_scatter(vas, n, frames));
+}
+
+static bool bind_scatter(const char *dll, const char *name, uint64_t *slot, bool bound, void *ctx)
+{
+    uint64_t want = (uint64_t)(uintptr_t)awe_scatter;
+    if (bound && *slot != want && !strcmp(name, "MapUserPhysicalPagesScatter"))
+        poke(slot, &want, sizeof want);
+    return true;
+}
+
+/* Walks the PEB's module list (TEB+0x60 → PEB, PEB+0x18 → Ldr, in-load-order
+ * list at Ldr+0x10, DllBase at entry+0x30). Runs on a PE thread only. */
+static void bind_scatter_everywhere(void)
+{
+    uint8_t *teb, *peb, *ldr;
+    __asm__ volatile("mov %%gs:0x30, %0" : "=r"(teb));
+    if (!teb || !(peb = *(uint8_t **)(teb + 0x60)) || !(ldr = *(uint8_t **)(peb + 0x18)))
+        return;
+    uint8_t *head = ldr + 0x10;
+    for (uint8_t *e = *(uint8_t **)head; e && e != head; e = *(uint8_t **)e) {
+        uint8_t *base = *(uint8_t **)(e + 0x30);
+        if (base && pe_opt(base))
+            pe_imports(base, bind_scatter, NULL);
+    }
+}
+
+/* ---- the stubs' replacements ---- */
+
+static BOOL WM_MSABI awe_allocate(HANDLE h, PULONG_PTR n, PULONG_PTR frames)
+{
+    bind_scatter_everywhere();
+    return pe_result(wm_awe_allocate(h, n, frames));
+}
+
+static BOOL WM_MSABI awe_allocate_numa(HANDLE h, PULONG_PTR n, PULONG_PTR frames, DWORD node)
+{
+    return awe_allocate(h, n, frames);
+}
+
+static BOOL WM_MSABI awe_map(PVOID va, ULONG_PTR n, PULONG_PTR frames)
+{
+    return pe_result(wm_awe_map(va, n, frames));
+}
+
+static BOOL WM_MSABI awe_free(HANDLE h, PULONG_PTR n, PULONG_PTR frames)
+{
+    return pe_result(wm_awe_free(h, n, frames));
+}
+
+/* ---- filters on kernelbase's ntdll imports ---- */
+
+#define SELF ((HANDLE)(intptr_t)-1)
+typedef NTSTATUS (WM_MSABI *nt_alloc_fn)(HANDLE, PVOID *, ULONG_PTR, SIZE_T *, ULONG, ULONG);
+typedef NTSTATUS (WM_MSABI *nt_free_fn)(HANDLE, PVOID *, SIZE_T *, ULONG);
+typedef NTSTATUS (WM_MSABI *nt_query_fn)(HANDLE, const void *, int, void *, SIZE_T, SIZE_T *);
+static nt_alloc_fn real_alloc;
+static nt_free_fn real_free;
+static nt_query_fn real_query;
+static volatile int windows_made;   /* queries look at the registry only after one */
+
+static NTSTATUS WM_MSABI filter_alloc(HANDLE h, PVOID *addr, ULONG_PTR zero_bits, SIZE_T *size,
+                                      ULONG type, ULONG prot)
+{
+    if (!(type & MEM_PHYSICAL) || h != SELF)
+        return real_alloc(h, addr, zero_bits, size, type, prot);
+    /* Windows: MEM_PHYSICAL only with MEM_RESERVE (and MEM_TOP_DOWN), read/write. */
+    if ((type & ~(ULONG)MEM_TOP_DOWN) != (MEM_RESERVE | MEM_PHYSICAL))
+        return STATUS_INVALID_PARAMETER;
+    if (prot != PAGE_READWRITE)
+        return STATUS_INVALID_PAGE_PROTECTION;
+    NTSTATUS st = real_alloc(h, addr, zero_bits, size, type & ~(ULONG)MEM_PHYSICAL, prot);
+    if (st)
+        return st;
+    if (!wm_registry_add((uint64_t)(uintptr_t)*addr, *size, PAGE_READWRITE, WM_KIND_PHYSICAL)) {
+        SIZE_T zero = 0;
+        real_free(h, addr, &zero, MEM_RELEASE);
+        return STATUS_NO_MEMORY;
+    }
+    windows_made = 1;
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS WM_MSABI filter_free(HANDLE h, PVOID *addr, SIZE_T *size, ULONG type)
+{
+    wm_region r;
+    uint64_t a;
+    if (!windows_made || h != SELF || !addr || !size)
+        return real_free(h, addr, size, type);
+    a = (uint64_t)(uintptr_t)*addr;
+    if (!wm_registry_query(a, &r) || r.kind != WM_KIND_PHYSICAL)
+        return real_free(h, addr, size, type);
+    if (type == MEM_DECOMMIT)
+        return STATUS_INVALID_PARAMETER;   /* windows are only ever released whole */
+    NTSTATUS st = real_free(h, addr, size, type);
+    if (st == STATUS_SUCCESS && type == MEM_RELEASE) {
+        wm_awe_forget_window(r.alloc_base, r.alloc_size);
+        wm_registry_remove(r.alloc_base);
+    }
+    return st;
+}
+
+static NTSTATUS WM_MSABI filter_query(HANDLE h, const void *addr, int cls, void *buf, SIZE_T len, SIZE_T *ret)
+{
+    NTSTATUS st = real_query(h, addr, cls, buf, len, ret);
+    wm_region r;
+    if (st || !windows_made || h != SELF || !wm_registry_query((uint64_t)(uintptr_t)addr, &r) ||
+        r.kind != WM_KIND_PHYSICAL)
+        return st;
+    if (cls == 0 && len >= 48) {          /* MEMORY_BASIC_INFORMATION */
+        uint8_t *m = buf;
+        *(uint64_t *)(m + 24) = r.size;
+        *(uint32_t *)(m + 32) = r.state;
+        *(uint32_t *)(m + 36) = r.protect;
+        *(uint32_t *)(m + 40) = MEM_PRIVATE;
+    } else if (cls == 3 && len >= 32) {   /* MEMORY_REGION_INFORMATION */
+        uint8_t *m = buf;
+        *(uint32_t *)(m + 12) = 0x11;     /* Private | MappedPhysical */
+        *(uint64_t *)(m + 24) = r.commit_size;
+    }
+    return st;
+}
+
+/* ---- installation ---- */
+
+static const char *const stub_names[4] = {
+    "AllocateUserPhysicalPages", "AllocateUserPhysicalPagesNuma", "MapUserPhysicalPages", "FreeUserPhysicalPages",
+};
+static void *const stub_targets[4] = { awe_allocate, awe_allocate_numa, awe_map, awe_free };
+
+/* Wine 8.0's stubs: the 8-byte hot-patch prologue, then SetLastError(120). */
+static bool is_wine_stub(const uint8_t *p)
+{
+    static const uint8_t hotpatch[8] = { 0x48, 0x8d, 0xa4, 0x24, 0, 0, 0, 0 };
+    static const uint8_t set120[7] = { 0xc7, 0x40, 0x68, 0x78, 0, 0, 0 };
+    if (!p || memcmp(p, hotpatch, sizeof hotpatch))
+        return false;
+    for (int i = 8; i < 0x50; i++)
+        if (!memcmp(p + i, set120, sizeof set120))
+            return true;
+    return false;
+}
+
+struct nt_slots { uint64_t *alloc, *free, *query; bool unbound; };
+static bool find_nt(const char *dll, const char *name, uint64_t *slot, bool bound, void *ctx)
+{
+    struct nt_slots *s = ctx;
+    if (strcasecmp(dll, "ntdll.dll"))
+        return true;
+    uint64_t **which = !strcmp(name, "NtAllocateVirtualMemory") ? &s->alloc
+                     : !strcmp(name, "NtFreeVirtualMemory")     ? &s->free
+                     : !strcmp(name, "NtQueryVirtualMemory")    ? &s->query : NULL;
+    if (which) {
+        *which = slot;
+        s->unbound |= !bound;
+    }
+    return true;
+}
+
+/* kernelbase.dll's base: the mapping of the file whose name ends so, at offset 0. */
+static uint8_t *find_kernelbase(void)
+{
+    wm_vma v;
+    char name[512];
+    for (uint64_t at = 0; wm_vma_find(wm_space_self(), at, &v, name, sizeof name) == 0; at = v.end) {
+        size_t n = strlen(name);
+        if (v.offset == 0 && n >= 15 && !strcasecmp(name + n - 15, "/kernelbase.dll"))
+            return (uint8_t *)(uintptr_t)v.start;
+    }
+    return NULL;
+}
+
+WM_EXPORTED int wm_awe_wine_try_install(void)
+{
+    static uint8_t *kb;
+    if (!kb && !(kb = find_kernelbase()))
+        return 0;                           /* not loaded yet: ask again later */
+    if (!pe_opt(kb)) {
+        note("kernelbase.dll has no PE32+ header");
+        return 1;
+    }
+    struct nt_slots s = { 0 };
+    pe_imports(kb, find_nt, &s);
+    if (!s.alloc || !s.free || !s.query) {
+        note("kernelbase.dll does not import NtAllocateVirtualMemory/NtFreeVirtualMemory/NtQueryVirtualMemory");
+        return 1;
+    }
+    if (s.unbound)
+        return 0;                           /* imports not bound yet */
+    uint8_t *entry[4];
+    for (int i = 0; i < 4; i++)
+        if (!is_wine_stub(entry[i] = pe_export(kb, stub_names[i]))) {
+            note("kernelbase.dll's AWE functions are not the Wine 8.0 stubs this shim knows");
+            return 1;
+        }
+    real_alloc = (nt_alloc_fn)(uintptr_t)*s.alloc;
+    real_free = (nt_free_fn)(uintptr_t)*s.free;
+    real_query = (nt_query_fn)(uintptr_t)*s.query;
+    uint64_t f_alloc = (uintptr_t)filter_alloc, f_free = (uintptr_t)filter_free, f_query = (uintptr_t)filter_query;
+    /* The filters go in first: a stub redirected before them could be
+     * handed a window Wine refused. */
+    if (!poke(s.alloc, &f_alloc, 8) || !poke(s.free, &f_free, 8) || !poke(s.query, &f_query, 8)) {
+        note("cannot write kernelbase.dll's import table");
+        return 1;
+    }
+    for (int i = 0; i < 4; i++)
+        if (!redirect(entry[i], stub_targets[i]))
+            note("cannot patch a kernelbase.dll stub");
+    return 1;
+}
