@@ -18,7 +18,8 @@
  * MapUserPhysicalPagesScatter is bound later: every AllocateUserPhysicalPages
  * call points the modules' import slots that name it (Wine left them on a
  * "not implemented" stub) at winmem's. A kernelbase that does not look like
- * Wine 8.0's gets one line on stderr and is left alone.
+ * Wine 8.0's gets one line on stderr and is left alone
+ * (WINMEM_TEST_AWE_UNKNOWN=1 makes tests see that path).
  *
  * The replacements run in the PE thread's context (not inside a Wine system
  * call), which is fine for the core: it only uses glibc and system calls.
@@ -27,6 +28,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
@@ -341,6 +343,10 @@ WM_EXPORTED int wm_awe_wine_try_install(void)
     static uint8_t *kb;
     if (!kb && !(kb = find_kernelbase()))
         return 0;                           /* not loaded yet: ask again later */
+    if (getenv("WINMEM_TEST_AWE_UNKNOWN")) {   /* tests: an unknown Wine build */
+        note("kernelbase.dll's AWE functions are not the Wine 8.0 stubs this shim knows");
+        return 1;
+    }
     if (!pe_opt(kb)) {
         note("kernelbase.dll has no PE32+ header");
         return 1;
