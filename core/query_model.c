@@ -171,9 +171,13 @@ NTSTATUS wm_query_describe(wm_space *sp, bool self, uint64_t addr, bool whole, w
     pattr a = vma_attr(&v, img, copied);
 
     /* Carry on through adjacent VMAs of the same allocation with the same
-     * attributes (an image's .data and .bss, a view split and re-joined). */
+     * attributes: an image's copied .data and its .bss, a view split by
+     * protection. Anonymous memory is one VMA per allocation, and the kernel
+     * merges adjacent read-only pieces of one file itself, so those skip the
+     * extra ioctl (~0.4 µs). */
+    bool may_extend = img ? (v.flags & WM_VMA_WRITE) : v.inode != 0;
     wm_vma cur = v;
-    for (int n = 0; n < MAX_STEPS && end == cur.end && (!img || end < ie); n++) {
+    for (int n = 0; may_extend && n < MAX_STEPS && end == cur.end && (!img || end < ie); n++) {
         wm_vma w;
         if (wm_vma_find(sp, end, &w, NULL, 0) != 0 || w.start != end)
             break;
