@@ -32,6 +32,19 @@ static HRESULT load(struct wm_dump *d, Elf *e)
         return WM_HR_BAD_FORMAT;
     if (!phnum || phnum > d->file_size / (eh.e_ident[EI_CLASS] == ELFCLASS64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)))
         return WM_HR_BAD_FORMAT;
+    /* Every byte of the file a header points at must exist: section
+     * headers and their contents included, not only what we read. */
+    size_t shnum;
+    if (elf_getshdrnum(e, &shnum) != 0 || shnum > d->file_size / sizeof(Elf32_Shdr))
+        return WM_HR_BAD_FORMAT;
+    for (Elf_Scn *scn = NULL; (scn = elf_nextscn(e, scn));) {
+        GElf_Shdr sh;
+        if (!gelf_getshdr(scn, &sh))
+            return WM_HR_BAD_FORMAT;
+        if (sh.sh_type != SHT_NOBITS && (sh.sh_offset > d->file_size || sh.sh_size > d->file_size - sh.sh_offset))
+            return WM_HR_BAD_FORMAT;
+    }
+    uint64_t ph_lo = eh.e_phoff, ph_hi = ph_lo + phnum * (uint64_t)eh.e_phentsize;
     d->e_machine = eh.e_machine;
     d->segs = calloc(phnum, sizeof *d->segs);
     if (!d->segs)
@@ -39,6 +52,10 @@ static HRESULT load(struct wm_dump *d, Elf *e)
     for (size_t i = 0; i < phnum; i++) {
         GElf_Phdr ph;
         if (!gelf_getphdr(e, (int)i, &ph))
+            return WM_HR_BAD_FORMAT;
+        /* A segment's bytes inside the header table: a count that lies. */
+        if ((ph.p_type == PT_LOAD || ph.p_type == PT_NOTE) && ph.p_filesz &&
+            ph.p_offset < ph_hi && ph.p_offset + ph.p_filesz > ph_lo)
             return WM_HR_BAD_FORMAT;
         if (ph.p_type == PT_LOAD && ph.p_filesz) {
             d->segs[d->nsegs++] = (struct wm_seg){ ph.p_paddr, ph.p_filesz, ph.p_offset };

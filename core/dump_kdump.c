@@ -171,7 +171,9 @@ static HRESULT read_page(struct wm_dump *d, uint64_t pfn, void *page)
         return WM_HR_INVALID_DATA;
     uint64_t off = le64(desc);
     uint32_t size = le32(desc + 8), flags = le32(desc + 12);
-    if (!size || size > WM_DUMP_PAGE || (int64_t)off < 0)
+    /* Page data always follows the descriptor table; pointing elsewhere
+     * (the headers, the bitmaps) is corruption, not a page. */
+    if (!size || size > WM_DUMP_PAGE || (int64_t)off < 0 || off < k->desc_off + k->ndesc * 24)
         return WM_HR_INVALID_DATA;
     if (!(flags & (DH_ZLIB | DH_LZO | DH_SNAPPY | DH_ZSTD))) {
         if (size != WM_DUMP_PAGE || !vread(d, k, page, size, off))
