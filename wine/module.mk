@@ -21,6 +21,7 @@ dump-fixtures: $(DUMP_FIXTURE_STAMP)
 # The unit tests and the client program read the fixtures.
 check-unit: $(DUMP_FIXTURE_STAMP)
 check-wine-tests-native: $(DUMP_FIXTURE_STAMP)
+check-e2e: $(DUMP_FIXTURE_STAMP)
 UNIT_EXTRA_LIBS_test_savedstate_oracle := -lkdumpfile
 
 -include wine/vmsavedstatedumpprovider/module.mk
