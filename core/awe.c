@@ -57,6 +57,7 @@ static struct {
     int fd;                      /* the memfd; -1 until the first allocation */
     uint64_t ino;                /* its inode, to recognise our mappings */
     size_t pg;
+    unsigned shift;              /* log2(pg): no divisions on the hot paths */
     uint64_t nframes;            /* frames ever created (memfd pages in use) */
     uint64_t cap;                /* capacity of va[] and held[] */
     uint64_t *va;                /* frame → page it is mapped at, 0 if none */
@@ -184,6 +185,7 @@ static bool pool_open(void)
     if (S.fd >= 0)
         return true;
     S.pg = (size_t)sysconf(_SC_PAGESIZE);
+    S.shift = (unsigned)__builtin_ctzl(S.pg);
     S.fd = memfd_create("winmem-awe", MFD_CLOEXEC);
     struct stat st;
     if (S.fd >= 0 && fstat(S.fd, &st) == 0)
@@ -310,7 +312,7 @@ static void forget_range(uint64_t base, uint64_t size)
     for (size_t i = 0; i < S.nwin; i++) {
         window *w = &S.win[i];
         if (w->base < base + size && base < w->base + w->size) {
-            uint64_t pages = w->size / S.pg;
+            uint64_t pages = w->size >> S.shift;
             for (uint64_t p = 0; p < pages; p++)
                 if (w->slot[p])
                     S.va[w->slot[p] - 1] = 0;
@@ -352,7 +354,7 @@ static window *find_window(uint64_t va, uint64_t len)
 
 static uint32_t *slot_of(window *w, uint64_t va)
 {
-    return &w->slot[(va - w->base) / S.pg];
+    return &w->slot[(va - w->base) >> S.shift];
 }
 
 /* Makes pages [va, va+len) of a window inaccessible again. */
