@@ -1,0 +1,74 @@
+/*
+ * shim/check.c — check mode: after Wine answered a basic query about this
+ * process, ask the kernel about the same page and record a DIVERGENCE when
+ * Wine's answer contradicts what the kernel knows.
+ *
+ * Only contradictions count. Wine keeps its own view of memory and Linux
+ * cannot know reserved vs committed-no-access, allocation boundaries,
+ * PAGE_GUARD (Wine arms it with PROT_NONE) or write-watch state, so those
+ * are never reported. What the kernel does know: whether the page is mapped
+ * at all, and whether it is readable / writable.
+ */
+#include <sys/mman.h>
+#include <string.h>
+#include "shim.h"
+#include "internal.h"
+
+static uint32_t protect_of(uint32_t vma_flags)
+{
+    return wm_prot_from_vma(vma_flags, false);
+}
+
+void wm_check_basic(uint16_t api, uint64_t seq, uint64_t addr, const void *answer)
+{
+    MEMORY_BASIC_INFORMATION m;
+    memcpy(&m, answer, sizeof m);      /* Wine just wrote it: valid, and copied before anything else */
+    if (m.State != MEM_COMMIT || (m.Protect & PAGE_GUARD) || !wm_prot_base(m.Protect))
+        return;
+    uint64_t page = addr & ~0xfffULL;
+    int want = wm_prot_to_unix(m.Protect);
+    wm_vma v;
+    int r = wm_vma_find(wm_space_self(), page, &v, NULL, 0);
+    bool mapped = r == 0 && v.start <= page && page < v.end;
+    uint16_t kind = 0;
+    int have = 0;
+    if (!mapped) {
+        kind = WMT_DIV_NO_MAPPING;
+    } else {
+        have = (v.flags & WM_VMA_READ ? PROT_READ : 0) | (v.flags & WM_VMA_WRITE ? PROT_WRITE : 0) |
+               (v.flags & WM_VMA_EXEC ? PROT_EXEC : 0);
+        /* Write access must agree exactly. Read: an execute-only page may be
+         * readable on x86, so only "Wine says readable, kernel says not"
+         * counts. Execute is not compared (Wine may add it for old code). */
+        bool w_differs = (want & PROT_WRITE) != (have & PROT_WRITE);
+        bool r_missing = (want & PROT_READ) && !(have & PROT_READ);
+        if (w_differs || r_missing)
+            kind = WMT_DIV_PROTECT;
+    }
+    if (!kind)
+        return;
+    struct wmt_divergence d;
+    memset(&d, 0, sizeof d);
+    d.h.type = WMT_REC_DIVERGENCE;
+    d.h.size = sizeof d;
+    d.api = api;
+    d.kind = kind;
+    d.tid = wm_gettid();
+    d.call_seq = seq;
+    d.address = page;
+    d.wine_base = (uintptr_t)m.BaseAddress;
+    d.wine_size = m.RegionSize;
+    d.wine_state = m.State;
+    d.wine_protect = m.Protect;
+    d.wine_type = m.Type;
+    if (mapped) {
+        d.vma_start = v.start, d.vma_end = v.end;
+        d.vma_prot = (uint32_t)have;
+        d.kernel_protect = protect_of(v.flags);
+    }
+    MEMORY_BASIC_INFORMATION n;
+    size_t ret;
+    if (wm_core_query((void *)(intptr_t)-1, (const void *)page, 0, &n, sizeof n, &ret) == 0)
+        d.native_state = n.State, d.native_protect = n.Protect;
+    wm_append(&d, sizeof d);
+}

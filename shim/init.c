@@ -1,0 +1,80 @@
+/*
+ * shim/init.c — start and end of the shim in a process, and exec.
+ *
+ * The constructor decides once whether this process is recorded (the
+ * filter in shim/config.c); a process that is not stays untouched: no
+ * file, no patched table, no libunwind. Nothing here installs a signal
+ * handler; inside Wine (which owns SIGSEGV) the core's PAGE_GUARD handler
+ * is forbidden before any core code can run.
+ */
+#include <dlfcn.h>
+#include <unistd.h>
+#include "shim.h"
+#include "internal.h"
+
+/* From core/alloc.c / core/guard.c when the core is linked in. */
+void wm_guard_forbid_handler(void) __attribute__((weak));
+
+__attribute__((constructor)) static void wm_shim_init(void)
+{
+    wm_config_init();
+    if (wm_cfg.wine && wm_guard_forbid_handler)
+        wm_guard_forbid_handler();
+    wm_writer_init();
+    wm_native_init();
+    wm_unix_init();
+    if (wm_cfg.active)
+        wm_stack_init();
+}
+
+__attribute__((destructor)) static void wm_shim_fini(void)
+{
+    wm_writer_end(WMT_END_EXIT);
+}
+
+/* exec replaces the image and its buffers: write them out first. The new
+ * image loads the shim again (LD_PRELOAD is inherited) and applies the
+ * filter to itself. If exec fails, recording simply goes on. */
+typedef int (*execve_fn)(const char *, char *const[], char *const[]);
+typedef int (*execv_fn)(const char *, char *const[]);
+
+static void before_exec(void)
+{
+    wm_writer_end(WMT_END_EXEC);
+}
+
+WM_EXPORTED int execve(const char *path, char *const argv[], char *const envp[])
+{
+    static execve_fn real;
+    if (!real)
+        real = (execve_fn)dlsym(RTLD_NEXT, "execve");
+    before_exec();
+    return real(path, argv, envp);
+}
+
+WM_EXPORTED int execv(const char *path, char *const argv[])
+{
+    static execv_fn real;
+    if (!real)
+        real = (execv_fn)dlsym(RTLD_NEXT, "execv");
+    before_exec();
+    return real(path, argv);
+}
+
+WM_EXPORTED int execvp(const char *file, char *const argv[])
+{
+    static execv_fn real;
+    if (!real)
+        real = (execv_fn)dlsym(RTLD_NEXT, "execvp");
+    before_exec();
+    return real(file, argv);
+}
+
+WM_EXPORTED int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    static execve_fn real;
+    if (!real)
+        real = (execve_fn)dlsym(RTLD_NEXT, "execvpe");
+    before_exec();
+    return real(file, argv, envp);
+}

@@ -1,0 +1,349 @@
+/*
+ * shim/pe.c — the Windows side of a Wine call's stack: PE images Wine has
+ * mapped, and an unwinder for their .pdata tables.
+ *
+ * Why our own unwinder: libunwind cannot step ms_abi frames, and calling
+ * ntdll.dll's RtlVirtualUnwind from the unix side would run PE code that
+ * faults on a bad stack. Here every read is bounds-checked first (stack
+ * reads against the TEB's stack limits, table reads against the image), so
+ * a corrupt or unusual stack ends the walk instead of faulting — a fault
+ * inside a syscall would make Wine abort the program's call.
+ *
+ * Where the caller's context is (Wine 8.0 x86_64, wine8-hook.md): the TEB
+ * is at %gs:0x30, Wine's syscall frame pointer at TEB+0x328: rbx +0x08,
+ * rsi +0x20, rdi +0x28, r12..r15 +0x50..+0x68, rip +0x70, rsp +0x88, rbp +0x98.
+ *
+ * Images are learned from Wine itself: the real NtQueryVirtualMemory (class
+ * 0 for MEM_IMAGE regions, class 2 for the file name), at the first stack
+ * and after each NtMapViewOfSection; an unknown pc triggers one query.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "shim.h"
+
+#define MAX_PE 512
+
+struct pe_mod {
+    uint64_t start, end;
+    uint32_t id;
+    int emitted;
+    uint32_t pdata, npdata;     /* RVA and count of RUNTIME_FUNCTIONs */
+    char path[200];
+};
+
+static struct pe_mod tabs[2][MAX_PE];
+static int ntab[2];
+static int cur;
+static unsigned seq;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int scanned;
+static unsigned misses;
+
+
+typedef long WM_MSABI (*query_fn)(void *, const void *, int, void *, size_t, size_t *);
+
+struct mbi { uint64_t base, alloc_base; uint32_t alloc_prot, pad; uint64_t size; uint32_t state, prot, type, pad2; };
+
+static bool real_query(uint64_t addr, int cls, void *buf, size_t len)
+{
+    query_fn q = (query_fn)wm_nt_real[WM_NT_QUERY];
+    size_t ret = 0;
+    return q && q((void *)(intptr_t)-1, (const void *)addr, cls, buf, len, &ret) == 0;
+}
+
+/* Headers of a mapped image, checked before use. */
+static bool read_image(uint64_t base, uint64_t *size, uint32_t *pdata, uint32_t *npdata)
+{
+    struct mbi m;
+    if (!real_query(base, 0, &m, sizeof m) || m.state != 0x1000 || m.type != 0x1000000)
+        return false;
+    const unsigned char *b = (const unsigned char *)base;
+    if (b[0] != 'M' || b[1] != 'Z')
+        return false;
+    uint32_t lfanew = *(const uint32_t *)(b + 0x3c);
+    if (lfanew > m.size - 0x108 || memcmp(b + lfanew, "PE\0\0", 4))
+        return false;
+    const unsigned char *opt = b + lfanew + 24;
+    if (*(const uint16_t *)opt != 0x20b)          /* PE32+ only */
+        return false;
+    *size = *(const uint32_t *)(opt + 0x38);
+    uint32_t ndir = *(const uint32_t *)(opt + 0x6c);
+    *pdata = *npdata = 0;
+    if (ndir > 3) {
+        uint32_t rva = *(const uint32_t *)(opt + 0x70 + 3 * 8);
+        uint32_t sz = *(const uint32_t *)(opt + 0x70 + 3 * 8 + 4);
+        if (rva && (uint64_t)rva + sz <= *size)
+            *pdata = rva, *npdata = sz / 12;
+    }
+    return true;
+}
+
+static void image_name(uint64_t base, char *out, size_t outsz)
+{
+    /* MEMORY_SECTION_NAME: UNICODE_STRING then the characters. */
+    uint64_t buf[(16 + 1024) / 8];
+    out[0] = 0;
+    if (!real_query(base, 2, buf, sizeof buf))
+        return;
+    uint16_t len = (uint16_t)(buf[0] & 0xffff);
+    const uint16_t *w = (const uint16_t *)(uintptr_t)buf[1];
+    if ((uintptr_t)w < (uintptr_t)buf || (uintptr_t)w + len > (uintptr_t)buf + sizeof buf)
+        return;
+    size_t o = 0;
+    for (size_t i = 0; i < len / 2u && o + 4 < outsz; i++) {
+        uint16_t c = w[i];                          /* paths are BMP in practice */
+        if (c < 0x80) out[o++] = (char)c;
+        else if (c < 0x800) out[o++] = (char)(0xc0 | c >> 6), out[o++] = (char)(0x80 | (c & 0x3f));
+        else out[o++] = (char)(0xe0 | c >> 12), out[o++] = (char)(0x80 | ((c >> 6) & 0x3f)),
+             out[o++] = (char)(0x80 | (c & 0x3f));
+    }
+    out[o] = 0;
+}
+
+static int by_start(const void *a, const void *b)
+{
+    const struct pe_mod *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Pre: lock held. Adds the image at base unless known. */
+static void add_locked(uint64_t base)
+{
+    struct pe_mod *t = tabs[cur];
+    for (int i = 0; i < ntab[cur]; i++)
+        if (t[i].start == base)
+            return;
+    if (ntab[cur] >= MAX_PE)
+        return;
+    struct pe_mod m = { .start = base };
+    uint64_t size;
+    if (!read_image(base, &size, &m.pdata, &m.npdata))
+        return;
+    m.end = base + size;
+    image_name(base, m.path, sizeof m.path);
+    m.id = wm_next_module_id();
+    int next = !cur;
+    memcpy(tabs[next], tabs[cur], sizeof(struct pe_mod) * (size_t)ntab[cur]);
+    /* Drop images that no longer exist where the new one is (unmapped). */
+    int n = 0;
+    for (int i = 0; i < ntab[cur]; i++)
+        if (tabs[next][i].end <= m.start || tabs[next][i].start >= m.end)
+            tabs[next][n++] = tabs[next][i];
+    tabs[next][n++] = m;
+    qsort(tabs[next], (size_t)n, sizeof m, by_start);
+    ntab[next] = n;
+    __atomic_fetch_add(&seq, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&cur, next, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&seq, 1, __ATOMIC_RELEASE);
+}
+
+void wm_pe_note_image(uint64_t addr)
+{
+    struct mbi m;
+    if (!real_query(addr, 0, &m, sizeof m) || m.type != 0x1000000)
+        return;
+    pthread_mutex_lock(&lock);
+    add_locked(m.alloc_base);
+    pthread_mutex_unlock(&lock);
+}
+
+void wm_pe_scan(void)
+{
+    if (__atomic_exchange_n(&scanned, 1, __ATOMIC_ACQ_REL))
+        return;
+    uint64_t a = 0x10000;
+    struct mbi m;
+    pthread_mutex_lock(&lock);
+    for (int guard = 0; guard < 100000 && a < 0x7fffffff0000ULL; guard++) {
+        if (!real_query(a, 0, &m, sizeof m) || !m.size)
+            break;
+        if (m.type == 0x1000000 && m.base == m.alloc_base)
+            add_locked(m.base);
+        a = m.base + m.size;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+static void emit_pe(struct pe_mod *m)
+{
+    unsigned char buf[sizeof(struct wmt_module) + 208] = {0};
+    struct wmt_module *r = (struct wmt_module *)buf;
+    size_t pl = strnlen(m->path, sizeof m->path - 1);
+    r->kind = WMT_MOD_PE;
+    r->id = m->id;
+    r->base = r->start = m->start;
+    r->end = m->end;
+    r->path_len = (uint16_t)pl;
+    memcpy(r + 1, m->path, pl);
+    r->h.type = WMT_REC_MODULE;
+    r->h.size = (uint16_t)((sizeof *r + pl + 7) & ~(size_t)7);
+    wm_write_meta(buf, r->h.size);
+}
+
+static struct pe_mod *lookup(uint64_t addr, unsigned *s0)
+{
+    *s0 = __atomic_load_n(&seq, __ATOMIC_ACQUIRE);
+    int t = __atomic_load_n(&cur, __ATOMIC_ACQUIRE);
+    int lo = 0, hi = ntab[t] - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        struct pe_mod *m = &tabs[t][mid];
+        if (addr < m->start) hi = mid - 1;
+        else if (addr >= m->end) lo = mid + 1;
+        else return m;
+    }
+    return NULL;
+}
+
+uint32_t wm_pe_module_of(uint64_t addr, uint64_t *start)
+{
+    unsigned s0;
+    struct pe_mod *m = lookup(addr, &s0);
+    if (!m || __atomic_load_n(&seq, __ATOMIC_ACQUIRE) != s0)
+        return 0;
+    if (!__atomic_load_n(&m->emitted, __ATOMIC_ACQUIRE) && !__atomic_exchange_n(&m->emitted, 1, __ATOMIC_ACQ_REL))
+        emit_pe(m);
+    *start = m->start;
+    return m->id;
+}
+
+void wm_pe_forget_emitted(void)
+{
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < ntab[t]; i++)
+            tabs[t][i].emitted = 0;
+}
+
+/* ---- the unwinder ---- */
+
+struct ctx {
+    uint64_t rip, rsp;
+    uint64_t reg[16];           /* rax rcx rdx rbx rsp rbp rsi rdi r8..r15 (Windows numbering) */
+    uint64_t lo, hi;            /* the thread's stack: [StackLimit, StackBase) */
+};
+
+static bool stk(const struct ctx *c, uint64_t a, uint64_t *v)
+{
+    if (a < c->lo || a + 8 > c->hi || (a & 7))
+        return false;
+    *v = *(const uint64_t *)a;
+    return true;
+}
+
+/* One PE frame. Returns false when the walk must stop. */
+static bool step(struct ctx *c, const struct pe_mod *m)
+{
+    uint64_t rva = c->rip - m->start, size = m->end - m->start;
+    const uint32_t *rf = NULL;
+    uint32_t lo = 0, hi = m->npdata;
+    const uint32_t *tab = (const uint32_t *)(m->start + m->pdata);
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (rva < tab[mid * 3]) hi = mid;
+        else if (rva >= tab[mid * 3 + 1]) lo = mid + 1;
+        else { rf = &tab[mid * 3]; break; }
+    }
+    if (rf) {
+        uint64_t off = rva - rf[0];
+        for (int chain = 0; chain < 32; chain++) {
+            uint32_t ui = rf[2];
+            if (ui + 4 > size)
+                return false;
+            const uint8_t *u = (const uint8_t *)(m->start + ui);
+            uint8_t flags = u[0] >> 3, prolog = u[1], count = u[2];
+            uint8_t freg = u[3] & 15, foff = u[3] >> 4;
+            if (ui + 4 + 2 * (uint64_t)count + 12 > size)
+                return false;
+            const uint16_t *code = (const uint16_t *)(u + 4);
+            uint64_t frame = c->rsp;
+            if (freg && (off >= prolog || chain))
+                frame = c->reg[freg] - foff * 16ULL;
+            for (unsigned i = 0; i < count;) {
+                uint8_t at = code[i] & 0xff, op = (code[i] >> 8) & 15, info = code[i] >> 12;
+                int slots = op == 1 ? (info ? 3 : 2) : (op == 4 || op == 8) ? 2 : (op == 5 || op == 9) ? 3 : 1;
+                bool done = chain || off >= at;       /* prolog op already executed? */
+                uint64_t v;
+                if (done) switch (op) {
+                case 0: if (!stk(c, c->rsp, &v)) return false; c->reg[info] = v; c->rsp += 8; break;
+                case 1: c->rsp += info ? *(const uint32_t *)&code[i + 1] : code[i + 1] * 8ULL; break;
+                case 2: c->rsp += info * 8ULL + 8; break;
+                case 3: c->rsp = c->reg[freg] - foff * 16ULL; break;
+                case 4: if (!stk(c, frame + code[i + 1] * 8ULL, &v)) return false; c->reg[info] = v; break;
+                case 5: if (!stk(c, frame + *(const uint32_t *)&code[i + 1], &v)) return false; c->reg[info] = v; break;
+                case 10: {              /* machine frame: an interrupt/exception entry */
+                    uint64_t b = c->rsp + (info ? 8 : 0), r, s;
+                    if (!stk(c, b, &r) || !stk(c, b + 24, &s)) return false;
+                    c->rip = r, c->rsp = s;
+                    return true;
+                }
+                default: break;         /* xmm saves, epilog markers: nothing we track */
+                }
+                i += (unsigned)slots;
+            }
+            if (!(flags & 4))          /* UNW_FLAG_CHAININFO */
+                break;
+            uint64_t crf = ui + 4 + 2 * (((uint64_t)count + 1) & ~1ULL);
+            rf = (const uint32_t *)(m->start + crf);
+        }
+    }
+    uint64_t ret;                   /* leaf or after the prolog: return address */
+    if (!stk(c, c->rsp, &ret))
+        return false;
+    c->rip = ret;
+    c->rsp += 8;
+    return true;
+}
+
+int wm_pe_unwind(uint64_t *pcs, int max)
+{
+    uint64_t teb, frame;
+    __asm__ volatile("mov %%gs:0x30, %0" : "=r"(teb));
+    if (!teb || (teb & 0xfff))
+        return 0;
+    frame = *(const uint64_t *)(teb + 0x328);
+    if (!frame || (frame & 7))
+        return 0;
+    if (!__atomic_load_n(&scanned, __ATOMIC_ACQUIRE))
+        wm_pe_scan();
+    const uint64_t *f = (const uint64_t *)frame;
+    struct ctx c = { .rip = f[0x70 / 8], .rsp = f[0x88 / 8] };
+    c.reg[3] = f[0x08 / 8];
+    c.reg[5] = f[0x98 / 8];
+    c.reg[6] = f[0x20 / 8];
+    c.reg[7] = f[0x28 / 8];
+    for (int r = 12; r <= 15; r++)
+        c.reg[r] = f[(0x50 + (r - 12) * 8) / 8];
+    c.hi = *(const uint64_t *)(teb + 0x08);     /* NtTib.StackBase */
+    c.lo = *(const uint64_t *)(teb + 0x10);     /* NtTib.StackLimit */
+    int n = 0;
+    for (int hops = 0; n < max && c.rip && hops < 256; hops++) {
+        if (wm_in_shim(c.rip)) {
+            /* The shim's own ms_abi code between PE frames (shim/awe_wine.c
+             * redirects kernelbase's imports through it). It is built with
+             * frame pointers: step by rbp, and leave it out of the stack. */
+            uint64_t rbp = c.reg[5], up, ret;
+            if (rbp < c.rsp || !stk(&c, rbp, &up) || !stk(&c, rbp + 8, &ret))
+                break;
+            c.rsp = rbp + 16, c.rip = ret, c.reg[5] = up;
+            continue;
+        }
+        pcs[n++] = c.rip;
+        unsigned s0;
+        struct pe_mod *m = lookup(c.rip, &s0);
+        if (!m && __atomic_fetch_add(&misses, 1, __ATOMIC_RELAXED) < 4096) {
+            wm_pe_note_image(c.rip);           /* an image mapped by the unix side */
+            m = lookup(c.rip, &s0);
+        }
+        if (!m)
+            break;                              /* not PE code (winelib ELF, JIT): stop */
+        struct pe_mod copy = *m;                /* the table may flip under us */
+        if (__atomic_load_n(&seq, __ATOMIC_ACQUIRE) != s0)
+            break;
+        uint64_t old_sp = c.rsp;
+        c.reg[4] = c.rsp;
+        if (!step(&c, &copy) || c.rsp <= old_sp)
+            break;
+    }
+    return n;
+}

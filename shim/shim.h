@@ -1,0 +1,135 @@
+/*
+ * shim/shim.h — what the parts of libwinmem-shim.so share. Not installed.
+ *
+ * The shim lives inside other people's programs, so every part follows the
+ * same rules: no malloc and no stdio on the hot path (memory comes from raw
+ * mmap, output from write()), no lock held while caller memory is touched,
+ * and a per-thread guard so the shim never records itself.
+ */
+#ifndef WINMEM_SHIM_H
+#define WINMEM_SHIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "winmem/trace.h"
+
+#define WM_HIDDEN  __attribute__((visibility("hidden")))
+#define WM_EXPORTED __attribute__((visibility("default")))
+#define WM_TLS __thread __attribute__((tls_model("initial-exec")))
+#define WM_MSABI __attribute__((ms_abi))
+
+/* ---- configuration (shim/config.c) ---- */
+struct wm_config {
+    char output[512];       /* WINMEM_OUTPUT pattern */
+    int mode;               /* WMT_MODE_* */
+    int stack_depth;        /* 0..64 */
+    bool unix_layer;        /* WINMEM_UNIX=1 */
+    bool quiet;             /* WINMEM_QUIET=1 */
+    bool active;            /* this process is recorded */
+    bool wine;              /* this process is a Wine loader image */
+    bool wine_pre_exec;     /* Wine's first image, which re-executes itself */
+    char program[128];      /* what the filter matched (".exe" basename under Wine) */
+    char exe[256];          /* /proc/self/exe */
+    int test_hook;          /* WINMEM_TEST_CORRUPT_NTDLL=1: pretend validation fails */
+};
+extern struct wm_config wm_cfg WM_HIDDEN;
+void wm_config_init(void) WM_HIDDEN;
+/* One line "winmem-shim: ..." on stderr unless WINMEM_QUIET; write() only. */
+void wm_note(const char *a, const char *b, const char *c) WM_HIDDEN;
+
+/* ---- per-thread state and the re-entrancy guard (shim/writer.c) ---- */
+struct wm_tbuf;
+struct wm_thread {
+    struct wm_tbuf *buf;    /* lazily mapped */
+    int busy;               /* > 0 while inside the shim (re-entrancy guard) */
+    uintptr_t busy_sp;      /* stack pointer when the guarded call began */
+    uint32_t pending_off;   /* offset of this thread's PENDING CALL in buf, 0 = none */
+    uint64_t pending_gen;   /* chunk sequence when it was reserved */
+    bool wine_call;         /* the guarded call came through Wine's syscall table */
+    bool in_real;           /* the guarded call is inside the real function now */
+    bool dead;              /* could not get a buffer: never record on this thread */
+    void *stacks;           /* this thread's stack intern table (shim/stack.c) */
+};
+extern WM_TLS struct wm_thread wm_self;
+
+/* Enter the shim on this thread. false: do not record (re-entrant, inactive,
+ * or tracing stopped). sp: the caller's stack pointer, used to notice a call
+ * that never returned (Wine aborted the syscall after a fault). */
+bool wm_enter(uintptr_t sp, bool wine_call) WM_HIDDEN;
+void wm_leave(void) WM_HIDDEN;
+
+/* ---- trace writer (shim/writer.c) ---- */
+uint64_t wm_now_ns(void) WM_HIDDEN;
+/* Reserve a CALL in this thread's buffer, PENDING; c is copied. Returns false
+ * when the record was lost. */
+bool wm_call_begin(struct wmt_call *c) WM_HIDDEN;
+/* Complete it: patched in place if still buffered, else appended again. */
+void wm_call_end(struct wmt_call *c) WM_HIDDEN;
+/* A complete CALL (unix layer): seq assigned, appended. */
+void wm_call_append(struct wmt_call *c) WM_HIDDEN;
+/* Append any record to this thread's buffer (STACK, DIVERGENCE...). */
+bool wm_append(const void *rec, size_t size) WM_HIDDEN;
+/* Write a record in a chunk of its own right now (MODULE). */
+void wm_write_meta(const void *rec, size_t size) WM_HIDDEN;
+void wm_writer_flush_self(void) WM_HIDDEN;
+void wm_writer_end(uint32_t reason) WM_HIDDEN;  /* exit / exec: flush all, END */
+uint32_t wm_gettid(void) WM_HIDDEN;
+void wm_set_header_flag(uint32_t f) WM_HIDDEN;
+void *wm_raw_mmap(size_t len) WM_HIDDEN;        /* never recorded, never malloc */
+
+/* ---- start-up of each part (called by shim/init.c, in this order) ---- */
+void wm_writer_init(void) WM_HIDDEN;
+void wm_native_init(void) WM_HIDDEN;
+void wm_unix_init(void) WM_HIDDEN;
+/* A fork child's new file must get its MODULE records again. */
+void wm_modules_forget_emitted(void) WM_HIDDEN;
+void wm_pe_forget_emitted(void) WM_HIDDEN;
+uint32_t wm_next_module_id(void) WM_HIDDEN;
+
+/* ---- stacks (shim/stack.c, shim/pe.c) ---- */
+void wm_stack_init(void) WM_HIDDEN;
+void wm_modules_refresh(void) WM_HIDDEN;      /* after dlopen/dlclose */
+/* Captures and interns the stack; returns its id (0: none). wine_ctx: start
+ * from Wine's syscall frame (Wine door) instead of the ELF stack. */
+uint32_t wm_stack_capture(bool wine_ctx) WM_HIDDEN;
+/* Module id for an address (ELF or PE), 0 if unknown; *start = module start. */
+bool wm_in_shim(uint64_t pc) WM_HIDDEN;    /* pc is the shim's own code */
+uint32_t wm_module_of(uint64_t addr, uint64_t *start, bool *pe) WM_HIDDEN;
+/* PE side: unwinds Windows frames from Wine's syscall frame into pcs. */
+int wm_pe_unwind(uint64_t *pcs, int max) WM_HIDDEN;
+/* A PE image appeared (NtMapViewOfSection) or may have: note it. */
+void wm_pe_note_image(uint64_t base) WM_HIDDEN;
+void wm_pe_scan(void) WM_HIDDEN;              /* walk the space for images */
+uint32_t wm_pe_module_of(uint64_t addr, uint64_t *start) WM_HIDDEN;
+
+/* ---- Wine door (shim/wine.c, shim/wine_calls.c) ---- */
+enum wm_nt_idx {
+    WM_NT_QUERY, WM_NT_ALLOC, WM_NT_ALLOC_EX, WM_NT_FREE, WM_NT_PROTECT,
+    WM_NT_MAP, WM_NT_MAP_EX, WM_NT_UNMAP, WM_NT_UNMAP_EX, WM_NT_READ,
+    WM_NT_WRITE, WM_NT_LOCK, WM_NT_UNLOCK, WM_NT_FLUSH, WM_NT_COUNT
+};
+extern void *wm_nt_real[WM_NT_COUNT] WM_HIDDEN;   /* Wine's functions */
+extern void *const wm_nt_wrap[WM_NT_COUNT] WM_HIDDEN;
+extern const char *const wm_nt_names[WM_NT_COUNT] WM_HIDDEN;
+extern bool wm_wine_hooked WM_HIDDEN;
+void wm_wine_ntdll_loaded(void *handle, const char *path) WM_HIDDEN;
+
+/* winmem's own NtQueryVirtualMemory (the core linked into the shim), for
+ * native and check modes; STATUS_NOT_IMPLEMENTED when it is not there. */
+long wm_core_query(void *process, const void *addr, int cls, void *buf, size_t len, size_t *ret) WM_HIDDEN;
+
+/* ---- check mode (shim/check.c) ---- */
+/* After Wine answered a basic query for this process: compare with the
+ * kernel (and winmem's core when linked) and record a DIVERGENCE. */
+void wm_check_basic(uint16_t api, uint64_t seq, uint64_t addr, const void *mbi) WM_HIDDEN;
+
+/* ---- AWE hook point: shim/awe_wine.c (another engineer) defines it ----
+ * Called from the NtAllocateVirtualMemory / NtQueryVirtualMemory wrappers
+ * after they succeed, until it returns nonzero (then never again). It may
+ * redirect kernelbase's AWE stubs to winmem once kernelbase.dll is loaded. */
+int wm_awe_wine_try_install(void) __attribute__((weak));
+void wm_awe_poll(void) WM_HIDDEN;
+
+#endif
