@@ -170,9 +170,9 @@ static NTSTATUS reserve(uint64_t want, uint64_t size, uint32_t type, uint32_t pr
             return STATUS_CONFLICTING_ADDRESSES;
         }
     } else {
+        if (size > USER_END - USER_MIN)
+            return STATUS_INVALID_PARAMETER;   /* larger than the user range */
         size = (size + page_mask()) & ~page_mask();
-        if (!size || size > USER_END)
-            return STATUS_NO_MEMORY;
         /* Over-map by the granularity and trim both ends to get an aligned base. */
         uint64_t span_len = size + gran - (page_mask() + 1);
         void *p = mmap(NULL, span_len, first, flags, -1, 0);
@@ -255,7 +255,7 @@ static NTSTATUS do_alloc(uint64_t addr, uint64_t size, uint32_t type, uint32_t p
         if ((type & ~(uint32_t)MEM_TOP_DOWN) != (MEM_RESERVE | MEM_PHYSICAL) || prot != PAGE_READWRITE)
             return STATUS_INVALID_PARAMETER;
     }
-    if ((type & MEM_WRITE_WATCH) && !(type & MEM_RESERVE))
+    if ((type & MEM_WRITE_WATCH) && !(type & MEM_RESERVE) && addr)
         return STATUS_INVALID_PARAMETER;
     if (type & MEM_LARGE_PAGES)
         return STATUS_PRIVILEGE_NOT_HELD;   /* needs SeLockMemoryPrivilege */
@@ -328,14 +328,20 @@ static NTSTATUS do_protect(uint64_t addr, uint64_t size, uint32_t prot, uint32_t
     NTSTATUS st = check_private_prot(prot);
     if (st != STATUS_SUCCESS)
         return st;
-    if (!size)
-        return STATUS_INVALID_PARAMETER;
+    /* Pages holding a byte of [addr, addr+size): none when size is 0 at a
+     * page boundary, which changes nothing but still reports the old value. */
     uint64_t start = addr & ~page_mask(), end = (addr + size + page_mask()) & ~page_mask();
-    if (end <= start)
+    if (end < start)
         return STATUS_INVALID_PARAMETER;
     snap s;
     wm_alloc_lock();
-    st = take_snapshot(start, end, &s);
+    st = take_snapshot(start, end > start ? end : start + 1, &s);
+    if (end == start && st == STATUS_SUCCESS && all_committed(&s)) {
+        *old = s.v[0].protect;
+        drop_snapshot(&s);
+        wm_alloc_unlock();
+        return STATUS_SUCCESS;
+    }
     if (st == STATUS_SUCCESS && s.kind == WM_KIND_PHYSICAL)
         st = STATUS_INVALID_PAGE_PROTECTION;   /* AWE windows stay read/write */
     else if (st == STATUS_SUCCESS && !all_committed(&s))

@@ -126,12 +126,12 @@ static NTSTATUS probe(uint64_t start, uint64_t end)
 
 static NTSTATUS range_of(LPVOID addr, SIZE_T size, uint64_t *s, uint64_t *e)
 {
+    /* The pages holding a byte of the range; size 0 at a page boundary is
+     * an empty range, which succeeds doing nothing (as NT rounds it). */
     uint64_t mask = (uint64_t)sysconf(_SC_PAGESIZE) - 1;
-    if (!size)
-        return STATUS_INVALID_PARAMETER;
     *s = (uint64_t)addr & ~mask;
     *e = ((uint64_t)addr + size + mask) & ~mask;
-    return *e > *s ? STATUS_SUCCESS : STATUS_INVALID_PARAMETER;
+    return *e >= *s ? STATUS_SUCCESS : STATUS_INVALID_PARAMETER;
 }
 
 WM_EXPORT BOOL WINMEM_API VirtualLock(LPVOID lpAddress, SIZE_T dwSize)
@@ -140,6 +140,8 @@ WM_EXPORT BOOL WINMEM_API VirtualLock(LPVOID lpAddress, SIZE_T dwSize)
     NTSTATUS st = range_of(lpAddress, dwSize, &s, &e);
     if (st != STATUS_SUCCESS)
         return wm_fail_status(st), FALSE;
+    if (s == e)
+        return TRUE;
     wm_alloc_lock();
     st = probe(s, e);
     if (st == STATUS_SUCCESS && !grow(nlocked + 1))
@@ -165,6 +167,8 @@ WM_EXPORT BOOL WINMEM_API VirtualUnlock(LPVOID lpAddress, SIZE_T dwSize)
     NTSTATUS st = range_of(lpAddress, dwSize, &s, &e);
     if (st != STATUS_SUCCESS)
         return wm_fail_status(st), FALSE;
+    if (s == e)
+        return TRUE;
     wm_alloc_lock();
     if (!covered(s, e)) {
         st = STATUS_NOT_LOCKED;

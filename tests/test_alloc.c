@@ -141,7 +141,14 @@ static void test_requested_address_and_conflicts(void)
     CU_ASSERT_PTR_NULL(VirtualAlloc(NULL, 0x1000, MEM_RESERVE | 0x1, PAGE_READWRITE));
     CU_ASSERT_EQUAL(GetLastError(), ERROR_INVALID_PARAMETER);
     CU_ASSERT_PTR_NULL(VirtualAlloc(NULL, (SIZE_T)1 << 60, MEM_RESERVE, PAGE_READWRITE));
-    CU_ASSERT_EQUAL(GetLastError(), ERROR_NOT_ENOUGH_MEMORY);
+    CU_ASSERT_EQUAL(GetLastError(), ERROR_INVALID_PARAMETER);   /* larger than the user range */
+    /* 100 TiB fits the range but not this machine's overcommit of PROT_NONE: the kernel refuses */
+    void *huge = VirtualAlloc(NULL, (SIZE_T)100 << 40, MEM_RESERVE, PAGE_READWRITE);
+    if (huge) {
+        CU_ASSERT_TRUE(VirtualFree(huge, 0, MEM_RELEASE));
+    } else {
+        CU_ASSERT_EQUAL(GetLastError(), ERROR_NOT_ENOUGH_MEMORY);
+    }
 }
 
 static void test_protection_values(void)
@@ -183,8 +190,19 @@ static void test_protection_values(void)
     CU_ASSERT_EQUAL(GetLastError(), ERROR_INVALID_PARAMETER);
     CU_ASSERT_FALSE(VirtualProtect(a, PG, PAGE_READONLY, NULL));
     CU_ASSERT_EQUAL(GetLastError(), ERROR_NOACCESS);
-    CU_ASSERT_TRUE(VirtualProtect(a + PG, 1, PAGE_READONLY, &old));
+    /* size 0: an empty range at a page boundary reports, changes nothing;
+     * inside a page it is that page */
+    old = 0;
+    CU_ASSERT_TRUE(VirtualProtect(a + PG, 0, PAGE_EXECUTE, &old));
     CU_ASSERT_EQUAL(old, PAGE_READWRITE | PAGE_NOCACHE);
+    CU_ASSERT_EQUAL(query(a + PG).Protect, PAGE_READWRITE | PAGE_NOCACHE);
+    CU_ASSERT_TRUE(VirtualProtect(a + PG + 1, 0, PAGE_READONLY, &old));
+    CU_ASSERT_EQUAL(query(a + PG).Protect, PAGE_READONLY);
+    CU_ASSERT_TRUE(VirtualProtect(a + PG, 1, PAGE_READWRITE, &old));
+    CU_ASSERT_EQUAL(old, PAGE_READONLY);
+    CU_ASSERT_EQUAL(query(a).RegionSize, PG);   /* RW|NOCACHE and RW differ */
+    CU_ASSERT_TRUE(VirtualProtect(a + PG, 1, PAGE_READONLY, &old));
+    CU_ASSERT_EQUAL(old, PAGE_READWRITE);
     CU_ASSERT_EQUAL(query(a).RegionSize, PG);
     CU_ASSERT_EQUAL(query(a + PG).Protect, PAGE_READONLY);
     CU_ASSERT_TRUE(VirtualFree(a, 0, MEM_RELEASE));
@@ -247,6 +265,8 @@ static void test_lock_unlock(void)
     CU_ASSERT_EQUAL(GetLastError(), ERROR_NOACCESS);
     CU_ASSERT_FALSE(VirtualUnlock(a, PG));
     CU_ASSERT_EQUAL(GetLastError(), ERROR_NOT_LOCKED);
+    CU_ASSERT_TRUE(VirtualLock(a, 0));       /* empty range: nothing to do */
+    CU_ASSERT_TRUE(VirtualUnlock(a, 0));
     CU_ASSERT_TRUE(VirtualLock(a, 0x2000));
     CU_ASSERT_TRUE(VirtualLock(a + 0x2000, 0x1000));   /* merges with the first */
     CU_ASSERT_TRUE(VirtualUnlock(a + 0x1000, 0x1000)); /* splits it */
