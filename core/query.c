@@ -37,15 +37,15 @@ static NTSTATUS basic(wm_space *sp, bool self, uint64_t addr, void *buf, SIZE_T 
     NTSTATUS st = wm_query_describe(sp, self, addr, false, &q);
     if (st != STATUS_SUCCESS)
         return st;
-    MEMORY_BASIC_INFORMATION mbi = {
-        .BaseAddress = (PVOID)(uintptr_t)q.base,
-        .AllocationBase = (PVOID)(uintptr_t)q.alloc_base,
-        .AllocationProtect = q.alloc_protect,
-        .RegionSize = q.size,
-        .State = q.state,
-        .Protect = q.protect,
-        .Type = q.type,
-    };
+    MEMORY_BASIC_INFORMATION mbi;
+    memset(&mbi, 0, sizeof mbi);   /* padding too: callers memcmp answers */
+    mbi.BaseAddress = (PVOID)(uintptr_t)q.base;
+    mbi.AllocationBase = (PVOID)(uintptr_t)q.alloc_base;
+    mbi.AllocationProtect = q.alloc_protect;
+    mbi.RegionSize = q.size;
+    mbi.State = q.state;
+    mbi.Protect = q.protect;
+    mbi.Type = q.type;
     if ((st = put(buf, &mbi, sizeof mbi)) != STATUS_SUCCESS)
         return st;
     return put_len(ret, sizeof mbi);
