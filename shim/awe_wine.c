@@ -283,7 +283,9 @@ static NTSTATUS WM_MSABI filter_query(HANDLE h, const void *addr, int cls, void 
         *(uint32_t *)(m + 40) = MEM_PRIVATE;
     } else if (cls == 3 && len >= 32) {   /* MEMORY_REGION_INFORMATION */
         uint8_t *m = buf;
+        *(uint64_t *)(m + 0) = r.alloc_base;   /* the whole window, not Wine's run */
         *(uint32_t *)(m + 12) = 0x11;     /* Private | MappedPhysical */
+        *(uint64_t *)(m + 16) = r.alloc_size;
         *(uint64_t *)(m + 24) = r.commit_size;
     }
     return st;

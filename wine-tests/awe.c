@@ -50,6 +50,53 @@ static scatter_fn get_scatter(void)
 #endif
 }
 
+/* QueryVirtualMemoryInformation(MemoryRegionInfo): mingw's import library
+ * lacks it, so the PE builds find it in kernelbase. */
+typedef struct {
+    PVOID AllocationBase;
+    ULONG AllocationProtect;
+    ULONG Flags;             /* bit 0 Private, bit 4 MappedPhysical */
+    SIZE_T RegionSize;
+    SIZE_T CommitSize;
+} AWE_REGION_INFO;
+typedef BOOL (WINAPI *qvmi_fn)(HANDLE, const VOID *, int, PVOID, SIZE_T, PSIZE_T);
+#ifdef WT_NATIVE
+static BOOL WINAPI qvmi_native(HANDLE h, const VOID *a, int cls, PVOID buf, SIZE_T size, PSIZE_T ret)
+{
+    return QueryVirtualMemoryInformation(h, a, (WIN32_MEMORY_INFORMATION_CLASS)cls, buf, size, ret);
+}
+#endif
+static qvmi_fn get_qvmi(void)
+{
+#ifdef WT_NATIVE
+    return qvmi_native;
+#else
+    HMODULE kb = GetModuleHandleA("kernelbase.dll");
+    return kb ? (qvmi_fn)(void (*)(void))GetProcAddress(kb, "QueryVirtualMemoryInformation") : NULL;
+#endif
+}
+
+static void check_region(const char *p, const char *base, SIZE_T size, SIZE_T committed)
+{
+    qvmi_fn qvmi = get_qvmi();
+    AWE_REGION_INFO ri;
+    SIZE_T ret = 0;
+    if (!qvmi) {
+        skip("QueryVirtualMemoryInformation is not exported\n");
+        return;
+    }
+    memset(&ri, 0xcc, sizeof ri);
+    if (!ok(qvmi(GetCurrentProcess(), p, 0, &ri, sizeof ri, &ret), "QueryVirtualMemoryInformation failed, error %u\n",
+            (unsigned)GetLastError()))
+        return;
+    ok(ri.AllocationBase == base, "region AllocationBase %p, expected %p\n", ri.AllocationBase, base);
+    ok(ri.Flags & 0x10, "region Flags %#x, expected MappedPhysical (0x10) set\n", (unsigned)ri.Flags);
+    ok(ri.RegionSize == size, "region RegionSize %#llx, expected the whole window %#llx\n",
+       (unsigned long long)ri.RegionSize, (unsigned long long)size);
+    ok(ri.CommitSize == committed, "region CommitSize %#llx, expected the mapped bytes %#llx\n",
+       (unsigned long long)ri.CommitSize, (unsigned long long)committed);
+}
+
 static char *reserve_window(SIZE_T pages)
 {
     return VirtualAlloc(NULL, pages * page, MEM_RESERVE | MEM_PHYSICAL, PAGE_READWRITE);
@@ -94,6 +141,7 @@ static void test_pattern(void)
     for (i = 0; i < n; i++)
         memset(win + i * page, (int)(0x40 + i), page);
     check_state(win, MEM_COMMIT, PAGE_READWRITE, n * page, win, "mapped window");
+    check_region(win + page, win, n * page, n * page);
 
     ok(MapUserPhysicalPages(win, n, NULL), "unmap failed, error %u, expected TRUE\n", (unsigned)GetLastError());
     check_state(win, MEM_RESERVE, 0, 0, win, "unmapped window");
@@ -111,6 +159,7 @@ static void test_pattern(void)
         ok(bad == 0, "%d remapped pages hold other data, expected 0\n", bad);
         check_state(win2, MEM_RESERVE, 0, 3 * page, win2, "window below the frames");
         check_state(win2 + 3 * page, MEM_COMMIT, PAGE_READWRITE, n * page, win2, "remapped frames");
+        check_region(win2, win2, 2 * n * page, n * page);
         ok(MapUserPhysicalPages(win2 + 3 * page, n, NULL), "unmap failed, error %u\n", (unsigned)GetLastError());
     }
     ok(FreeUserPhysicalPages(GetCurrentProcess(), &n, pfn), "FreeUserPhysicalPages failed, error %u\n",
