@@ -225,8 +225,9 @@ SIZE_T WINMEM_API VirtualQueryEx(HANDLE hProcess, LPCVOID lpAddress,
 
 /* Classes: MemoryBasicInformation, MemoryMappedFilenameInformation,
  * MemoryRegionInformation, MemoryWorkingSetExInformation; others return
- * STATUS_INVALID_INFO_CLASS. Short buffer: STATUS_INFO_LENGTH_MISMATCH
- * (STATUS_BUFFER_OVERFLOW-style partial answers are not given). */
+ * STATUS_INVALID_INFO_CLASS. Short buffer: STATUS_INFO_LENGTH_MISMATCH; the
+ * one exception is a file name that does not fit after its header:
+ * STATUS_BUFFER_OVERFLOW with *ReturnLength = the size needed (docs/query.md). */
 NTSTATUS WINMEM_API NtQueryVirtualMemory(HANDLE ProcessHandle, LPCVOID BaseAddress,
                                          MEMORY_INFORMATION_CLASS MemoryInformationClass,
                                          PVOID MemoryInformation, SIZE_T MemoryInformationLength,
