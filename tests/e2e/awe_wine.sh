@@ -13,6 +13,7 @@ make --no-print-directory -s "$native" "$pe" >/dev/null
 if [ ! -f "$shim" ]; then
     echo "not ok - $shim is not built (make all builds it)"; exit 1
 fi
+shim=$(realpath "$shim")
 work=$(mktemp -d /tmp/winmem-awe-e2e.XXXXXX)
 trap 'WINEPREFIX=$work/prefix wineserver -k 2>/dev/null || true; rm -rf "$work"' EXIT
 export WINEPREFIX=$work/prefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
@@ -31,7 +32,7 @@ else
     bad "plain Wine did not fail as Wine 8.0 does"; cat "$work/plain.out"
 fi
 
-( cd "$work" && WINMEM_OUTPUT="$work/t-%p.trace" LD_PRELOAD="$(realpath "$shim")" timeout 300 wine "$OLDPWD/$pe" ) \
+( cd "$work" && WINMEM_OUTPUT="$work/t-%p.trace" LD_PRELOAD="$shim" timeout 300 wine "$OLDPWD/$pe" ) \
     > "$work/shim.out" 2> "$work/shim.err" || true
 grep '^WT ' "$work/native.out" > "$work/native.wt"
 tr -d '\r' < "$work/shim.out" | grep '^WT ' > "$work/shim.wt" || true
@@ -42,7 +43,7 @@ else
     cat "$work/shim.out" "$work/shim.err" | head -40
 fi
 
-( cd "$work" && WINMEM_TEST_AWE_UNKNOWN=1 WINMEM_OUTPUT="$work/u-%p.trace" LD_PRELOAD="$(realpath "$shim")" \
+( cd "$work" && WINMEM_TEST_AWE_UNKNOWN=1 WINMEM_OUTPUT="$work/u-%p.trace" LD_PRELOAD="$shim" \
     timeout 300 wine "$OLDPWD/$pe" ) > "$work/unknown.out" 2> "$work/unknown.err" || true
 if [ "$(grep -c 'winmem-shim: AWE: .*stays Wine' "$work/unknown.err")" -ge 1 ] &&
    [ "$(tr -d '\r' < "$work/unknown.out" | grep '^WT ')" = "$(tr -d '\r' < "$work/plain.out" | grep '^WT ')" ]; then
