@@ -43,13 +43,13 @@ static uint64_t page_mask(void)
 #define ALLOC_TYPES (MEM_COMMIT | MEM_RESERVE | MEM_RESET | MEM_RESET_UNDO | MEM_TOP_DOWN | \
                      MEM_WRITE_WATCH | MEM_PHYSICAL | MEM_LARGE_PAGES)
 
-static NTSTATUS check_private_prot(uint32_t prot)
+NTSTATUS wm_check_prot(uint32_t prot, bool private_memory)
 {
     uint32_t base = wm_prot_base(prot), mods = prot & ~0xffu;
     if (!base || (mods & ~(uint32_t)(PAGE_GUARD | PAGE_NOCACHE | PAGE_WRITECOMBINE)))
         return STATUS_INVALID_PAGE_PROTECTION;
     /* Copy-on-write needs a file view; private memory cannot have it. */
-    if (base == PAGE_WRITECOPY || base == PAGE_EXECUTE_WRITECOPY)
+    if (private_memory && (base == PAGE_WRITECOPY || base == PAGE_EXECUTE_WRITECOPY))
         return STATUS_INVALID_PAGE_PROTECTION;
     /* The modifiers exclude each other and PAGE_NOACCESS (Memory Protection
      * Constants: "cannot be used with"). */
@@ -57,6 +57,8 @@ static NTSTATUS check_private_prot(uint32_t prot)
         return STATUS_INVALID_PAGE_PROTECTION;
     return STATUS_SUCCESS;
 }
+
+static NTSTATUS check_private_prot(uint32_t prot) { return wm_check_prot(prot, true); }
 
 /* The kernel protection for a Windows one. A guard is PROT_NONE only while
  * the handler can disarm it; otherwise the guard is recorded but inert. */
@@ -325,7 +327,7 @@ static NTSTATUS do_free(uint64_t addr, uint64_t size, uint32_t type)
 /* ---- protect ---- */
 static NTSTATUS do_protect(uint64_t addr, uint64_t size, uint32_t prot, uint32_t *old)
 {
-    NTSTATUS st = check_private_prot(prot);
+    NTSTATUS st = wm_check_prot(prot, false);
     if (st != STATUS_SUCCESS)
         return st;
     /* Pages holding a byte of [addr, addr+size): none when size is 0 at a
@@ -336,6 +338,14 @@ static NTSTATUS do_protect(uint64_t addr, uint64_t size, uint32_t prot, uint32_t
     snap s;
     wm_alloc_lock();
     st = take_snapshot(start, end > start ? end : start + 1, &s);
+    if (st == STATUS_MEMORY_NOT_ALLOCATED) {
+        drop_snapshot(&s);
+        st = wm_protect_foreign(start, end, prot, old);
+        wm_alloc_unlock();
+        return st;
+    }
+    if (st == STATUS_SUCCESS)
+        st = check_private_prot(prot);
     if (end == start && st == STATUS_SUCCESS && all_committed(&s)) {
         *old = s.v[0].protect;
         drop_snapshot(&s);
@@ -346,8 +356,6 @@ static NTSTATUS do_protect(uint64_t addr, uint64_t size, uint32_t prot, uint32_t
         st = STATUS_INVALID_PAGE_PROTECTION;   /* AWE windows stay read/write */
     else if (st == STATUS_SUCCESS && !all_committed(&s))
         st = STATUS_NOT_COMMITTED;
-    else if (st == STATUS_MEMORY_NOT_ALLOCATED)
-        st = STATUS_CONFLICTING_ADDRESSES;
     if (st == STATUS_SUCCESS) {
         *old = s.v[0].protect;
         st = set_state(start, end, MEM_COMMIT, prot, &s);

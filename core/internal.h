@@ -91,6 +91,14 @@ bool wm_guard_enable(void);
 /* Forbids installing the handler from now on: for the shim inside a Wine
  * process, where Wine owns SIGSEGV. Call before the first PAGE_GUARD use. */
 void wm_guard_forbid_handler(void);
+/* STATUS_SUCCESS if prot is a valid PAGE_* value: one base, at most one of
+ * GUARD/NOCACHE/WRITECOMBINE, no modifier with PAGE_NOACCESS; the WRITECOPY
+ * bases only where private_memory is false (file views). */
+NTSTATUS wm_check_prot(uint32_t prot, bool private_memory);
+/* core/protect_foreign.c: VirtualProtect on committed memory winmem did not
+ * allocate, pages [start, end) (empty: report only). Pre: wm_alloc_lock held,
+ * wm_check_prot(prot, false) passed. */
+NTSTATUS wm_protect_foreign(uint64_t start, uint64_t end, uint32_t prot, uint32_t *old);
 /* core/vlock.c: forgets VirtualLock's record of pages in [start, end), for
  * memory being decommitted or released. Pre: wm_alloc_lock held. */
 void wm_lock_forget(uint64_t start, uint64_t end);

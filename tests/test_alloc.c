@@ -1,6 +1,7 @@
 /* VirtualAlloc family internals: the registry, VirtualQuery and the kernel
  * must agree after every call, and failed calls must change nothing. */
 #include <signal.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -284,6 +285,37 @@ static void test_lock_unlock(void)
     CU_ASSERT_TRUE(VirtualFree(a, 0, MEM_RELEASE));
 }
 
+/* Memory winmem did not allocate: protected through mprotect, read back
+ * through VirtualQuery; what cannot be recorded is refused. */
+static char image_page[2 * 4096] __attribute__((aligned(4096)));
+
+static void test_protect_foreign(void)
+{
+    DWORD old = 0;
+    char *m = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CU_ASSERT_FATAL(m != MAP_FAILED);
+    CU_ASSERT_TRUE(VirtualProtect(m, PG, PAGE_READONLY, &old));
+    CU_ASSERT_EQUAL(old, PAGE_READWRITE);
+    CU_ASSERT_EQUAL(kernel_prot(m), PROT_READ);
+    CU_ASSERT_EQUAL(query(m).Protect, PAGE_READONLY);
+    CU_ASSERT_EQUAL(kernel_prot(m + PG), PROT_READ | PROT_WRITE);
+    CU_ASSERT_FALSE(VirtualProtect(m, PG, PAGE_READWRITE | PAGE_GUARD, &old));
+    CU_ASSERT_EQUAL(GetLastError(), ERROR_NOT_SUPPORTED);
+    CU_ASSERT_FALSE(VirtualProtect(m, PG, PAGE_WRITECOPY, &old));
+    CU_ASSERT_EQUAL(GetLastError(), ERROR_INVALID_PARAMETER);
+    CU_ASSERT_EQUAL(kernel_prot(m), PROT_READ);   /* failures changed nothing */
+    munmap(m, 2 * PG);
+    CU_ASSERT_FALSE(VirtualProtect(m, PG, PAGE_READONLY, &old));   /* now free */
+    CU_ASSERT_EQUAL(GetLastError(), ERROR_INVALID_ADDRESS);
+
+    /* a program's own data: Windows programs patch their image this way */
+    CU_ASSERT_TRUE(VirtualProtect(image_page, PG, PAGE_READONLY, &old));
+    CU_ASSERT_EQUAL(kernel_prot(image_page), PROT_READ);
+    CU_ASSERT_TRUE(VirtualProtect(image_page, PG, old, &old));
+    CU_ASSERT_EQUAL(old, PAGE_READONLY);
+    image_page[0] = 1;
+}
+
 void wm_register_tests(void)
 {
     CU_pSuite s = wm_suite("alloc", NULL, NULL);
@@ -294,4 +326,5 @@ void wm_register_tests(void)
     WM_TEST(s, test_physical_window);
     WM_TEST(s, test_ex_handles);
     WM_TEST(s, test_lock_unlock);
+    WM_TEST(s, test_protect_foreign);
 }

@@ -327,6 +327,26 @@ static void test_lock(void)
     VirtualFree(a, 0, MEM_RELEASE);
 }
 
+/* Windows lets a program change its own image's pages (code patching,
+ * write-protected tables): the protection reads back through VirtualQuery. */
+static char image_data[3 * PG] = { 1 };
+
+static void test_protect_image(void)
+{
+    MEMORY_BASIC_INFORMATION mbi;
+    DWORD old = 0, old2 = 0;
+    wt_section("protect_image");
+    char *page = (char *)(((ULONG_PTR)image_data + PG - 1) & ~(ULONG_PTR)(PG - 1));
+    ok(VirtualProtect(page, PG, PAGE_READONLY, &old), "VirtualProtect of image data failed, error %u\n",
+       (unsigned)GetLastError());
+    query(page, &mbi);
+    ok(mbi.Protect == PAGE_READONLY, "Protect %#x, expected PAGE_READONLY (0x2)\n", (unsigned)mbi.Protect);
+    ok(mbi.Type == MEM_IMAGE, "Type %#x, expected MEM_IMAGE (0x1000000)\n", (unsigned)mbi.Type);
+    ok(VirtualProtect(page, PG, old, &old2), "restoring failed, error %u\n", (unsigned)GetLastError());
+    ok(old2 == PAGE_READONLY, "old protection %#x, expected PAGE_READONLY (0x2)\n", (unsigned)old2);
+    page[0] = 2;
+}
+
 START_TEST(virtual_alloc)
 {
     test_reserve();
@@ -339,4 +359,5 @@ START_TEST(virtual_alloc)
     test_granularity();
     test_ex_self();
     test_lock();
+    test_protect_image();
 }
