@@ -268,9 +268,11 @@ LPVOID WINMEM_API VirtualAllocEx(HANDLE hProcess, LPVOID lpAddress, SIZE_T dwSiz
  * pages of one allocation (dwSize 0 at the base: all of it). */
 BOOL WINMEM_API VirtualFree(LPVOID lpAddress, SIZE_T dwSize, DWORD dwFreeType);
 BOOL WINMEM_API VirtualFreeEx(HANDLE hProcess, LPVOID lpAddress, SIZE_T dwSize, DWORD dwFreeType);
-/* Every page must be committed in one winmem allocation (else
- * ERROR_INVALID_ADDRESS). *lpflOldProtect (required: NULL → ERROR_NOACCESS)
- * receives the first page's protection. AllocationProtect never changes. */
+/* Every page must be committed (else ERROR_INVALID_ADDRESS), within one
+ * winmem allocation or all in memory winmem did not allocate (there
+ * GUARD/NOCACHE/WRITECOMBINE → ERROR_NOT_SUPPORTED). *lpflOldProtect
+ * (required: NULL → ERROR_NOACCESS) receives the first page's protection.
+ * AllocationProtect never changes. */
 BOOL WINMEM_API VirtualProtect(LPVOID lpAddress, SIZE_T dwSize, DWORD flNewProtect, PDWORD lpflOldProtect);
 BOOL WINMEM_API VirtualProtectEx(HANDLE hProcess, LPVOID lpAddress, SIZE_T dwSize,
                                  DWORD flNewProtect, PDWORD lpflOldProtect);
