@@ -10,6 +10,13 @@
 
 #define FRAMES 16
 
+#if !defined(WT_NATIVE) && (defined(__WINE__) || defined(__WINESRC__) || !defined(_WIN32))
+/* Wine's <winbase.h> declares only MapUserPhysicalPages; without these the
+ * winelib build would call with the wrong convention. */
+BOOL WINAPI AllocateUserPhysicalPages(HANDLE, PULONG_PTR, PULONG_PTR);
+BOOL WINAPI FreeUserPhysicalPages(HANDLE, PULONG_PTR, PULONG_PTR);
+#endif
+
 static SIZE_T page;
 
 #if !defined(WT_NATIVE)
