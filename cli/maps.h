@@ -22,16 +22,28 @@ typedef struct wm_mregion {
 } wm_mregion;
 
 typedef struct wm_maps {
-    char *text;                   /* the maps text, names point into it */
+    char *text;                   /* wm_maps_parse: the text names point into */
     size_t text_len;
+    char **blocks;                /* wm_maps_read: names are copied here */
+    size_t nblocks, arena_cap;
     wm_mregion *r;
     size_t n, cap;
+    struct wm_derive {            /* where the incremental derivation stands */
+        size_t done, img_until;
+        uint64_t at, img_base, map_base, map_delta, map_inode, map_end;
+    } ds;
 } wm_maps;
+
+/* Called while reading with regions [from, to) that are final, so output can
+ * be written while the kernel still produces the rest of the text. With an
+ * emit function, m keeps only the regions not yet emitted (memory stays
+ * small at any VMA count); without one, m holds them all. */
+typedef void (*wm_maps_emit)(void *ctx, const wm_maps *m, size_t from, size_t to);
 
 /* Reads /proc/PID/maps of pid and derives regions (free gaps included).
  * Returns 0, or -errno (-EACCES: the kernel's ptrace read check refused;
  * -ENOENT/-ESRCH: no such process). */
-int wm_maps_read(pid_t pid, wm_maps *m);
+int wm_maps_read(pid_t pid, wm_maps *m, wm_maps_emit emit, void *ctx);
 /* Derives regions from maps text (takes ownership of text, malloc'ed). */
 int wm_maps_parse(wm_maps *m, char *text, size_t len);
 void wm_maps_free(wm_maps *m);

@@ -4,7 +4,7 @@
 # weakly, so the program links with or without it.
 CLI_SRC    := $(wildcard cli/*.c)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
-CLI_LIBS   := -ldw -lelf -lz
+CLI_LIBS   := -ldw -lelf -lz -lpthread
 WINMEM_BIN := $(BUILD)/winmem
 
 all: $(WINMEM_BIN)
@@ -49,7 +49,7 @@ install-cli: $(WINMEM_BIN)
 BENCHES += bench-cli
 .PHONY: bench-cli
 bench-cli: $(WINMEM_BIN) $(BUILD)/bench/cli_gen $(BUILD)/bench/cli_vmas
-	@sh bench/cli.sh
+	@BUILD=$(BUILD) sh bench/cli.sh
 $(BUILD)/bench/cli_gen $(BUILD)/bench/cli_vmas: $(BUILD)/bench/%: $(BUILD)/obj/bench/cli/%.o
 	@mkdir -p $(@D)
 	$(CC) -o $@ $< -lz

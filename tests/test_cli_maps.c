@@ -103,7 +103,7 @@ static void test_real_child(void)
     uint64_t a[2];
     CU_ASSERT_EQUAL_FATAL(read(pfd[0], a, sizeof a), (ssize_t)sizeof a);
     wm_maps m;
-    CU_ASSERT_EQUAL_FATAL(wm_maps_read(pid, &m), 0);
+    CU_ASSERT_EQUAL_FATAL(wm_maps_read(pid, &m, NULL, NULL), 0);
     const wm_mregion *r = at(&m, a[0]);
     CU_ASSERT_FATAL(r != NULL);
     CU_ASSERT_EQUAL(r->state, MEM_RESERVE);
@@ -145,7 +145,7 @@ static void test_other_user_is_refused(void)
         if (geteuid() == 0 && (setgid(65534) || setuid(65534)))
             _exit(10);
         wm_maps m;
-        int rc = wm_maps_read(target, &m);
+        int rc = wm_maps_read(target, &m, NULL, NULL);
         _exit(rc == -EACCES ? 0 : 11);
     }
     int st;

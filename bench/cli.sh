@@ -1,0 +1,44 @@
+#!/bin/sh
+# bench/cli.sh — `make bench` for the CLI, side by side with its anchors:
+#   winmem report on a 5-million-call trace  vs  cat of the same file
+#   winmem maps of a 60,000-VMA process      vs  cat /proc/PID/maps
+# Medians of several runs; targets from issue 4: report >= 5 M records/s,
+# maps < 30 ms. Printed, never asserted (timing belongs here, not in tests).
+set -eu
+B=${BUILD:-build}
+W=$B/winmem
+N=${WINMEM_BENCH_CALLS:-5000000}
+TRACE=$B/bench/cli-big.wmt
+if [ ! -s "$TRACE" ] || [ "$B/bench/cli_gen" -nt "$TRACE" ]; then
+    echo "generating $TRACE ($N calls) ..."
+    "$B/bench/cli_gen" "$TRACE" "$N"
+fi
+exec python3 - "$W" "$TRACE" "$N" "$B/bench/cli_vmas" <<'PY'
+import os, statistics, subprocess, sys, time
+w, trace, n, vmas = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+def median_time(cmd, runs):
+    ts = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+subprocess.run(["cat", trace], stdout=subprocess.DEVNULL)   # warm the page cache
+rep = median_time([w, "report", trace], 5)
+cat = median_time(["cat", trace], 5)
+rate = n / rep / 1e6
+print(f"winmem report  {n} calls ({os.path.getsize(trace) >> 20} MiB): {rep*1000:8.1f} ms = {rate:5.1f} M records/s "
+      f"(target >= 5)  {'ok' if rate >= 5 else 'BELOW TARGET'}")
+print(f"  anchor: cat of the same file            {cat*1000:8.1f} ms   ratio report/cat = {rep/cat:5.1f}")
+p = subprocess.Popen([vmas, "60000"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+pid = p.stdout.readline().strip()
+with open(f"/proc/{pid}/maps") as f:
+    nvma = sum(1 for _ in f)
+mp = median_time([w, "maps", pid], 11)
+mj = median_time([w, "maps", pid, "--json"], 11)
+ct = median_time(["cat", f"/proc/{pid}/maps"], 11)
+p.stdin.close(); p.wait()
+print(f"winmem maps    {nvma} VMAs: {mp*1000:8.1f} ms (--json {mj*1000:.1f} ms) "
+      f"(target < 30)  {'ok' if mp < 0.030 else 'ABOVE TARGET'}")
+print(f"  anchor: cat /proc/PID/maps              {ct*1000:8.1f} ms   ratio maps/cat = {mp/ct:5.2f}")
+PY
