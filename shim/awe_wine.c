@@ -132,14 +132,16 @@ static bool redirect(uint8_t *entry, void *target)
     return poke(entry, code, sizeof code);
 }
 
-static void note(const char *what)
+#define LEFT_ALONE "; AWE stays Wine's (not implemented)"
+static void note(const char *what, const char *tail)
 {
     char line[256];
     size_t n = 0;
-    const char *parts[] = { "winmem-shim: AWE: ", what, "; AWE stays Wine's (not implemented)\n" };
+    const char *parts[] = { "winmem-shim: AWE: ", what, tail };
     for (int i = 0; i < 3; i++)
-        for (const char *p = parts[i]; *p && n < sizeof line; p++)
+        for (const char *p = parts[i]; *p && n < sizeof line - 1; p++)
             line[n++] = *p;
+    line[n++] = '\n';
     ssize_t r = write(2, line, n);
     (void)r;
 }
@@ -177,20 +179,31 @@ static bool bind_scatter(const char *dll, const char *name, uint64_t *slot, bool
     return true;
 }
 
+/* ntdll.dll's loader lock, so the module list cannot change under the walk. */
+typedef NTSTATUS (WM_MSABI *lock_loader_fn)(ULONG, ULONG *, ULONG_PTR *);
+typedef NTSTATUS (WM_MSABI *unlock_loader_fn)(ULONG, ULONG_PTR);
+static lock_loader_fn lock_loader;
+static unlock_loader_fn unlock_loader;
+
 /* Walks the PEB's module list (TEB+0x60 → PEB, PEB+0x18 → Ldr, in-load-order
- * list at Ldr+0x10, DllBase at entry+0x30). Runs on a PE thread only. */
+ * list at Ldr+0x10, DllBase at entry+0x30) under the loader lock (recursive:
+ * fine from DllMain). Runs on a PE thread only. */
 static void bind_scatter_everywhere(void)
 {
     uint8_t *teb, *peb, *ldr;
-    __asm__ volatile("mov %%gs:0x30, %0" : "=r"(teb));
-    if (!teb || !(peb = *(uint8_t **)(teb + 0x60)) || !(ldr = *(uint8_t **)(peb + 0x18)))
+    ULONG_PTR magic;
+    if (!lock_loader || !unlock_loader || lock_loader(0, NULL, &magic) != STATUS_SUCCESS)
         return;
-    uint8_t *head = ldr + 0x10;
-    for (uint8_t *e = *(uint8_t **)head; e && e != head; e = *(uint8_t **)e) {
-        uint8_t *base = *(uint8_t **)(e + 0x30);
-        if (base && pe_opt(base))
-            pe_imports(base, bind_scatter, NULL);
+    __asm__ volatile("mov %%gs:0x30, %0" : "=r"(teb));
+    if (teb && (peb = *(uint8_t **)(teb + 0x60)) && (ldr = *(uint8_t **)(peb + 0x18))) {
+        uint8_t *head = ldr + 0x10;
+        for (uint8_t *e = *(uint8_t **)head; e && e != head; e = *(uint8_t **)e) {
+            uint8_t *base = *(uint8_t **)(e + 0x30);
+            if (base && pe_opt(base))
+                pe_imports(base, bind_scatter, NULL);
+        }
     }
+    unlock_loader(0, magic);
 }
 
 /* ---- the stubs' replacements ---- */
@@ -327,14 +340,15 @@ static bool find_nt(const char *dll, const char *name, uint64_t *slot, bool boun
     return true;
 }
 
-/* kernelbase.dll's base: the mapping of the file whose name ends so, at offset 0. */
-static uint8_t *find_kernelbase(void)
+/* A PE module's base: the mapping at offset 0 of the file named /dll. */
+static uint8_t *find_module(const char *dll)
 {
     wm_vma v;
     char name[512];
+    size_t k = strlen(dll);
     for (uint64_t at = 0; wm_vma_find(wm_space_self(), at, &v, name, sizeof name) == 0; at = v.end) {
         size_t n = strlen(name);
-        if (v.offset == 0 && n >= 15 && !strcasecmp(name + n - 15, "/kernelbase.dll"))
+        if (v.offset == 0 && n > k && name[n - k - 1] == '/' && !strcasecmp(name + n - k, dll))
             return (uint8_t *)(uintptr_t)v.start;
     }
     return NULL;
@@ -343,20 +357,20 @@ static uint8_t *find_kernelbase(void)
 WM_EXPORTED int wm_awe_wine_try_install(void)
 {
     static uint8_t *kb;
-    if (!kb && !(kb = find_kernelbase()))
+    if (!kb && !(kb = find_module("kernelbase.dll")))
         return 0;                           /* not loaded yet: ask again later */
     if (getenv("WINMEM_TEST_AWE_UNKNOWN")) {   /* tests: an unknown Wine build */
-        note("kernelbase.dll's AWE functions are not the Wine 8.0 stubs this shim knows");
+        note("kernelbase.dll's AWE functions are not the Wine 8.0 stubs this shim knows", LEFT_ALONE);
         return 1;
     }
     if (!pe_opt(kb)) {
-        note("kernelbase.dll has no PE32+ header");
+        note("kernelbase.dll has no PE32+ header", LEFT_ALONE);
         return 1;
     }
     struct nt_slots s = { 0 };
     pe_imports(kb, find_nt, &s);
     if (!s.alloc || !s.free || !s.query) {
-        note("kernelbase.dll does not import NtAllocateVirtualMemory/NtFreeVirtualMemory/NtQueryVirtualMemory");
+        note("kernelbase.dll does not import NtAllocateVirtualMemory/NtFreeVirtualMemory/NtQueryVirtualMemory", LEFT_ALONE);
         return 1;
     }
     if (s.unbound)
@@ -364,9 +378,16 @@ WM_EXPORTED int wm_awe_wine_try_install(void)
     uint8_t *entry[4];
     for (int i = 0; i < 4; i++)
         if (!is_wine_stub(entry[i] = pe_export(kb, stub_names[i]))) {
-            note("kernelbase.dll's AWE functions are not the Wine 8.0 stubs this shim knows");
+            note("kernelbase.dll's AWE functions are not the Wine 8.0 stubs this shim knows", LEFT_ALONE);
             return 1;
         }
+    uint8_t *nt = find_module("ntdll.dll");   /* loaded before kernelbase */
+    if (nt && pe_opt(nt)) {
+        lock_loader = (lock_loader_fn)(void *)pe_export(nt, "LdrLockLoaderLock");
+        unlock_loader = (unlock_loader_fn)(void *)pe_export(nt, "LdrUnlockLoaderLock");
+    }
+    if (!lock_loader || !unlock_loader)
+        note("no LdrLockLoaderLock in ntdll.dll", "; MapUserPhysicalPagesScatter imports stay unbound");
     real_alloc = (nt_alloc_fn)(uintptr_t)*s.alloc;
     real_free = (nt_free_fn)(uintptr_t)*s.free;
     real_query = (nt_query_fn)(uintptr_t)*s.query;
@@ -374,11 +395,11 @@ WM_EXPORTED int wm_awe_wine_try_install(void)
     /* The filters go in first: a stub redirected before them could be
      * handed a window Wine refused. */
     if (!poke(s.alloc, &f_alloc, 8) || !poke(s.free, &f_free, 8) || !poke(s.query, &f_query, 8)) {
-        note("cannot write kernelbase.dll's import table");
+        note("cannot write kernelbase.dll's import table", LEFT_ALONE);
         return 1;
     }
     for (int i = 0; i < 4; i++)
         if (!redirect(entry[i], stub_targets[i]))
-            note("cannot patch a kernelbase.dll stub");
+            note("cannot patch a kernelbase.dll stub", "");
     return 1;
 }
