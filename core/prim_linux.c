@@ -378,7 +378,7 @@ uint64_t wm_user_max(void) { return (WM_TASK_SIZE & ~0xffffULL) - 1; }
 /* ---- fault-safe access to this process's memory ---- */
 
 /* The calling thread's stack [lo, hi), learned once per thread. */
-static __thread uintptr_t stack_hi;
+static __thread uintptr_t stack_lo, stack_hi;
 
 static bool on_my_stack(const void *p, size_t len)
 {
@@ -390,12 +390,14 @@ static bool on_my_stack(const void *p, size_t len)
             return false;
         pthread_attr_getstack(&a, &lo, &sz);
         pthread_attr_destroy(&a);
+        stack_lo = (uintptr_t)lo;
         stack_hi = (uintptr_t)lo + sz;
     }
     /* Everything between this frame and the top of the stack is mapped and
-     * writable, so a buffer there cannot fault. */
+     * writable, so a buffer there cannot fault — but only while this frame
+     * is on that stack: a fiber or sigaltstack frame proves nothing. */
     uintptr_t a = (uintptr_t)p, here = (uintptr_t)__builtin_frame_address(0);
-    return a >= here && len <= stack_hi - a;
+    return here >= stack_lo && here < stack_hi && a >= here && len <= stack_hi - a;
 }
 
 bool wm_self_read(void *dst, const void *src, size_t len)
