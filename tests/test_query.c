@@ -338,6 +338,26 @@ static void test_other_process(void)
     CU_ASSERT_EQUAL(mine[1].Protect, PAGE_EXECUTE_READ);
     CU_ASSERT_EQUAL(mine[3].Type, MEM_MAPPED);
     CU_ASSERT_EQUAL(mine[4].Type, MEM_IMAGE);
+
+    /* The other classes through the handle. */
+    MEMORY_REGION_INFORMATION ri;
+    CU_ASSERT_EQUAL(NtQueryVirtualMemory(h, addrs[1], MemoryRegionInformation, &ri, sizeof ri, NULL), 0);
+    CU_ASSERT_EQUAL(ri.AllocationBase, addrs[1]);   /* foreign anonymous: the VMA */
+    CU_ASSERT_EQUAL(ri.RegionType, 1);
+    CU_ASSERT_EQUAL(NtQueryVirtualMemory(h, addrs[4], MemoryRegionInformation, &ri, sizeof ri, NULL), 0);
+    CU_ASSERT_EQUAL(ri.RegionType, 4);
+    CU_ASSERT_EQUAL(ri.AllocationBase, mine[4].AllocationBase);
+    char nb[600];
+    MEMORY_SECTION_NAME *sn = (void *)nb;
+    CU_ASSERT_EQUAL(NtQueryVirtualMemory(h, addrs[4], MemoryMappedFilenameInformation, nb, sizeof nb, NULL), 0);
+    CU_ASSERT_TRUE(sn->SectionFileName.Length > 20 && sn->SectionFileName.Buffer[0] == '\\');
+    CU_ASSERT_EQUAL(NtQueryVirtualMemory(h, addrs[0], MemoryMappedFilenameInformation, nb, sizeof nb, NULL),
+                    STATUS_INVALID_ADDRESS);
+    PSAPI_WORKING_SET_EX_INFORMATION ws[2] = { { .VirtualAddress = addrs[4] }, { .VirtualAddress = addrs[0] } };
+    CU_ASSERT_TRUE(QueryWorkingSetEx(h, ws, sizeof ws));
+    CU_ASSERT_EQUAL(ws[0].VirtualAttributes.Valid, 1);
+    CU_ASSERT_EQUAL(ws[0].VirtualAttributes.Win32Protection, PAGE_EXECUTE_READ);
+    CU_ASSERT_EQUAL(ws[1].VirtualAttributes.Valid, 0);
     /* The child's process exits; the handle stays bound to it. */
     CU_ASSERT_EQUAL(write(req[1], "x", 1), 1);
     waitpid(pid, NULL, 0);
@@ -348,6 +368,31 @@ static void test_other_process(void)
                     STATUS_PROCESS_IS_TERMINATING);
     CU_ASSERT_TRUE(CloseHandle(h));
     close(req[0]); close(req[1]); close(rep[0]); close(rep[1]);
+}
+
+/* A fork child sees its own space, including what winmem allocated before
+ * the fork (the registry comes along with the memory) and what it maps after. */
+static void test_after_fork(void)
+{
+    char *v = VirtualAlloc(NULL, 0x10000, MEM_RESERVE, PAGE_READONLY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+    MEMORY_BASIC_INFORMATION m = mbi_of(GetCurrentProcess(), v);   /* parent's descriptors in use */
+    pid_t pid = fork();
+    if (pid == 0) {
+        int bad = 0;
+        char *n = mmap(NULL, 3 * 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (!VirtualQuery(n, &m, sizeof m) || m.BaseAddress != n || m.RegionSize != 3 * 4096 ||
+            m.Protect != PAGE_EXECUTE_READ)
+            bad |= 1;
+        if (!VirtualQuery(v, &m, sizeof m) || m.State != MEM_RESERVE || m.AllocationProtect != PAGE_READONLY)
+            bad |= 2;
+        _exit(bad);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    CU_ASSERT_TRUE(WIFEXITED(st));
+    CU_ASSERT_EQUAL(WEXITSTATUS(st), 0);
+    VirtualFree(v, 0, MEM_RELEASE);
 }
 
 /* Whole-space walks with PROCMAP_QUERY and with the text parser agree. */
@@ -448,7 +493,11 @@ static void *stress(void *arg)
         int k = rand_r(&seed) % 4;
         mprotect(m + 4096, 4096, prots[k]);
         MEMORY_BASIC_INFORMATION q;
-        /* This thread owns m: its answers are exact whatever others do. */
+        /* This thread owns m: its answers are exact whatever others do. A
+         * failure here that names a 64 KiB-aligned AllocationBase means the
+         * registry still held an allocation another thread had already
+         * unmapped (VirtualFree must unregister before the range can be
+         * reused). */
         if (VirtualQuery(m + 4096 + 100, &q, sizeof q) != sizeof q || q.BaseAddress != m + 4096 ||
             (k == 0 ? q.State != MEM_RESERVE : q.State != MEM_COMMIT || q.Protect != wprot[k]) ||
             q.Type != MEM_PRIVATE)
@@ -500,6 +549,7 @@ void wm_register_tests(void)
     WM_TEST(s, test_region_information);
     WM_TEST(s, test_working_set);
     WM_TEST(s, test_other_process);
+    WM_TEST(s, test_after_fork);
     WM_TEST(s, test_text_fallback_walk);
     WM_TEST(s, test_registry_first);
     WM_TEST(s, test_eight_threads);
