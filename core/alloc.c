@@ -226,7 +226,7 @@ static NTSTATUS reset(uint64_t start, uint64_t end, bool undo)
                 madvise((void *)s.v[i].start, s.v[i].end - s.v[i].start, MADV_FREE);
     }
     drop_snapshot(&s);
-    return st == STATUS_SUCCESS ? st : STATUS_CONFLICTING_ADDRESSES;
+    return st == STATUS_MEMORY_NOT_ALLOCATED ? STATUS_CONFLICTING_ADDRESSES : st;
 }
 
 static NTSTATUS do_alloc(uint64_t addr, uint64_t size, uint32_t type, uint32_t prot, uint64_t *out)
@@ -310,12 +310,10 @@ static NTSTATUS do_free(uint64_t addr, uint64_t size, uint32_t type)
             st = STATUS_UNABLE_TO_FREE_VM;
         else if (st == STATUS_SUCCESS && s.kind == WM_KIND_PHYSICAL)
             st = STATUS_INVALID_PARAMETER;   /* AWE windows are only released */
-        else if (st == STATUS_SUCCESS) {
+        else if (st == STATUS_SUCCESS && (st = set_state(start, end, MEM_RESERVE, 0, &s)) == STATUS_SUCCESS) {
             wm_lock_forget(start, end);
             munlock((void *)start, end - start);   /* DONTNEED refuses locked pages */
-            st = set_state(start, end, MEM_RESERVE, 0, &s);
-            if (st == STATUS_SUCCESS)
-                madvise((void *)start, end - start, MADV_DONTNEED);
+            madvise((void *)start, end - start, MADV_DONTNEED);
         }
         if (size || addr == r.alloc_base)
             drop_snapshot(&s);
