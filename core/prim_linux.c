@@ -86,9 +86,29 @@ static int open_space_fds(const char *dir, wm_space *sp)
     return r == -ESRCH ? -ESRCH : 0;
 }
 
+/* /proc/N exists for thread ids too; Windows process ids never name a
+ * thread, so only a thread-group leader counts as a process. */
+static bool is_process(pid_t pid)
+{
+    char path[40], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = 0;
+    const char *t = strstr(buf, "\nTgid:");
+    return t && strtol(t + 7, NULL, 10) == pid;
+}
+
 int wm_space_open(pid_t pid, wm_space **out)
 {
     char dir[32];
+    if (!is_process(pid))
+        return -ESRCH;
     wm_space *sp = calloc(1, sizeof *sp);
     if (!sp)
         return -ENOMEM;

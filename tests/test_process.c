@@ -74,6 +74,17 @@ static void test_open_close(void)
     reap(pid);
 }
 
+/* Opens its own thread id as if it were a process id: 1 if refused with
+ * ERROR_INVALID_PARAMETER. */
+static void *open_own_tid(void *arg)
+{
+    HANDLE h = OpenProcess(PROCESS_QUERY_INFORMATION, FALSE, (DWORD)gettid());
+    *(int *)arg = !h && GetLastError() == ERROR_INVALID_PARAMETER;
+    if (h)
+        CloseHandle(h);
+    return NULL;
+}
+
 static void test_open_missing_and_exited(void)
 {
     SetLastError(0);
@@ -83,6 +94,12 @@ static void test_open_missing_and_exited(void)
     reap(gone);   /* a pid nobody has (until reused, which takes a wrap-around) */
     CU_ASSERT_PTR_NULL(OpenProcess(PROCESS_QUERY_INFORMATION, FALSE, (DWORD)gone));
     CU_ASSERT_EQUAL(GetLastError(), ERROR_INVALID_PARAMETER);
+    /* A thread id is not a process id, though /proc has a directory for it. */
+    pthread_t t;
+    int refused = 0;
+    pthread_create(&t, NULL, open_own_tid, &refused);
+    pthread_join(t, NULL);
+    CU_ASSERT_EQUAL(refused, 1);
 
     /* Opened while alive, queried after it exited: bound to the dead process,
      * never to whoever gets the pid next. */
