@@ -222,9 +222,17 @@ static int find_ioctl(wm_space *sp, uint64_t addr, wm_vma *out, char *name, size
         q.vma_name_addr = (uint64_t)(uintptr_t)big;
         q.vma_name_size = sizeof big;
     }
-    if (ioctl(atomic_load_explicit((atomic_int *)&sp->maps_fd, memory_order_acquire),
-              WM_PROCMAP_QUERY, &q) != 0)
-        return -errno;
+    int fd = atomic_load_explicit((atomic_int *)&sp->maps_fd, memory_order_acquire);
+    if (ioctl(fd, WM_PROCMAP_QUERY, &q) != 0) {
+        if (errno != ENAMETOOLONG || !q.vma_name_addr)
+            return -errno;
+        /* A name longer than any path (the uapi says E2BIG, the kernel says
+         * ENAMETOOLONG): answer without it rather than fail the query. */
+        q.vma_name_addr = 0;
+        q.vma_name_size = 0;
+        if (ioctl(fd, WM_PROCMAP_QUERY, &q) != 0)
+            return -errno;
+    }
     out->start = q.vma_start;
     out->end = q.vma_end;
     out->offset = q.vma_offset;

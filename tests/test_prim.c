@@ -2,6 +2,7 @@
  * fallback agree, fork reopens, a vanished main thread and an exited process
  * are handled, pagemap bits mean what prim.h says, fault-safe copies. */
 #include <errno.h>
+#include <fcntl.h>
 #include <gnu/libc-version.h>
 #include <pthread.h>
 #include <signal.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "unit.h"
@@ -208,6 +210,42 @@ static void test_fault_safe_access(void)
     munmap(m, 2 * 4096);
 }
 
+/* A mapped file whose path is longer than PATH_MAX: PROCMAP_QUERY refuses
+ * the name (ENAMETOOLONG); the VMA is still reported. */
+static void test_name_too_long(void)
+{
+    char comp[201];
+    memset(comp, 'd', 200);
+    comp[200] = 0;
+    int dfd = open("/tmp", O_RDONLY | O_DIRECTORY);
+    CU_ASSERT_FATAL(dfd >= 0);
+    mkdirat(dfd, "wm-prim-long", 0700);
+    int cur = openat(dfd, "wm-prim-long", O_RDONLY | O_DIRECTORY);
+    close(dfd);
+    for (int i = 0; i < 22 && cur >= 0; i++) {   /* 22 x 201 bytes > 4096 */
+        mkdirat(cur, comp, 0700);
+        int next = openat(cur, comp, O_RDONLY | O_DIRECTORY);
+        close(cur);
+        cur = next;
+    }
+    CU_ASSERT_FATAL(cur >= 0);
+    int fd = openat(cur, "f", O_RDWR | O_CREAT, 0600);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(ftruncate(fd, 4096), 0);
+    char *m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+    CU_ASSERT_FATAL(m != MAP_FAILED);
+    wm_vma v;
+    char name[256] = "x";
+    CU_ASSERT_EQUAL(wm_vma_find(wm_space_self(), (uint64_t)(uintptr_t)m, &v, name, sizeof name), 0);
+    CU_ASSERT_EQUAL(v.start, (uint64_t)(uintptr_t)m);
+    CU_ASSERT_TRUE(v.inode != 0);
+    CU_ASSERT_TRUE(strlen(name) < sizeof name);
+    munmap(m, 4096);
+    close(fd);
+    close(cur);
+    CU_ASSERT_EQUAL(system("rm -rf /tmp/wm-prim-long"), 0);
+}
+
 void wm_register_tests(void)
 {
     CU_pSuite s = wm_suite("prim", NULL, NULL);
@@ -219,4 +257,5 @@ void wm_register_tests(void)
     WM_TEST(s, test_pagemap_bits);
     WM_TEST(s, test_images);
     WM_TEST(s, test_fault_safe_access);
+    WM_TEST(s, test_name_too_long);
 }
