@@ -34,7 +34,7 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-/* Arguments and outputs as a JSON object's members (no braces). */
+/* API, result, arguments and outputs as a JSON object's members (no braces). */
 static void call_args_json(FILE *f, const struct wmt_call *c)
 {
     char buf[256];
@@ -50,9 +50,11 @@ static void call_args_json(FILE *f, const struct wmt_call *c)
     }
     fprintf(f, ",\"failed\":%s,\"pending\":%s", call_failed(c) ? "true" : "false",
             c->flags & WMT_CF_PENDING ? "true" : "false");
+    /* nested: argument names ("type", "size"...) must not collide with ours */
+    fprintf(f, ",\"args\":{");
     for (int i = 0; i < n; i++)
-        fprintf(f, ",\"%s\":\"0x%llx\"", names[i], (unsigned long long)c->arg[i]);
-    fprintf(f, ",\"out\":[");
+        fprintf(f, "%s\"%s\":\"0x%llx\"", i ? "," : "", names[i], (unsigned long long)c->arg[i]);
+    fprintf(f, "},\"out\":[");
     for (int i = 0; i < 8; i++)
         fprintf(f, "%s\"0x%llx\"", i ? "," : "", (unsigned long long)c->out[i]);
     fputc(']', f);

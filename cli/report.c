@@ -9,6 +9,7 @@
  * symbolized.
  */
 #include <getopt.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include "calls.h"
@@ -103,6 +104,32 @@ static void print_stack(tr_trace *t, FILE *f, uint32_t id, int max)
         fprintf(f, "      ... %d more frames\n", s->nframes - max);
     else if (s->flags & WMT_SF_TRUNCATED)
         fprintf(f, "      ... (cut at WINMEM_STACK=%u frames)\n", t->hdr->stack_depth);
+}
+
+/* The frame a reader cares about first: the innermost one outside the
+ * system DLLs and the shim (for a Wine program: the program's own code). */
+static void origin(tr_trace *t, uint32_t id, char *buf, size_t len)
+{
+    static const char *const system[] = { "ntdll.dll", "kernelbase.dll", "kernel32.dll", "ntdll.so",
+                                          "libwinmem-shim.so", "libwinmem.so.0", "libc.so.6" };
+    const struct wmt_stack *s = tr_stack(t, id);
+    buf[0] = 0;
+    if (!s || !s->nframes)
+        return;
+    const struct wmt_frame *fr = tr_frames(s);
+    int pick = s->nframes > 1;   /* all system: the caller of the stub */
+    for (int i = 0; i < s->nframes; i++) {
+        const tr_module *m = tr_module_by_id(t, fr[i].module);
+        const char *b = m ? tr_basename(*m->path ? m->path : t->exe) : "";
+        bool sys = false;
+        for (size_t k = 0; k < sizeof system / sizeof *system; k++)
+            sys |= !strcasecmp(b, system[k]);
+        if (m && !sys) {
+            pick = i;
+            break;
+        }
+    }
+    tr_frame_name(t, &fr[pick], buf, len);
 }
 
 void report_print(tr_trace *t, FILE *f, const report_opts *o)
@@ -257,10 +284,13 @@ void report_print(tr_trace *t, FILE *f, const report_opts *o)
             fprintf(f, "\nTop call sites (%zu distinct stacks%s)\n", nsites,
                     nostack ? "; some calls were recorded without a stack" : "");
             for (size_t i = 0; i < nsites && (int)i < o->top_sites; i++) {
-                fprintf(f, "  %llu calls to %s%s", (unsigned long long)sites[i].n, call_api_name(sites[i].top_api),
-                        sites[i].failed ? "" : "\n");
+                char from[512];
+                origin(t, sites[i].stack, from, sizeof from);
+                fprintf(f, "  %llu calls to %s%s%s", (unsigned long long)sites[i].n, call_api_name(sites[i].top_api),
+                        from[0] ? " from " : "", from);
                 if (sites[i].failed)
-                    fprintf(f, ", %llu failed\n", (unsigned long long)sites[i].failed);
+                    fprintf(f, ", %llu failed", (unsigned long long)sites[i].failed);
+                fputc('\n', f);
                 if (!o->brief)
                     print_stack(t, f, sites[i].stack, o->frames);
             }

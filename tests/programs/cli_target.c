@@ -51,8 +51,9 @@ int main(int argc, char **argv)
     VirtualFree(p + 4096, 0, MEM_RELEASE);              /* not the allocation's base */
     VirtualAlloc(p + 8 * 4096, 4096, MEM_COMMIT, 0x12345); /* no such protection */
     VirtualFree(p, 0, MEM_RELEASE);
-    /* Many calls from one site, so the report has a clear top call site. */
-    for (int i = 0; i < 50; i++) {
+    /* Many calls from one site, so the report has a clear top call site and
+     * the trace spans several chunks (a cut then loses only the last). */
+    for (int i = 0; i < 300; i++) {
         void *q = VirtualAlloc(NULL, 65536, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
         if (q)
             VirtualFree(q, 0, MEM_RELEASE);

@@ -1,0 +1,137 @@
+#!/bin/sh
+# End to end: the winmem CLI on real traces of a real Wine program
+# (tests/programs/cli_target.exe, built with mingw-w64), recorded by the real
+# shim through `winmem run`. Uses the ASan build of winmem (WINMEM), a
+# throw-away Wine prefix under build/, and bounded time for every Wine run.
+set -u
+B=${BUILD:-build}
+W=${WINMEM:-$B/san/winmem}
+T=$B/tests/programs/cli_target.exe
+D=$B/tests/cli-e2e
+export WINEPREFIX="$PWD/$D/prefix" WINEDEBUG=-all DISPLAY=
+unset DEBUGINFOD_URLS
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+fails=0
+ok()   { echo "ok   $*"; }
+bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+mkdir -p "$D"
+rm -f "$D"/*.wmt "$D"/*.out "$D"/*.json
+for f in "$W" "$T" "$B/libwinmem-shim.so"; do
+    [ -e "$f" ] || { echo "FAIL missing $f (build it first)"; exit 1; }
+done
+
+# --- record three runs (address randomisation stays on) ---
+run() {  # run OUT ARGS...
+    out=$1; shift
+    timeout 180 "$W" run -o "$D/$out" -- wine "$T" "$@" > "$D/$out.out" 2>&1
+}
+run a.wmt;             rc_a=$?
+run b.wmt;             rc_b=$?
+run c.wmt --variant;   rc_c=$?
+check "winmem run exits with the program's status (0)" '[ $rc_a -eq 0 ] && [ $rc_b -eq 0 ] && [ $rc_c -eq 0 ]'
+check "winmem run says where the trace went" 'grep -q "trace: $D/a.wmt" "$D/a.wmt.out"'
+check "winmem run prints a summary with the program's call sites" 'grep -q "calls to NtAllocateVirtualMemory from cli_target.exe!main" "$D/a.wmt.out"'
+check "the program's own output passes through" 'grep -q "cli_target done" "$D/a.wmt.out"'
+
+# --- report ---
+"$W" report "$D/a.wmt" > "$D/report.out" 2>&1; rc=$?
+check "report exits 0 on a whole trace" '[ $rc -eq 0 ]'
+for want in "NtProtectVirtualMemory" "STATUS_FREE_VM_NOT_AT_BASE" "STATUS_INVALID_PAGE_PROTECTION" \
+            "kernelbase.dll!VirtualAlloc+" "cli_target.exe!main+" "ntdll.dll!NtAllocateVirtualMemory+" \
+            "p50" "the program exited normally" "Wine syscalls hooked"; do
+    check "report shows $want" 'grep -qF "$want" "$D/report.out"'
+done
+check "report counts the program's 50-call loop as the top site" \
+    'grep -A3 "^Top call sites" "$D/report.out" | grep -q "^  300 calls to NtAllocateVirtualMemory"'
+
+# --- diff: same program twice, then the variant ---
+"$W" diff "$D/a.wmt" "$D/b.wmt" > "$D/diff-ab.out" 2>&1; rc=$?
+check "diff of two runs with ASLR: exit 0, 'same'" '[ $rc -eq 0 ] && grep -q "^same: 0 differences" "$D/diff-ab.out"'
+[ $rc -eq 0 ] || cat "$D/diff-ab.out"
+"$W" diff "$D/a.wmt" "$D/c.wmt" > "$D/diff-ac.out" 2>&1; rc=$?
+check "diff with the switch: exit 1" '[ $rc -eq 1 ]'
+check "diff with the switch: exactly one difference" 'grep -q "^different: 1 difference$" "$D/diff-ac.out"'
+check "diff names the changed VirtualProtect (PAGE_READONLY -> PAGE_EXECUTE_READ)" \
+    'grep -q "A call.*NtProtectVirtualMemory(.*protect=PAGE_READONLY" "$D/diff-ac.out" && grep -q "B call.*NtProtectVirtualMemory(.*protect=PAGE_EXECUTE_READ" "$D/diff-ac.out"'
+check "diff shows both stacks down to the program's main" '[ $(grep -c "cli_target.exe!main+" "$D/diff-ac.out") -eq 2 ]'
+"$W" diff --ignore-field protect "$D/a.wmt" "$D/c.wmt" > /dev/null 2>&1; rc=$?
+check "diff --ignore-field protect: the variant is the same" '[ $rc -eq 0 ]'
+"$W" diff --ignore-api NtProtectVirtualMemory "$D/a.wmt" "$D/c.wmt" > /dev/null 2>&1; rc=$?
+check "diff --ignore-api NtProtectVirtualMemory: the variant is the same" '[ $rc -eq 0 ]'
+check "diff writes addresses relative to their allocation" 'grep -q "base=alloc T0#[0-9]*+0x1000" "$D/diff-ac.out"'
+
+# --- export ---
+"$W" export --format chrome -o "$D/a.json" "$D/a.wmt"; rc=$?
+check "export chrome exits 0" '[ $rc -eq 0 ]'
+check "chrome JSON: valid, X events, no overlap on a thread, stack frames resolve" 'python3 - "$D/a.json" <<PY
+import json, sys
+d = json.load(open(sys.argv[1]))
+ev = d["traceEvents"]; sf = d["stackFrames"]
+xs = [e for e in ev if e["ph"] == "X"]
+assert len(xs) > 100, len(xs)
+assert any(e["name"] == "NtProtectVirtualMemory" for e in xs)
+by = {}
+for e in xs:
+    by.setdefault(e["tid"], []).append((e["ts"], e["ts"] + e["dur"]))
+    if "sf" in e: assert e["sf"] in sf
+for t, v in by.items():
+    v.sort()
+    for (s1, e1), (s2, e2) in zip(v, v[1:]):
+        assert e1 <= s2 + 1e-9, (t, s1, e1, s2)
+assert any("cli_target.exe!main" in f["name"] for f in sf.values())
+PY'
+"$W" export --format folded "$D/a.wmt" > "$D/a.folded"; rc=$?
+check "export folded: exit 0, 'frames;...;API count' lines" \
+    '[ $rc -eq 0 ] && grep -q "^cli_target.exe;.*;cli_target.exe!main+0x[0-9a-f]*;kernelbase.dll!VirtualAlloc+0x[0-9a-f]*;ntdll.dll!NtAllocateVirtualMemory+0x[0-9a-f]*;NtAllocateVirtualMemory [0-9][0-9]*$" "$D/a.folded"'
+"$W" export --format jsonl "$D/a.wmt" > "$D/a.jsonl"; rc=$?
+check "export jsonl: every line is JSON, call count matches the report" 'python3 - "$D/a.jsonl" "$D/report.out" <<PY
+import json, re, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+calls = [l for l in lines if l["type"] == "call"]
+n = int(re.search(r"calls +(\d+) in", open(sys.argv[2]).read()).group(1))
+assert len(calls) == n, (len(calls), n)
+assert lines[-1]["type"] == "summary" and lines[-1]["cut"] == ""
+assert any(c["api"] == "NtFreeVirtualMemory" and c["failed"] for c in calls)
+PY'
+
+# --- damaged traces: clear errors, the readable part still reported, no crash (ASan) ---
+size=$(stat -c %s "$D/a.wmt")
+head -c $((size - 300)) "$D/a.wmt" > "$D/cut.wmt"
+"$W" report "$D/cut.wmt" > "$D/cut.out" 2> "$D/cut.err"; rc=$?
+check "cut trace: report exits 1 and says how much was readable" \
+    '[ $rc -eq 1 ] && grep -q "trace cut at byte" "$D/cut.err" && grep -q "readable" "$D/cut.err"'
+check "cut trace: the calls of the chunks before the cut are still reported" \
+    'grep -q "WARNING" "$D/cut.out" && grep -Eq "^  NtAllocateVirtualMemory +[1-9]" "$D/cut.out"'
+"$W" export --format chrome -o "$D/cut.json" "$D/cut.wmt" 2>/dev/null; rc=$?
+check "cut trace: chrome export is still valid JSON (exit 1)" '[ $rc -eq 1 ] && python3 -c "import json,sys; json.load(open(sys.argv[1]))" "$D/cut.json"'
+python3 - "$D/a.wmt" "$D/flip.wmt" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read()); b[len(b) // 2] ^= 0x5a
+open(sys.argv[2], "wb").write(b)
+PY
+"$W" report "$D/flip.wmt" > "$D/flip.out" 2> "$D/flip.err"; rc=$?
+check "flipped byte: report exits 1 naming the CRC, partial report printed" \
+    '[ $rc -eq 1 ] && grep -q "CRC" "$D/flip.err" && grep -q "Calls per API" "$D/flip.out"'
+: > "$D/empty.wmt"
+"$W" report "$D/empty.wmt" > /dev/null 2> "$D/empty.err"; rc=$?
+check "empty file: exit 2, 'empty file'" '[ $rc -eq 2 ] && grep -q "empty file" "$D/empty.err"'
+"$W" report "$T" > /dev/null 2> "$D/foreign.err"; rc=$?
+check "not a trace (a PE file): exit 2, 'not a winmem trace'" '[ $rc -eq 2 ] && grep -q "not a winmem trace" "$D/foreign.err"'
+"$W" diff "$D/a.wmt" "$D/empty.wmt" > /dev/null 2>&1; rc=$?
+check "diff against an empty file: exit 2" '[ $rc -eq 2 ]'
+"$W" diff "$D/a.wmt" "$D/cut.wmt" > /dev/null 2>&1; rc=$?
+check "diff against a cut trace: exit 2 (readable part compared)" '[ $rc -eq 2 ]'
+
+# --- check mode ---
+timeout 180 "$W" run --mode check -o "$D/check.wmt" --no-summary -- wine "$T" > /dev/null 2>&1; rc=$?
+"$W" report "$D/check.wmt" > "$D/check.out" 2>&1
+check "check mode: recorded and reported as such" '[ $rc -eq 0 ] && grep -q "mode check" "$D/check.out" && grep -Eq "Check(-| )mode" "$D/check.out"'
+
+# --- a native program: the exit status is passed through ---
+"$W" run -o "$D/native.wmt" --no-summary -- sh -c 'exit 3' > /dev/null 2>&1; rc=$?
+check "winmem run passes a native program's exit status (3)" '[ $rc -eq 3 ]'
+
+wineserver -k 2>/dev/null
+echo "cli_wine: $fails failed"
+[ $fails -eq 0 ]
