@@ -1,12 +1,11 @@
 /*
  * core/awe.c — Address Windowing Extensions on Linux (winmem/awe.h).
  *
- * Frames: pages of one memfd per process. Frame number = FRAME_BASE + the
- * page's index in the memfd. Every held frame is locked through a "pool"
- * mapping of the memfd (chunks of CHUNK_PAGES), so it stays in RAM whether
- * or not it is mapped in a window. Mapping = mmap(MAP_SHARED|MAP_FIXED) of
- * the frame's page into the window; unmapping = an anonymous PROT_NONE
- * mapping over it again (the window is an inaccessible reservation).
+ * Frames are pages of one memfd per process, held and locked by
+ * core/awe_pool.c. Here: windows and the API. Mapping =
+ * mmap(MAP_SHARED|MAP_FIXED) of the frames' pages into the window, one call
+ * per run of consecutive frames; unmapping = an anonymous PROT_NONE mapping
+ * over it again (the window is an inaccessible reservation).
  *
  * Error codes follow the Windows kernel's NtMapUserPhysicalPages & co.:
  * bad count → INVALID_PARAMETER, address outside a MEM_PHYSICAL window or no
@@ -20,55 +19,26 @@
  * pointer as EFAULT instead of faulting).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/capability.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "registry.h"
 #include "awe_internal.h"
+#include "awe_pool.h"
 #include "winmem/awe.h"
 
-/* Windows never hands out frames below 16 MiB (0x1000 4 KiB frames); doing
- * the same keeps small integers (and 0, "unmap" in Scatter) invalid. */
-#define FRAME_BASE  0x1000ULL
-#define CHUNK_PAGES 512          /* frames per locked pool mapping (2 MiB) */
-#define MAX_FRAMES  (1ULL << 31) /* keeps every index in a uint32_t */
+#define FRAME_BASE  WM_AWE_FRAME_BASE
+#define MAX_FRAMES  WM_AWE_MAX_FRAMES
 #define STACK_COPY  1024         /* entries copied on the stack, not malloc'd */
 #define PENDING     1ULL         /* va[] marker while a map call validates */
 
-/* A MEM_PHYSICAL window seen by the map calls: which frame is at each page. */
-typedef struct window {
-    uint64_t base, size;
-    uint32_t *slot;              /* per page: frame index + 1, or 0 */
-} window;
-
-static struct {
-    pthread_mutex_t lock;
-    int fd;                      /* the memfd; -1 until the first allocation */
-    uint64_t ino;                /* its inode, to recognise our mappings */
-    size_t pg;
-    unsigned shift;              /* log2(pg): no divisions on the hot paths */
-    uint64_t nframes;            /* frames ever created (memfd pages in use) */
-    uint64_t cap;                /* capacity of va[] and held[] */
-    uint64_t *va;                /* frame → page it is mapped at, 0 if none */
-    uint8_t *held;               /* frame → 1 while the program holds it */
-    uint32_t *freelist;          /* indexes of frames freed, for reuse */
-    uint64_t nfree;
-    char **chunk;                /* pool mappings, CHUNK_PAGES frames each */
-    uint64_t nchunks;
-    window *win;
-    size_t nwin, capwin;
-} S = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
+#define S wm_awe_S
+typedef wm_awe_window window;
 
 /* Other families own these; weak so core/awe.c links on its own. */
 #pragma weak wm_handle_is_self
@@ -126,183 +96,6 @@ static NTSTATUS check_process(HANDLE h)
     return STATUS_INVALID_HANDLE;
 }
 
-/* ---- privilege: SeLockMemoryPrivilege ≈ CAP_IPC_LOCK or RLIMIT_MEMLOCK ---- */
-
-static bool have_cap_ipc_lock(void)
-{
-    struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-    struct __user_cap_data_struct data[2];
-    if (syscall(SYS_capget, &hdr, data) != 0)
-        return false;
-    return data[CAP_IPC_LOCK / 32].effective & (1u << (CAP_IPC_LOCK % 32));
-}
-
-/* Bytes this process has locked (VmLck), which RLIMIT_MEMLOCK counts. */
-static uint64_t locked_bytes(void)
-{
-    FILE *f = fopen("/proc/self/status", "re");
-    char line[256];
-    unsigned long long kb = 0;
-    if (!f)
-        return 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmLck: %llu kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb * 1024;
-}
-
-/* How many more frames this process may lock: *budget, or a failure. */
-static NTSTATUS lock_budget(uint64_t *budget)
-{
-    struct rlimit rl;
-    *budget = UINT64_MAX;
-    if (have_cap_ipc_lock())
-        return STATUS_SUCCESS;
-    if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
-        return STATUS_SUCCESS;
-    if (rl.rlim_cur < S.pg)
-        return STATUS_PRIVILEGE_NOT_HELD;
-    uint64_t used = locked_bytes();
-    *budget = used >= rl.rlim_cur ? 0 : (rl.rlim_cur - used) / S.pg;
-    return STATUS_SUCCESS;
-}
-
-/* ---- the frame pool (S.lock held) ---- */
-
-/* Raw system calls: AddressSanitizer turns mlock()/munlock() into no-ops,
- * and the sanitizer build of the tests must lock for real. */
-static int lock_pages(void *p, size_t len) { return (int)syscall(SYS_mlock, p, len); }
-static int unlock_pages(void *p, size_t len) { return (int)syscall(SYS_munlock, p, len); }
-
-static char *frame_addr(uint64_t idx)
-{
-    return S.chunk[idx / CHUNK_PAGES] + (idx % CHUNK_PAGES) * S.pg;
-}
-
-static bool pool_open(void)
-{
-    if (S.fd >= 0)
-        return true;
-    S.pg = (size_t)sysconf(_SC_PAGESIZE);
-    S.shift = (unsigned)__builtin_ctzl(S.pg);
-    S.fd = memfd_create("winmem-awe", MFD_CLOEXEC);
-    struct stat st;
-    if (S.fd >= 0 && fstat(S.fd, &st) == 0)
-        S.ino = st.st_ino;
-    return S.fd >= 0;
-}
-
-static bool grow_arrays(uint64_t need)
-{
-    if (need <= S.cap)
-        return true;
-    uint64_t cap = S.cap ? S.cap : 1024;
-    while (cap < need)
-        cap *= 2;
-    uint64_t *va = realloc(S.va, cap * sizeof *va);
-    if (!va)
-        return false;
-    S.va = va;
-    uint8_t *held = realloc(S.held, cap);
-    if (!held)
-        return false;
-    S.held = held;
-    uint32_t *fl = realloc(S.freelist, cap * sizeof *fl);
-    if (!fl)
-        return false;
-    S.freelist = fl;
-    memset(S.va + S.cap, 0, (cap - S.cap) * sizeof *va);
-    memset(S.held + S.cap, 0, cap - S.cap);
-    S.cap = cap;
-    return true;
-}
-
-/* Makes sure frames [0, n) have pool mappings. */
-static bool map_chunks(uint64_t n)
-{
-    uint64_t need = (n + CHUNK_PAGES - 1) / CHUNK_PAGES;
-    if (need <= S.nchunks)
-        return true;
-    char **c = realloc(S.chunk, need * sizeof *c);
-    if (!c)
-        return false;
-    S.chunk = c;
-    if (ftruncate(S.fd, (off_t)(need * CHUNK_PAGES * S.pg)) != 0)
-        return false;
-    while (S.nchunks < need) {
-        void *p = mmap(NULL, CHUNK_PAGES * S.pg, PROT_READ | PROT_WRITE, MAP_SHARED,
-                       S.fd, (off_t)(S.nchunks * CHUNK_PAGES * S.pg));
-        if (p == MAP_FAILED)
-            return false;
-        S.chunk[S.nchunks++] = p;
-    }
-    return true;
-}
-
-/* Gives frame idx's memory back to the system: unlocked, contents dropped
- * (a reused frame starts zeroed, as Windows hands out zeroed pages). */
-static void frame_release(uint64_t idx)
-{
-    unlock_pages(frame_addr(idx), S.pg);
-    fallocate(S.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(idx * S.pg), (off_t)S.pg);
-}
-
-/* Locks frames [idx, idx+n) in RAM; on failure nothing stays locked. */
-static bool frame_lock(uint64_t idx, uint64_t n)
-{
-    /* One chunk at a time: pool mappings are separate. */
-    uint64_t done = 0;
-    while (done < n) {
-        uint64_t i = idx + done, k = CHUNK_PAGES - i % CHUNK_PAGES;
-        if (k > n - done)
-            k = n - done;
-        if (lock_pages(frame_addr(i), k * S.pg) != 0) {
-            for (uint64_t j = 0; j < done + k; j++)
-                frame_release(idx + j);
-            return false;
-        }
-        done += k;
-    }
-    return true;
-}
-
-/* Takes up to want frames into out[] (indexes); returns how many. */
-static uint64_t take_frames(uint64_t want, uint32_t *out)
-{
-    uint64_t got = 0;
-    while (got < want && S.nfree) {
-        uint32_t idx = S.freelist[S.nfree - 1];
-        if (!frame_lock(idx, 1))
-            return got;
-        S.nfree--;
-        S.held[idx] = 1;
-        out[got++] = idx;
-    }
-    /* New frames at the end of the memfd: one lock call per chunk. When the
-     * kernel refuses (RAM, RLIMIT_MEMLOCK), halve and retry: the caller gets
-     * fewer pages, as Windows allows. */
-    uint64_t k = want - got;
-    if (S.nframes + k > MAX_FRAMES)
-        k = MAX_FRAMES - S.nframes;
-    while (k) {
-        if (grow_arrays(S.nframes + k) && map_chunks(S.nframes + k) && frame_lock(S.nframes, k))
-            break;
-        k /= 2;
-    }
-    for (uint64_t i = 0; i < k; i++) {
-        S.held[S.nframes] = 1;
-        out[got++] = (uint32_t)S.nframes++;
-    }
-    return got;
-}
-
-static void give_back(uint32_t idx)
-{
-    S.held[idx] = 0;
-    frame_release(idx);
-    S.freelist[S.nfree++] = idx;
-}
 
 /* ---- windows (S.lock held) ---- */
 
@@ -457,12 +250,12 @@ NTSTATUS wm_awe_allocate(HANDLE process, ULONG_PTR *count, ULONG_PTR *frames)
         return want > UINTPTR_MAX / sizeof(ULONG_PTR) ? STATUS_INVALID_PARAMETER : STATUS_ACCESS_VIOLATION;
 
     pthread_mutex_lock(&S.lock);
-    if (!pool_open()) {
+    if (!wm_awe_pool_open()) {
         pthread_mutex_unlock(&S.lock);
         return STATUS_INSUFFICIENT_RESOURCES;
     }
     uint64_t budget;
-    st = lock_budget(&budget);
+    st = wm_awe_lock_budget(&budget);
     pthread_mutex_unlock(&S.lock);
     if (st)
         return st;
@@ -481,7 +274,7 @@ NTSTATUS wm_awe_allocate(HANDLE process, ULONG_PTR *count, ULONG_PTR *frames)
         return STATUS_INSUFFICIENT_RESOURCES;
     }
     pthread_mutex_lock(&S.lock);
-    uint64_t got = take_frames(want, idx);
+    uint64_t got = wm_awe_take_frames(want, idx);
     pthread_mutex_unlock(&S.lock);
     for (uint64_t i = 0; i < got; i++)
         out[i] = FRAME_BASE + idx[i];
@@ -494,7 +287,7 @@ NTSTATUS wm_awe_allocate(HANDLE process, ULONG_PTR *count, ULONG_PTR *frames)
     if (st && got) {                    /* failure: no frame stays allocated */
         pthread_mutex_lock(&S.lock);
         for (uint64_t i = 0; i < got; i++)
-            give_back(idx[i]);
+            wm_awe_give_back(idx[i]);
         pthread_mutex_unlock(&S.lock);
     }
     free(idx);
@@ -710,7 +503,7 @@ NTSTATUS wm_awe_free(HANDLE process, ULONG_PTR *count, const ULONG_PTR *frames)
             S.va[idx] = 0;
             unmap_pages(at, S.pg);
         }
-        give_back(idx);
+        wm_awe_give_back(idx);
     }
     pthread_mutex_unlock(&S.lock);
     copy_out(count, &done, sizeof done);
