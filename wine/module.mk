@@ -25,3 +25,17 @@ check-e2e: $(DUMP_FIXTURE_STAMP)
 UNIT_EXTRA_LIBS_test_savedstate_oracle := -lkdumpfile
 
 -include wine/vmsavedstatedumpprovider/module.mk
+
+# check-savedstate: the Windows client program, as a PE under wine with the
+# builtin DLL on WINEDLLPATH (own prefix; the first run makes it, ~10 s).
+SSD_PREFIX := /tmp/winmem-savedstate-wine-$(shell id -u)
+CHECKS += check-savedstate
+.PHONY: check-savedstate
+check-savedstate: $(SSD_PE) $(SSD_SO) $(BUILD)/wine-tests/pe/savedstate_client.exe $(DUMP_FIXTURE_STAMP)
+	@export WINEPREFIX=$(SSD_PREFIX) WINEDEBUG=-all WINEDLLPATH=$(abspath $(SSD_DIR)); \
+	if [ ! -f $(SSD_PREFIX)/drive_c/windows/system32/vmsavedstatedumpprovider.dll ]; then \
+		echo "making Wine prefix $(SSD_PREFIX)"; wineboot -u >/dev/null 2>&1; wineserver -w; fi; \
+	out=$$(WM_SAVEDSTATE_WINE=1 WM_DUMP_FIXTURES=$(abspath $(DUMP_FIXTURES)) \
+		timeout 60 wine $(BUILD)/wine-tests/pe/savedstate_client.exe 2>&1); rc=$$?; \
+	echo "$$out" | grep -E '^WT .* (pass|fail|skip)|Test failed|executed'; \
+	[ $$rc -eq 0 ] && ! echo "$$out" | grep -qE ' (fail|skip) [0-9]'
