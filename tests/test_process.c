@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -124,6 +125,43 @@ static void test_open_missing_and_exited(void)
     CU_ASSERT_TRUE(CloseHandle(h));
 }
 
+/* A handle stays bound to the process it opened even when its pid is reused:
+ * as root, ns_last_pid makes the next fork take the dead child's pid. Other
+ * processes on the machine may take it first; then the test tries again. */
+static void test_pid_reuse(void)
+{
+    for (int attempt = 0; attempt < 20; attempt++) {
+        pid_t a = spawn_sleeper();
+        HANDLE h = OpenProcess(PROCESS_QUERY_INFORMATION, FALSE, (DWORD)a);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+        reap(a);
+        FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w");
+        if (!f) {
+            CloseHandle(h);
+            CU_FAIL("cannot write ns_last_pid (not root?)");
+            return;
+        }
+        fprintf(f, "%d", (int)a - 1);
+        fclose(f);
+        pid_t b = spawn_sleeper();
+        if (b == a) {
+            MEMORY_BASIC_INFORMATION m;
+            CU_ASSERT_EQUAL(NtQueryVirtualMemory(h, NULL, MemoryBasicInformation, &m, sizeof m, NULL),
+                            STATUS_PROCESS_IS_TERMINATING);
+            HANDLE hb = OpenProcess(PROCESS_QUERY_INFORMATION, FALSE, (DWORD)b);
+            CU_ASSERT_PTR_NOT_NULL(hb);
+            CU_ASSERT_EQUAL(VirtualQueryEx(hb, NULL, &m, sizeof m), sizeof m);
+            CloseHandle(hb);
+            CloseHandle(h);
+            reap(b);
+            return;
+        }
+        CloseHandle(h);
+        reap(b);
+    }
+    CU_FAIL("could not get the same pid back in 20 attempts");
+}
+
 /* An unprivileged caller may not read a root process's space. */
 static void test_other_user_is_access_denied(void)
 {
@@ -211,6 +249,7 @@ void wm_register_tests(void)
     WM_TEST(s, test_pseudo_handle_and_ids);
     WM_TEST(s, test_open_close);
     WM_TEST(s, test_open_missing_and_exited);
+    WM_TEST(s, test_pid_reuse);
     WM_TEST(s, test_other_user_is_access_denied);
     WM_TEST(s, test_system_info);
     WM_TEST(s, test_close_races_queries);
