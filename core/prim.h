@@ -95,6 +95,16 @@ int wm_pagemap_read(wm_space *sp, uint64_t addr, size_t npages, uint64_t *out);
 int wm_image_find(wm_space *sp, uint64_t addr, uint64_t *start, uint64_t *end,
                   char *path, size_t path_size);
 
+/* Images the dynamic loader does not know — the PE images Wine maps — for
+ * this process: whoever learns of one (the shim, from Wine's own
+ * NtQueryVirtualMemory) registers its span, and wm_image_find then reports
+ * it like an ELF image (MEM_IMAGE, one AllocationBase, the file name).
+ * Pre: start < end, both page aligned; path may be NULL. Registering a start
+ * again replaces that entry. Returns false when the table (512) is full. */
+bool wm_image_register(uint64_t start, uint64_t end, const char *path);
+/* Forgets the registered image starting at start (unmapped). */
+void wm_image_unregister(uint64_t start);
+
 /* Reads len bytes at addr of sp's memory (process_vm_readv for others, a
  * fault-safe copy for self). Returns bytes read (may be short) or -errno. */
 ssize_t wm_space_read(wm_space *sp, uint64_t addr, void *buf, size_t len);

@@ -9,7 +9,8 @@
  * PT_LOAD headers give the image span; spans are cached by (dev, inode).
  * A span is confirmed only if the VMA at its computed base maps the same file
  * at the first segment's offset, so a plain mmap of an ELF file as data is
- * not mistaken for a loaded image.
+ * not mistaken for a loaded image. Images no ELF loader knows (PE images
+ * Wine maps) are registered by whoever learns of them (wm_image_register).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -54,6 +55,69 @@ static void vdso_init(void)
     vdso_end = vdso_start + PGUP(hi);
 }
 
+/* ---- images registered by others (PE images under Wine) ---- */
+
+enum { MAXREG = 512 };
+typedef struct reg_image {
+    uint64_t start, end;
+    char path[240];
+} reg_image;
+static reg_image regs[MAXREG];
+static int nregs;   /* read without the lock first: 0 is the common case */
+static pthread_rwlock_t reg_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+bool wm_image_register(uint64_t start, uint64_t end, const char *path)
+{
+    bool ok = true;
+    pthread_rwlock_wrlock(&reg_lock);
+    int i = 0;
+    while (i < nregs && regs[i].start != start)
+        i++;
+    if (i == nregs) {
+        if (nregs == MAXREG)
+            ok = false;
+        else
+            __atomic_store_n(&nregs, nregs + 1, __ATOMIC_RELEASE);
+    }
+    if (ok) {
+        regs[i].start = start;
+        regs[i].end = end;
+        copy_path(regs[i].path, sizeof regs[i].path, path ? path : "");
+    }
+    pthread_rwlock_unlock(&reg_lock);
+    return ok;
+}
+
+void wm_image_unregister(uint64_t start)
+{
+    pthread_rwlock_wrlock(&reg_lock);
+    for (int i = 0; i < nregs; i++)
+        if (regs[i].start == start) {
+            regs[i] = regs[nregs - 1];
+            __atomic_store_n(&nregs, nregs - 1, __ATOMIC_RELEASE);
+            break;
+        }
+    pthread_rwlock_unlock(&reg_lock);
+}
+
+static int registered_image(uint64_t addr, uint64_t *start, uint64_t *end, char *path, size_t path_size)
+{
+    int r = -ENOENT;
+    if (!__atomic_load_n(&nregs, __ATOMIC_RELAXED))
+        return r;
+    pthread_rwlock_rdlock(&reg_lock);
+    for (int i = 0; i < nregs; i++)
+        if (addr >= regs[i].start && addr < regs[i].end) {
+            *start = regs[i].start;
+            *end = regs[i].end;
+            copy_path(path, path_size, regs[i].path);
+            r = 0;
+            break;
+        }
+    pthread_rwlock_unlock(&reg_lock);
+    return r;
+}
+
 static int self_image(uint64_t addr, uint64_t *start, uint64_t *end, char *path, size_t path_size)
 {
     struct dl_find_object r;
@@ -78,7 +142,7 @@ static int self_image(uint64_t addr, uint64_t *start, uint64_t *end, char *path,
         copy_path(path, path_size, "[vdso]");
         return 0;
     }
-    return -ENOENT;
+    return registered_image(addr, start, end, path, path_size);
 }
 
 /* ---- other processes: ELF headers of the mapped file ---- */

@@ -246,6 +246,26 @@ static void test_name_too_long(void)
     CU_ASSERT_EQUAL(system("rm -rf /tmp/wm-prim-long"), 0);
 }
 
+/* A registered image (what the shim does for Wine's PE images) is found
+ * like an ELF one, and forgotten when unregistered. */
+static void test_registered_image(void)
+{
+    char *m = mmap(NULL, 8 * 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint64_t a = (uint64_t)(uintptr_t)m, s, e;
+    char path[64];
+    CU_ASSERT_EQUAL(wm_image_find(wm_space_self(), a + 4096, &s, &e, NULL, 0), -ENOENT);
+    CU_ASSERT_TRUE(wm_image_register(a, a + 8 * 4096, "/x/app.exe"));
+    CU_ASSERT_TRUE(wm_image_register(a, a + 6 * 4096, "/x/app.exe"));   /* replaces */
+    CU_ASSERT_EQUAL(wm_image_find(wm_space_self(), a + 4096, &s, &e, path, sizeof path), 0);
+    CU_ASSERT_EQUAL(s, a);
+    CU_ASSERT_EQUAL(e, a + 6 * 4096);
+    CU_ASSERT_STRING_EQUAL(path, "/x/app.exe");
+    CU_ASSERT_EQUAL(wm_image_find(wm_space_self(), a + 7 * 4096, &s, &e, NULL, 0), -ENOENT);
+    wm_image_unregister(a);
+    CU_ASSERT_EQUAL(wm_image_find(wm_space_self(), a + 4096, &s, &e, NULL, 0), -ENOENT);
+    munmap(m, 8 * 4096);
+}
+
 void wm_register_tests(void)
 {
     CU_pSuite s = wm_suite("prim", NULL, NULL);
@@ -258,4 +278,5 @@ void wm_register_tests(void)
     WM_TEST(s, test_images);
     WM_TEST(s, test_fault_safe_access);
     WM_TEST(s, test_name_too_long);
+    WM_TEST(s, test_registered_image);
 }

@@ -127,6 +127,29 @@ static void test_foreign_memory(void)
     CU_ASSERT_EQUAL(hdr.Type, MEM_IMAGE);
 }
 
+/* A span registered as an image (Wine's PE images, through the shim) reads
+ * as one: one AllocationBase, MEM_IMAGE, EXECUTE_WRITECOPY, its file name. */
+static void test_registered_image(void)
+{
+    char *m = mmap(NULL, 4 * 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    mprotect(m + 4096, 4096, PROT_READ | PROT_EXEC);
+    CU_ASSERT_TRUE(wm_image_register(U(m), U(m) + 4 * 4096, "/opt/app/app.exe"));
+    MEMORY_BASIC_INFORMATION q = mbi_of(GetCurrentProcess(), m + 4096);
+    CU_ASSERT_EQUAL(q.Type, MEM_IMAGE);
+    CU_ASSERT_EQUAL(q.AllocationBase, m);
+    CU_ASSERT_EQUAL(q.AllocationProtect, PAGE_EXECUTE_WRITECOPY);
+    CU_ASSERT_EQUAL(q.Protect, PAGE_EXECUTE_READ);
+    char nb[300];
+    MEMORY_SECTION_NAME *sn = (void *)nb;
+    CU_ASSERT_EQUAL(NtQueryVirtualMemory(GetCurrentProcess(), m + 3 * 4096, MemoryMappedFilenameInformation, nb,
+                                         sizeof nb, NULL), 0);
+    CU_ASSERT_EQUAL(sn->SectionFileName.Length, 2 * strlen("\\??\\unix\\opt\\app\\app.exe"));
+    wm_image_unregister(U(m));
+    q = mbi_of(GetCurrentProcess(), m + 4096);
+    CU_ASSERT_EQUAL(q.Type, MEM_PRIVATE);
+    munmap(m, 4 * 4096);
+}
+
 static char tmpl[] = "/tmp/wm-query-XXXXXX";
 
 static void test_file_and_shared_views(void)
@@ -546,6 +569,7 @@ void wm_register_tests(void)
     WM_TEST(s, test_error_paths);
     WM_TEST(s, test_foreign_memory);
     WM_TEST(s, test_file_and_shared_views);
+    WM_TEST(s, test_registered_image);
     WM_TEST(s, test_region_information);
     WM_TEST(s, test_working_set);
     WM_TEST(s, test_other_process);
