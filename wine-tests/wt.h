@@ -137,8 +137,21 @@ static inline void wt_section(const char *name)
     printf("WT %s.%s start\n", wt_program, wt_cur);
 }
 
+/* ok() and skip() may run on several threads at once (a test's worker
+ * threads): a spin lock keeps the counts exact and each failure message on
+ * one line. Sections are the main flow's: start them only while no other
+ * thread checks, or a check lands in whichever section is open. */
+static volatile int wt_lock_word;
+static inline void wt_lock(void)
+{
+    while (__atomic_exchange_n(&wt_lock_word, 1, __ATOMIC_ACQUIRE))
+        __builtin_ia32_pause();
+}
+static inline void wt_unlock(void) { __atomic_store_n(&wt_lock_word, 0, __ATOMIC_RELEASE); }
+
 static inline int wt_ok(const char *file, int line, int cond, const char *fmt, ...)
 {
+    wt_lock();
     if (!wt_cur)
         wt_section("main");
     wt_sec_checks++;
@@ -153,6 +166,7 @@ static inline int wt_ok(const char *file, int line, int cond, const char *fmt, .
         wt_sec_fail++;
         wt_total_fail++;
     }
+    wt_unlock();
     return cond;
 }
 
@@ -160,6 +174,7 @@ static inline void wt_skip(const char *file, int line, const char *fmt, ...)
 {
     va_list ap;
     const char *base = strrchr(file, '/');
+    wt_lock();
     if (!wt_cur)
         wt_section("main");
     printf("%s:%d: Tests skipped: [%s] ", base ? base + 1 : file, line, wt_cur);
@@ -167,6 +182,7 @@ static inline void wt_skip(const char *file, int line, const char *fmt, ...)
     vprintf(fmt, ap);
     va_end(ap);
     wt_sec_skip++;
+    wt_unlock();
 }
 
 /* A whole section that cannot run in this build: it reports "skip". */
