@@ -241,12 +241,24 @@ static int derive(wm_maps *m, vma *v, size_t nv, bool final)
             d->map_end = a->end;
             r.alloc_base = d->map_base;
             r.protect = protect_of(a, !a->shared);
-        } else if (!a->r && !a->w && !a->x) {
-            r.state = MEM_RESERVE;   /* how Wine and the CLR reserve */
-            r.protect = 0;
-            r.alloc_protect = PAGE_NOACCESS;
         } else {
-            r.protect = protect_of(a, false);
+            if (!a->r && !a->w && !a->x) {
+                r.state = MEM_RESERVE;   /* how Wine and the CLR reserve */
+                r.protect = 0;
+                r.alloc_protect = PAGE_NOACCESS;
+            } else {
+                r.protect = protect_of(a, false);
+            }
+            /* Windows allocations start on 64 KiB boundaries; a reservation
+             * whose pages were committed or protected shows as adjacent VMAs,
+             * so one that continues its neighbour off such a boundary belongs
+             * to the neighbour's allocation (a Wine VirtualAlloc, a thread
+             * stack with its guard). A guess for native mappings. */
+            if (a->start == d->anon_end && (a->start & 0xffff))
+                r.alloc_base = d->anon_base, r.alloc_protect = d->anon_protect;
+            else
+                d->anon_base = a->start, d->anon_protect = r.alloc_protect ? r.alloc_protect : r.protect;
+            d->anon_end = a->end;
         }
         if (!r.alloc_protect)
             r.alloc_protect = r.protect;

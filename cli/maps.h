@@ -31,6 +31,8 @@ typedef struct wm_maps {
     struct wm_derive {            /* where the incremental derivation stands */
         size_t done, img_until;
         uint64_t at, img_base, map_base, map_delta, map_inode, map_end;
+        uint64_t anon_base, anon_end;
+        uint32_t anon_protect;
     } ds;
 } wm_maps;
 

@@ -33,6 +33,7 @@ static void test_rules_on_fixed_text(void)
         "555555559000-55555555b000 rw-p 00000000 00:00 0 \n"                 /* .bss tail */
         "7f0000000000-7f0000100000 ---p 00000000 00:00 0 \n"                 /* a reservation */
         "7f0000100000-7f0000104000 rw-p 00000000 00:00 0 \n"
+        "7f0000104000-7f0000110000 ---p 00000000 00:00 0 \n"                 /* its uncommitted rest */
         "7f0000200000-7f0000201000 r--p 00000000 08:01 200 /data/file.bin\n" /* a view */
         "7f0000201000-7f0000202000 r--p 00001000 08:01 200 /data/file.bin\n"
         "7f0000300000-7f0000301000 rw-s 00000000 00:01 300 /memfd:x (deleted)\n"
@@ -59,6 +60,11 @@ static void test_rules_on_fixed_text(void)
     r = at(&m, 0x7f0000101000);
     CU_ASSERT_EQUAL(r->state, MEM_COMMIT);
     CU_ASSERT_EQUAL(r->protect, PAGE_READWRITE);
+    CU_ASSERT_EQUAL(r->alloc_base, 0x7f0000100000);   /* 64 KiB aligned: an allocation of its own */
+    r = at(&m, 0x7f0000104000);
+    CU_ASSERT_EQUAL(r->state, MEM_RESERVE);
+    CU_ASSERT_EQUAL(r->alloc_base, 0x7f0000100000);   /* continues it off a 64 KiB boundary */
+    CU_ASSERT_EQUAL(r->alloc_protect, PAGE_READWRITE);
     r = at(&m, 0x7f0000201000);
     CU_ASSERT_EQUAL(r->type, MEM_MAPPED);
     CU_ASSERT_EQUAL(r->alloc_base, 0x7f0000200000);  /* one view: consistent offsets */
@@ -71,8 +77,8 @@ static void test_rules_on_fixed_text(void)
     CU_ASSERT_EQUAL(r->type, MEM_IMAGE);
     r = at(&m, 0x7f0000150000);
     CU_ASSERT_EQUAL(r->state, MEM_FREE);
-    CU_ASSERT_EQUAL(r->base, 0x7f0000104000);
-    CU_ASSERT_EQUAL(r->size, 0x7f0000200000 - 0x7f0000104000);
+    CU_ASSERT_EQUAL(r->base, 0x7f0000110000);
+    CU_ASSERT_EQUAL(r->size, 0x7f0000200000 - 0x7f0000110000);
     CU_ASSERT_PTR_NULL(at(&m, 0xffffffffff600000));  /* above the user range */
     CU_ASSERT_EQUAL(m.r[0].state, MEM_FREE);         /* from address 0 */
     CU_ASSERT_EQUAL(m.r[0].base, 0);
