@@ -36,6 +36,22 @@ static void copy_path(char *dst, size_t size, const char *src)
         snprintf(dst, size, "%s", src);
 }
 
+/* A fork child has only the forking thread: a lock another thread held at
+ * the fork would never be released, so the child starts with fresh ones. */
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_rwlock_t reg_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+static void image_fork_child(void)
+{
+    pthread_mutex_init(&cache_lock, NULL);
+    pthread_rwlock_init(&reg_lock, NULL);
+}
+
+__attribute__((constructor)) static void image_init(void)
+{
+    pthread_atfork(NULL, NULL, image_fork_child);
+}
+
 /* ---- this process ---- */
 
 static uint64_t vdso_start, vdso_end;
@@ -64,7 +80,6 @@ typedef struct reg_image {
 } reg_image;
 static reg_image regs[MAXREG];
 static int nregs;   /* read without the lock first: 0 is the common case */
-static pthread_rwlock_t reg_lock = PTHREAD_RWLOCK_INITIALIZER;
 
 bool wm_image_register(uint64_t start, uint64_t end, const char *path)
 {
@@ -159,7 +174,6 @@ typedef struct elf_span {
 
 static elf_span cache[NCACHE];
 static unsigned cache_next;
-static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void read_elf(const char *path, uint64_t dev, uint64_t inode, elf_span *e)
 {

@@ -28,6 +28,18 @@ static slot slots[NSLOTS];
 static unsigned slot_hint;
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* A fork child has only the forking thread: a table lock another thread
+ * held at the fork would never be released. */
+static void process_fork_child(void)
+{
+    pthread_mutex_init(&table_lock, NULL);
+}
+
+__attribute__((constructor)) static void process_init(void)
+{
+    pthread_atfork(NULL, NULL, process_fork_child);
+}
+
 /* Windows handle values are multiples of 4; ours put the slot in bits 2..13
  * and its generation in bits 16..31. Generation 0 is never used, so no
  * handle value is below 0x10000 and NULL is never valid. */
