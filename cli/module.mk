@@ -26,12 +26,20 @@ $(CLI_TARGET_EXE): tests/programs/cli_target.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	x86_64-w64-mingw32-gcc -O1 -g -Wall -o $@ $<
 
+# A native program on winmem's API, linked to libwinmem.so.0 (a link next to
+# it) so the shim's native door can interpose on its calls.
+CLI_NATIVE := $(BUILD)/tests/programs/cli_native
+$(CLI_NATIVE): tests/programs/cli_native.c $(LIBWINMEM_SO)
+	@mkdir -p $(@D)
+	ln -sf ../../libwinmem.so $(@D)/libwinmem.so.0
+	$(CC) -O1 -g -fno-omit-frame-pointer -Iinclude -o $@ $< -L$(BUILD) -lwinmem -Wl,-rpath,'$$ORIGIN'
+
 # The end-to-end scripts (tests/e2e/cli_*.sh) run in check-e2e; they use the
 # ASan build of winmem, so a corrupt trace that crashed it fails there.
 WINMEM_SAN_BIN := $(BUILD)/san/winmem
 $(WINMEM_SAN_BIN): $(CLI_SRC:%.c=$(BUILD)/san/%.o) $(LIBWINMEM_SAN_A)
 	$(CC) $(SAN_FLAGS) -o $@ $(filter %.o,$^) $(LIBWINMEM_SAN_A) $(CORE_LIBS) $(CLI_LIBS)
-check-e2e: $(WINMEM_SAN_BIN) $(CLI_TARGET_EXE)
+check-e2e: $(WINMEM_SAN_BIN) $(CLI_TARGET_EXE) $(CLI_NATIVE)
 
 # make demo: a real Wine program under `winmem run`, its report, and the
 # memory map of a real process in Windows terms.

@@ -59,7 +59,9 @@ static void add_sym(sym_table *t, uint64_t start, uint64_t size, const char *nam
 {
     if (!name || !*name)
         return;
-    size_t len = strlen(name) + 1;
+    /* "__libc_start_main@@GLIBC_2.34": the version is noise in a stack */
+    const char *at = strchr(name, '@');
+    size_t len = (at && at != name ? (size_t)(at - name) : strlen(name)) + 1;
     if (t->strs_len + len > t->strs_cap) {
         size_t cap = t->strs_cap ? t->strs_cap * 2 : 4096;
         while (cap < t->strs_len + len)
@@ -76,7 +78,8 @@ static void add_sym(sym_table *t, uint64_t start, uint64_t size, const char *nam
             return;
         t->ents = e, t->cap = cap;
     }
-    memcpy(t->strs + t->strs_len, name, len);
+    memcpy(t->strs + t->strs_len, name, len - 1);
+    t->strs[t->strs_len + len - 1] = 0;
     t->ents[t->n++] = (sym_ent){ start, size, (uint32_t)t->strs_len, (uint8_t)strength };
     t->strs_len += len;
 }

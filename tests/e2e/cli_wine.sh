@@ -128,6 +128,25 @@ timeout 180 "$W" run --mode check -o "$D/check.wmt" --no-summary -- wine "$T" > 
 "$W" report "$D/check.wmt" > "$D/check.out" 2>&1
 check "check mode: recorded and reported as such" '[ $rc -eq 0 ] && grep -q "mode check" "$D/check.out" && grep -Eq "Check(-| )mode" "$D/check.out"'
 
+# --- a native program on winmem's API (the shim's native door, ELF stacks) ---
+N=$B/tests/programs/cli_native
+if [ -x "$N" ]; then
+    "$W" run -o "$D/n1.wmt" --no-summary -- "$N" > /dev/null 2>&1; rc1=$?
+    "$W" run -o "$D/n2.wmt" --no-summary -- "$N" > /dev/null 2>&1; rc2=$?
+    "$W" report "$D/n1.wmt" > "$D/native.out" 2>&1
+    check "native program: recorded through the native door" '[ $rc1 -eq 0 ] && grep -Eq "^  VirtualAlloc +40 " "$D/native.out"'
+    check "native program: ELF frames named (cli_native!reserve_and_commit, libc)" \
+        'grep -q "cli_native!reserve_and_commit+0x" "$D/native.out" && grep -q "libc.so.6!__libc_start_main+0x" "$D/native.out"'
+    check "native program: ERROR_INVALID_ADDRESS counted" 'grep -q "VirtualFree .*ERROR_INVALID_ADDRESS (487)" "$D/native.out"'
+    "$W" diff "$D/n1.wmt" "$D/n2.wmt" > "$D/native-diff.out" 2>&1; rc=$?
+    check "native program twice (mmap addresses randomised): diff says same" '[ $rc -eq 0 ]'
+    [ $rc -eq 0 ] || head -20 "$D/native-diff.out"
+    "$W" diff --strict-addresses "$D/n1.wmt" "$D/n2.wmt" > /dev/null 2>&1; rc=$?
+    check "... while comparing raw addresses would see the randomisation (exit 1)" '[ $rc -eq 1 ]'
+else
+    bad "missing $N (make check-e2e builds it)"
+fi
+
 # --- a native program: the exit status is passed through ---
 "$W" run -o "$D/native.wmt" --no-summary -- sh -c 'exit 3' > /dev/null 2>&1; rc=$?
 check "winmem run passes a native program's exit status (3)" '[ $rc -eq 3 ]'
