@@ -64,3 +64,7 @@ check-savedstate-fuzz fuzz-savedstate: $(FUZZ_BINS) $(BUILD)/fuzz/seeds/.stamp
 			-artifact_prefix=$(BUILD)/fuzz/$$fmt- $(BUILD)/fuzz/corpus/$$fmt > $(BUILD)/fuzz/$$fmt.log 2>&1 \
 		&& echo "fuzz_$$fmt: $$(grep -Eo 'Done [0-9]+ runs.*' $(BUILD)/fuzz/$$fmt.log | tail -n 1)" \
 		|| { echo "fuzz_$$fmt FAILED:"; tail -30 $(BUILD)/fuzz/$$fmt.log; rc=1; }; done; exit $$rc
+
+# bench/bench_savedstate.c compares against libelf and libkdumpfile.
+BENCH_LIBS_bench_savedstate := -lkdumpfile
+$(BUILD)/bench/bench_savedstate: $(DUMP_FIXTURE_STAMP)
