@@ -59,6 +59,8 @@ check "diff shows both stacks down to the program's main" '[ $(grep -c "cli_targ
 check "diff --ignore-field protect: the variant is the same" '[ $rc -eq 0 ]'
 "$W" diff --ignore-api NtProtectVirtualMemory "$D/a.wmt" "$D/c.wmt" > /dev/null 2>&1; rc=$?
 check "diff --ignore-api NtProtectVirtualMemory: the variant is the same" '[ $rc -eq 0 ]'
+"$W" diff --only-from cli_target.exe "$D/a.wmt" "$D/c.wmt" > "$D/diff-only.out" 2>&1; rc=$?
+check "diff --only-from cli_target.exe: still exactly the one difference" '[ $rc -eq 1 ] && grep -q "^different: 1 difference$" "$D/diff-only.out"'
 check "diff writes addresses relative to their allocation" 'grep -q "base=alloc T0#[0-9]*+0x1000" "$D/diff-ac.out"'
 
 # --- export ---
