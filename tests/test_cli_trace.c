@@ -221,6 +221,48 @@ static void test_random_damage_never_crashes(void)
     free(good);
 }
 
+static char *report_text(tr_trace *t)
+{
+    FILE *out = tmpfile();
+    report_opts o = { 10, 8, 10, false };
+    report_print(t, out, &o);
+    long n = ftell(out);
+    char *text = calloc(1, (size_t)n + 1);
+    rewind(out);
+    if (fread(text, 1, (size_t)n, out) != (size_t)n)
+        text[0] = 0;
+    fclose(out);
+    return text;
+}
+
+/* Check mode: a DIVERGENCE record is listed with both answers. */
+static void test_divergence_reported(void)
+{
+    FILE *f = fopen(path, "wb");
+    tg g;
+    tg_open(&g, f, 77, WMT_MODE_CHECK, WMT_HF_WINE | WMT_HF_WINE_HOOKED, "/usr/bin/wine64", "app.exe");
+    struct wmt_call c = tg_call_init(WMT_API_NtQueryVirtualMemory, 9, 1, 100, 10, 0);
+    tg_rec(&g, 9, &c, sizeof c);
+    struct wmt_divergence d;
+    memset(&d, 0, sizeof d);
+    d.h.type = WMT_REC_DIVERGENCE, d.h.size = sizeof d;
+    d.api = WMT_API_NtQueryVirtualMemory, d.kind = WMT_DIV_NO_MAPPING, d.tid = 9, d.call_seq = 1;
+    d.address = 0x7f0000001000, d.wine_state = 0x1000, d.wine_protect = 0x04;
+    tg_rec(&g, 9, &d, sizeof d);
+    tg_close(&g);
+    fclose(f);
+    tr_trace t;
+    char err[256];
+    CU_ASSERT_EQUAL_FATAL(tr_open(&t, path, false, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(t.ndivs, 1);
+    char *text = report_text(&t);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "Check-mode divergences: 1"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "Wine says MEM_COMMIT PAGE_READWRITE, the kernel has nothing mapped"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "mode check"));
+    free(text);
+    tr_close(&t);
+}
+
 static int setup(void)
 {
     int fd = mkstemp(path);
@@ -244,4 +286,5 @@ void wm_register_tests(void)
     WM_TEST(s, test_flipped_byte_is_found);
     WM_TEST(s, test_empty_foreign_and_short_files);
     WM_TEST(s, test_random_damage_never_crashes);
+    WM_TEST(s, test_divergence_reported);
 }
