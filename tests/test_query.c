@@ -418,6 +418,56 @@ static void test_after_fork(void)
     VirtualFree(v, 0, MEM_RELEASE);
 }
 
+/* fork() while other threads are inside the query path (and its locks):
+ * every child can still query, and answers about its own space. */
+static atomic_bool fork_stop;
+
+static void *fork_querier(void *arg)
+{
+    MEMORY_BASIC_INFORMATION m;
+    HANDLE h = OpenProcess(PROCESS_QUERY_INFORMATION, FALSE, GetCurrentProcessId());
+    while (!atomic_load(&fork_stop)) {
+        for (int i = 0; i < 50; i++)   /* mostly inside the handle table's lock */
+            GetProcessId(h);
+        VirtualQuery(arg, &m, sizeof m);
+        VirtualQuery((void *)gnu_get_libc_version, &m, sizeof m);   /* image lookup */
+        VirtualQueryEx(h, arg, &m, sizeof m);                       /* handle table */
+    }
+    CloseHandle(h);
+    return NULL;
+}
+
+static void test_fork_while_querying(void)
+{
+    pthread_t t[3];
+    int local;
+    atomic_store(&fork_stop, false);
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], NULL, fork_querier, &local);
+    int bad = 0;
+    for (int i = 0; i < 40; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            alarm(5);   /* a deadlocked child dies of SIGALRM instead of hanging the test */
+            MEMORY_BASIC_INFORMATION m;
+            char *n = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            HANDLE h = OpenProcess(PROCESS_QUERY_INFORMATION, FALSE, GetCurrentProcessId());
+            int ok = VirtualQuery(n, &m, sizeof m) && m.BaseAddress == n && m.Protect == PAGE_READONLY &&
+                     VirtualQuery((void *)gnu_get_libc_version, &m, sizeof m) && m.Type == MEM_IMAGE &&
+                     h && VirtualQueryEx(h, n, &m, sizeof m) && m.Protect == PAGE_READONLY;
+            _exit(ok ? 0 : 1);
+        }
+        int st;
+        waitpid(pid, &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            bad++;
+    }
+    atomic_store(&fork_stop, true);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
 /* Whole-space walks with PROCMAP_QUERY and with the text parser agree. */
 static void test_text_fallback_walk(void)
 {
@@ -574,6 +624,7 @@ void wm_register_tests(void)
     WM_TEST(s, test_working_set);
     WM_TEST(s, test_other_process);
     WM_TEST(s, test_after_fork);
+    WM_TEST(s, test_fork_while_querying);
     WM_TEST(s, test_text_fallback_walk);
     WM_TEST(s, test_registry_first);
     WM_TEST(s, test_eight_threads);
