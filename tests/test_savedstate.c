@@ -6,6 +6,7 @@
  * against QEMU's paging=true dump, in every format.
  */
 #include <pthread.h>
+#include <unistd.h>
 #include "unit.h"
 #include "savedstate_fx.h"
 
@@ -605,6 +606,85 @@ static void test_release_race(void)
     }
 }
 
+/* A copy of a fixture in /tmp, patched at one offset; returns its path. */
+static const char *patched_copy(const char *fixture, const char *tag, uint64_t off, const void *val, size_t n)
+{
+    static char path[128];
+    size_t len;
+    uint8_t *b = fx_slurp(fx(fixture), &len);
+    if (!b || off + n > len)
+        return NULL;
+    memcpy(b + off, val, n);
+    snprintf(path, sizeof path, "/tmp/wm-ss-%s-%d", tag, (int)getpid());
+    FILE *f = fopen(path, "wb");
+    bool ok = f && fwrite(b, 1, len, f) == len;
+    if (f)
+        fclose(f);
+    free(b);
+    return ok ? path : NULL;
+}
+
+/* PN_XNUM: e_phnum 0xFFFF with the real count in section 0's sh_info (QEMU
+ * does this past 65534 headers); the paging=true dump, re-marked that way,
+ * must give the same chunks. */
+static void test_pn_xnum(void)
+{
+    size_t len;
+    uint8_t *b = fx_slurp(fx("lm16-paging.elf"), &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    uint64_t shoff;
+    uint16_t phnum, xnum = 0xffff;
+    memcpy(&shoff, b + 40, 8);
+    memcpy(&phnum, b + 56, 2);
+    uint32_t count = phnum;
+    free(b);
+    CU_ASSERT_FATAL(shoff != 0);
+    const char *p = patched_copy("lm16-paging.elf", "xnum", 56, &xnum, 2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    FILE *f = fopen(p, "r+b");
+    fseek(f, (long)(shoff + 44), SEEK_SET);         /* shdr[0].sh_info */
+    fwrite(&count, 4, 1, f);
+    fclose(f);
+    VM_SAVED_STATE_DUMP_HANDLE a = fx_open("lm16-paging.elf"), x = NULL;
+    CU_ASSERT_EQUAL_FATAL(winmem_LoadSavedStateFileUtf8(p, &x), S_OK);
+    GPA_MEMORY_CHUNK ca[8], cx[8];
+    UINT64 na = 8, nx = 8, ps;
+    CU_ASSERT_EQUAL(GetGuestPhysicalMemoryChunks(a, &ps, ca, &na), S_OK);
+    CU_ASSERT_EQUAL(GetGuestPhysicalMemoryChunks(x, &ps, cx, &nx), S_OK);
+    CU_ASSERT(na == nx && !memcmp(ca, cx, na * sizeof *ca));
+    ReleaseSavedStateFiles(a);
+    ReleaseSavedStateFiles(x);
+    unlink(p);
+}
+
+/* CR4.LA57 set in vCPU0's QEMU note: 5-level paging is refused, not walked as 4. */
+static void test_la57_refused(void)
+{
+    size_t len;
+    uint8_t *b = fx_slurp(fx("lm16.elf"), &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    uint8_t *q = memmem(b, len < 0x1000 ? len : 0x1000, "QEMU\0", 5);   /* first QEMU note's name */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    uint64_t cr4_off = (uint64_t)(q - b) + 8 + 392 + 32, cr4;
+    memcpy(&cr4, b + cr4_off, 8);
+    free(b);
+    CU_ASSERT_EQUAL_FATAL(cr4, 0x20);                 /* QEMU's CR4 for lm16's vCPU0 */
+    cr4 |= 1ULL << 12;
+    const char *p = patched_copy("lm16.elf", "la57", cr4_off, &cr4, 8);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    VM_SAVED_STATE_DUMP_HANDLE h;
+    CU_ASSERT_EQUAL_FATAL(winmem_LoadSavedStateFileUtf8(p, &h), S_OK);
+    PAGING_MODE m = Paging_Long;
+    UINT64 pa;
+    CU_ASSERT_EQUAL(GetPagingMode(h, 0, &m), HRESULT_FROM_WIN32(ERROR_NOT_SUPPORTED));
+    CU_ASSERT_EQUAL(m, Paging_Invalid);
+    CU_ASSERT_EQUAL(GuestVirtualAddressToPhysicalAddress(h, 0, 0x3008, &pa, NULL), HRESULT_FROM_WIN32(ERROR_NOT_SUPPORTED));
+    ForcePagingMode(h, 0, Paging_Long);               /* forcing does not make LA57 tables 4-level */
+    CU_ASSERT_EQUAL(GuestVirtualAddressToPhysicalAddress(h, 0, 0x3008, &pa, NULL), HRESULT_FROM_WIN32(ERROR_NOT_SUPPORTED));
+    ReleaseSavedStateFiles(h);
+    unlink(p);
+}
+
 void wm_register_tests(void)
 {
     CU_pSuite s = wm_suite("savedstate", NULL, NULL);
@@ -623,4 +703,6 @@ void wm_register_tests(void)
     WM_TEST(s, test_handles);
     WM_TEST(s, test_loading);
     WM_TEST(s, test_release_race);
+    WM_TEST(s, test_pn_xnum);
+    WM_TEST(s, test_la57_refused);
 }
