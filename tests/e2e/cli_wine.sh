@@ -125,6 +125,21 @@ check "diff against an empty file: exit 2" '[ $rc -eq 2 ]'
 "$W" diff "$D/a.wmt" "$D/cut.wmt" > /dev/null 2>&1; rc=$?
 check "diff against a cut trace: exit 2 (readable part compared)" '[ $rc -eq 2 ]'
 
+# --- a program killed with SIGKILL while recording: its trace is still readable ---
+flag="$D/never"
+rm -f "$flag"
+timeout 120 "$W" run -o "$D/killed.wmt" --no-summary -- wine "$T" --hold "Z:$(echo "$PWD/$flag" | tr / '\\')" > "$D/killed.out" 2>&1 &
+runner=$!
+i=0
+while ! grep -q region= "$D/killed.out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 0.5   # the shim writes a thread's chunk after 100 ms
+kill -9 $(pgrep -n -x cli_target.exe) 2>/dev/null
+wait $runner; rc=$?
+check "winmem run reports the SIGKILL as 128+9" '[ $rc -eq 137 ]'
+"$W" report "$D/killed.wmt" > "$D/killed-report.out" 2>&1; rc=$?
+check "killed program: its trace reads, says it did not exit normally, has its calls" \
+    '[ $rc -le 1 ] && grep -q "no END record" "$D/killed-report.out" && grep -Eq "^  NtProtectVirtualMemory +[1-9]" "$D/killed-report.out"'
+
 # --- check mode ---
 timeout 180 "$W" run --mode check -o "$D/check.wmt" --no-summary -- wine "$T" > /dev/null 2>&1; rc=$?
 "$W" report "$D/check.wmt" > "$D/check.out" 2>&1

@@ -7,7 +7,8 @@
  *                             PAGE_EXECUTE_READ instead of PAGE_READONLY:
  *                             `winmem diff` must report exactly that call
  *   cli_target.exe --hold F   allocates known regions, prints their address,
- *                             and waits until file F exists (for `winmem maps`)
+ *                             and waits until file F exists (for `winmem maps`,
+ *                             and to be killed while recording)
  *
  * Nothing after the varied call looks at that page's protection, so the
  * variant differs in one call and one call only.
@@ -26,8 +27,13 @@ static int hold(const char *flag)
         return 3;
     printf("region=%p\n", (void *)p);
     fflush(stdout);
-    for (int i = 0; i < 600 && GetFileAttributesA(flag) == INVALID_FILE_ATTRIBUTES; i++)
+    /* A query every 100 ms: the shim writes a thread's buffered records on
+     * its next call after 100 ms, so a kill -9 here leaves them in the trace. */
+    MEMORY_BASIC_INFORMATION mbi;
+    for (int i = 0; i < 600 && GetFileAttributesA(flag) == INVALID_FILE_ATTRIBUTES; i++) {
+        VirtualQuery(p, &mbi, sizeof mbi);
         Sleep(100);
+    }
     return 0;
 }
 
