@@ -42,11 +42,15 @@ wine-tests: wine-tests-native wine-tests-pe wine-tests-winelib
 # build (for one variant) shows as "no build" cells instead of hiding the
 # rest of the matrix; the runner then fails on those cells.
 WT_MATRIX_ARGS ?=
+# Built with the programs: the saved-state client's dumps (wine/module.mk)
+# and the shim, so check-conformance alone fills every column. Programs run
+# from the top of the tree.
+WT_PREREQS = $(if $(DUMP_FIXTURE_STAMP),dump-fixtures) $(SHIM_SO)
 CHECKS += check-conformance
 .PHONY: check-conformance
 check-conformance: | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/wine-tests
-	@$(MAKE) --no-print-directory -k wine-tests >$(BUILD)/wine-tests/build.log 2>&1 || \
+	@$(MAKE) --no-print-directory -k wine-tests $(WT_PREREQS) >$(BUILD)/wine-tests/build.log 2>&1 || \
 		{ echo "some wine-tests did not build (full log: $(BUILD)/wine-tests/build.log):"; \
 		  grep -E ' error|Error [0-9]' $(BUILD)/wine-tests/build.log | head -20; }
 	@python3 tools/wt_selftest.py >$(BUILD)/wine-tests/selftest.log || { cat $(BUILD)/wine-tests/selftest.log; exit 1; }
