@@ -167,6 +167,7 @@ enum { MAXSEG = 12, NCACHE = 64 };
 typedef struct elf_span {
     uint64_t dev, inode;
     bool used, is_image;
+    uint64_t pe_size;  /* SizeOfImage when the file is a PE image, else 0 */
     int nseg;
     uint64_t off[MAXSEG], vaddr[MAXSEG], filesz[MAXSEG];
     uint64_t lo, hi;   /* page-rounded span of all PT_LOADs, link-time addresses */
@@ -174,6 +175,23 @@ typedef struct elf_span {
 
 static elf_span cache[NCACHE];
 static unsigned cache_next;
+
+static uint32_t le32(const unsigned char *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+
+/* SizeOfImage of a PE file (the headers Wine maps at an image's base), or 0. */
+static uint64_t pe_size_of(int fd)
+{
+    unsigned char h[1024];
+    ssize_t n = pread(fd, h, sizeof h, 0);
+    if (n < 64 || h[0] != 'M' || h[1] != 'Z')
+        return 0;
+    uint32_t pe = le32(h + 0x3c);
+    /* "PE\0\0", 20 bytes of file header, then SizeOfImage at optional
+     * header offset 56 (the same in PE32 and PE32+). */
+    if ((size_t)n < 84 || pe > (size_t)n - 84 || memcmp(h + pe, "PE\0\0", 4) != 0)
+        return 0;
+    return le32(h + pe + 24 + 56);
+}
 
 static void read_elf(const char *path, uint64_t dev, uint64_t inode, elf_span *e)
 {
@@ -212,6 +230,8 @@ static void read_elf(const char *path, uint64_t dev, uint64_t inode, elf_span *e
     }
     if (elf)
         elf_end(elf);
+    if (!e->is_image)
+        e->pe_size = pe_size_of(fd);
     close(fd);
 }
 
@@ -260,6 +280,38 @@ static int image_of(wm_space *sp, const wm_vma *v, const char *path, uint64_t ad
     return -ENOENT;
 }
 
+/* A PE image Wine mapped in another process: its header page is the file
+ * mapped at offset 0 at the image base, its sections file-backed or
+ * anonymous VMAs right after it. Walk back over contiguous VMAs to the
+ * nearest offset-0 file mapping; it is the image if that file is a PE whose
+ * SizeOfImage reaches addr. Bounded: sections are few. */
+static void strip_deleted(char *s);
+static int pe_image(wm_space *sp, uint64_t addr, uint64_t *start, uint64_t *end, char *path, size_t path_size)
+{
+    char name[4096 + 32];
+    wm_vma v;
+    uint64_t a = addr;
+    for (int n = 0; n < 24; n++) {
+        if (wm_vma_find(sp, a, &v, name, sizeof name) != 0 || v.start > a)
+            return -ENOENT;   /* a gap: images are contiguous */
+        if (v.inode && v.offset == 0 && name[0] == '/') {
+            strip_deleted(name);
+            elf_span e;
+            get_span(name, makedev(v.dev_major, v.dev_minor), v.inode, &e);
+            if (!e.pe_size || addr >= v.start + e.pe_size)
+                return -ENOENT;
+            *start = v.start;
+            *end = v.start + PGUP(e.pe_size);
+            copy_path(path, path_size, name);
+            return 0;
+        }
+        if (v.start == 0)
+            return -ENOENT;
+        a = v.start - 1;
+    }
+    return -ENOENT;
+}
+
 static void strip_deleted(char *s)
 {
     size_t n = strlen(s), k = strlen(" (deleted)");
@@ -293,11 +345,14 @@ int wm_image_find(wm_space *sp, uint64_t addr, uint64_t *start, uint64_t *end,
             return -ENOENT;
         v = p;
     }
-    if (v.inode == 0 || name[0] != '/')
-        return -ENOENT;
-    strip_deleted(name);
-    r = image_of(sp, &v, name, addr, start, end);
-    if (r == 0)
-        copy_path(path, path_size, name);
+    r = -ENOENT;
+    if (v.inode != 0 && name[0] == '/') {
+        strip_deleted(name);
+        r = image_of(sp, &v, name, addr, start, end);
+        if (r == 0)
+            copy_path(path, path_size, name);
+    }
+    if (r != 0 && sp->maybe_pe)
+        r = pe_image(sp, addr, start, end, path, path_size);
     return r;
 }

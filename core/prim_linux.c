@@ -104,6 +104,20 @@ static bool is_process(pid_t pid)
     return t && strtol(t + 7, NULL, 10) == pid;
 }
 
+/* Only Wine processes have PE images; looking for them elsewhere would
+ * cost every query of anonymous memory a walk back over its neighbours. */
+static bool runs_wine(pid_t pid)
+{
+    char path[40], exe[512];
+    snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+    ssize_t n = readlink(path, exe, sizeof exe - 1);
+    if (n <= 0)
+        return false;
+    exe[n] = 0;
+    const char *b = strrchr(exe, '/');
+    return strncmp(b ? b + 1 : exe, "wine", 4) == 0;
+}
+
 int wm_space_open(pid_t pid, wm_space **out)
 {
     char dir[32];
@@ -125,6 +139,7 @@ int wm_space_open(pid_t pid, wm_space **out)
     sp->mem_fd = open(dir, O_RDONLY | O_CLOEXEC);
     sp->pid = pid;
     sp->refs = 1;
+    sp->maybe_pe = runs_wine(pid);
     pthread_mutex_init(&sp->lock, NULL);
     *out = sp;
     return 0;

@@ -21,6 +21,7 @@ struct wm_space {
     pthread_mutex_t lock; /* serialises text-mode reads of maps_fd */
     int refs;             /* atomic; see wm_space_ref */
     char *textbuf;        /* text mode's read buffer, under lock */
+    bool maybe_pe;        /* runs Wine: look for PE images too (prim_image.c) */
 };
 
 #endif
