@@ -54,4 +54,4 @@ check-conformance: | $(DEPS_STAMP)
 		{ echo "some wine-tests did not build (full log: $(BUILD)/wine-tests/build.log):"; \
 		  grep -E ' error|Error [0-9]' $(BUILD)/wine-tests/build.log | head -20; }
 	@python3 tools/wt_selftest.py >$(BUILD)/wine-tests/selftest.log || { cat $(BUILD)/wine-tests/selftest.log; exit 1; }
-	@python3 tools/wt-matrix --build $(BUILD) --expected wine-tests/expected-differences.txt $(WT_MATRIX_ARGS) $(WT_NAMES)
+	@python3 tools/wt-matrix --build $(BUILD) $(if $(SHIM_SO),--require-shim) --expected wine-tests/expected-differences.txt $(WT_MATRIX_ARGS) $(WT_NAMES)
