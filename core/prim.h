@@ -88,6 +88,11 @@ int wm_vma_find(wm_space *sp, uint64_t addr, wm_vma *out, char *name, size_t nam
  * privileges may read its own maps but not its own pagemap). */
 int wm_pagemap_read(wm_space *sp, uint64_t addr, size_t npages, uint64_t *out);
 
+/* true when the page at addr is part of a huge page (transparent or
+ * hugetlb), from the PAGEMAP_SCAN ioctl (Linux 6.7+; false without it).
+ * Pre: addr page aligned. */
+bool wm_pagemap_huge(wm_space *sp, uint64_t addr);
+
 /* The loaded ELF image whose span contains addr (its PT_LOAD span, including
  * the anonymous .bss tail; [vdso] counts). For this process from the dynamic
  * loader; for another from the ELF headers of the file it mapped.

@@ -399,6 +399,28 @@ int wm_pagemap_read(wm_space *sp, uint64_t addr, size_t npages, uint64_t *out)
     return 0;
 }
 
+/* uapi linux/fs.h of 6.7+: PAGEMAP_SCAN, absent from the 6.1 headers. */
+struct wm_pm_scan_arg {
+    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+    uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+struct wm_page_region {
+    uint64_t start, end, categories;
+};
+#define WM_PAGEMAP_SCAN _IOWR('f', 16, struct wm_pm_scan_arg)
+#define WM_PAGE_IS_HUGE (1ULL << 6)
+
+bool wm_pagemap_huge(wm_space *sp, uint64_t addr)
+{
+    if (sp->pagemap_fd < 0)
+        return false;
+    struct wm_page_region r = { 0 };
+    struct wm_pm_scan_arg a = { .size = sizeof a, .start = addr, .end = addr + 4096,
+                                .vec = (uint64_t)(uintptr_t)&r, .vec_len = 1,
+                                .category_anyof_mask = WM_PAGE_IS_HUGE, .return_mask = WM_PAGE_IS_HUGE };
+    return ioctl(sp->pagemap_fd, WM_PAGEMAP_SCAN, &a) == 1 && (r.categories & WM_PAGE_IS_HUGE);
+}
+
 ssize_t wm_space_read(wm_space *sp, uint64_t addr, void *buf, size_t len)
 {
     if (sp != &self_space && sp->mem_fd >= 0) {

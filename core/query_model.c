@@ -267,8 +267,9 @@ NTSTATUS wm_query_ws_page(wm_space *sp, bool self, uint64_t addr, uint64_t *flag
      * tells 1 from more than 1 mappings, not the count: >1 reads as 2. */
     bool shared = (pm & WM_PM_FILE_SHARED) || !(pm & WM_PM_EXCLUSIVE);
     uint64_t share_count = shared ? ((pm & WM_PM_EXCLUSIVE) ? 1 : 2) : 0;
+    bool large = page_size > 4096 || wm_pagemap_huge(sp, p);
     *flags = 1 | share_count << 1 | (uint64_t)(prot & 0x7ff) << 4 | (uint64_t)shared << 15 |
-             (uint64_t)(page_size > 4096) << 23;
+             (uint64_t)large << 23;
     return STATUS_SUCCESS;
 }
 

@@ -325,6 +325,46 @@ static void test_working_set(void)
     munmap(m, 4 * 4096);
 }
 
+/* Kilobytes of transparent huge pages in the VMA at a, from smaps: the
+ * kernel's own account, independent of pagemap. */
+static long anon_huge_kb(const void *a)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512];
+    long kb = -1;
+    int in = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+            in = (uintptr_t)a >= lo && (uintptr_t)a < hi;
+        else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+            break;
+    }
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+/* LargePage follows what the kernel did: a transparent huge page when it
+ * gave one (smaps says so), a 4 KiB page otherwise. */
+static void test_large_page(void)
+{
+    size_t two = 2 << 20;
+    char *raw = mmap(NULL, 2 * two, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *m = (char *)(((uintptr_t)raw + two - 1) & ~(uintptr_t)(two - 1));
+    madvise(m, two, MADV_HUGEPAGE);
+    memset(m, 1, two);
+    long kb = anon_huge_kb(m);
+    PSAPI_WORKING_SET_EX_INFORMATION ws[2] = { { .VirtualAddress = m + 4096 }, { .VirtualAddress = &kb } };
+    CU_ASSERT_TRUE(QueryWorkingSetEx(GetCurrentProcess(), ws, sizeof ws));
+    CU_ASSERT_EQUAL(ws[0].VirtualAttributes.Valid, 1);
+    CU_ASSERT_EQUAL(ws[0].VirtualAttributes.LargePage, kb >= 2048 ? 1 : 0);
+    CU_ASSERT_EQUAL(ws[1].VirtualAttributes.LargePage, 0);   /* the stack */
+    if (kb < 2048)
+        fprintf(stderr, "test_large_page: the kernel gave no huge page (AnonHugePages %ld kB)\n", kb);
+    munmap(raw, 2 * two);
+}
+
 /* A child with known mappings, queried through OpenProcess: the answers must
  * equal the child's own VirtualQuery of the same addresses. */
 static void test_other_process(void)
@@ -622,6 +662,7 @@ void wm_register_tests(void)
     WM_TEST(s, test_registered_image);
     WM_TEST(s, test_region_information);
     WM_TEST(s, test_working_set);
+    WM_TEST(s, test_large_page);
     WM_TEST(s, test_other_process);
     WM_TEST(s, test_after_fork);
     WM_TEST(s, test_fork_while_querying);
