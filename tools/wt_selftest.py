@@ -49,13 +49,15 @@ def case(name, res_text, entries, expect, evidence=lambda p, m: []):
         print("selftest %s: ok" % name)
 
 
-def trace_file(path, hooked=True, divergence=False):
+def trace_file(path, hooked=True, divergence=False, calls=1):
     """A minimal trace per include/winmem/trace.h: header, one chunk."""
     hdr = bytearray(64)
     hdr[0:8] = b"WMTRACE1"
     struct.pack_into("<HHBBH", hdr, 8, 1, 64, 8, 1, 1)
     struct.pack_into("<II", hdr, 40, 1, 3 if hooked else 1)
     recs = b""
+    for _ in range(calls):   # a CALL record: type 4, 200 bytes (struct wmt_call)
+        recs += struct.pack("<HH", 4, 200) + bytes(196)
     if divergence:
         d = struct.pack("<HHHHIIQQQQIIIIQQIIII", 5, 96, 1, 2, 7, 0, 1, 0x10000, 0x10000, 0x1000,
                         0x1000, 4, 0x20000, 0, 0x10000, 0x11000, 1, 2, 0, 0)
@@ -92,6 +94,8 @@ def main():
              lambda p, m: shim_evidence(d, p, "check"))
         trace_file(os.path.join(d, "p.check.1.trace"), hooked=False)
         case("trace without the hook", {}, [], "not hooked", lambda p, m: shim_evidence(d, p, "check"))
+        trace_file(os.path.join(d, "p.check.1.trace"), calls=0)
+        case("hooked trace without calls", {}, [], "no CALL record", lambda p, m: shim_evidence(d, p, "check"))
         case("no trace at all", {}, [], "no trace written", lambda p, m: shim_evidence(d, p, "trace"))
     for f in FAILED:
         print("selftest FAILED " + f)

@@ -45,7 +45,7 @@ def shim_evidence(traces, prog, mode):
     files = glob.glob(os.path.join(traces, "%s.%s.*.trace" % (prog, mode)))
     if not files:
         return ["no trace written (%s.%s.<pid>.trace): the shim did not record this program" % (prog, mode)]
-    problems, hooked = [], False
+    problems, hooked, total_calls = [], False, 0
     for f in files:
         try:
             m, flags, divs, calls = read_trace(f)
@@ -53,6 +53,7 @@ def shim_evidence(traces, prog, mode):
             problems.append("%s: unreadable trace: %s" % (os.path.basename(f), e))
             continue
         hooked |= bool(flags & 2)
+        total_calls += calls
         for d in divs:
             problems.append("divergence at %#x (%s): Wine said State %#x Protect %#x; kernel VMA %#x-%#x means "
                             "Protect %#x" % (d["address"], "no mapping" if d["kind"] == 1 else "protection",
@@ -60,4 +61,6 @@ def shim_evidence(traces, prog, mode):
                                              d["kernel_protect"]))
     if not hooked:
         problems.append("trace says Wine's syscall table was not hooked (WMT_HF_WINE_HOOKED unset)")
+    elif total_calls == 0:
+        problems.append("trace holds no CALL record, yet every test program queries memory")
     return problems
