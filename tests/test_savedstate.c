@@ -81,6 +81,9 @@ static void test_chunks_lm16(void)
 static void test_chunks_t24(void)
 {
     check_chunks(t24_forms, "t24.elf");
+    static const char *const pae[] = { "pae16.elf", "pae16.kdump-zlib", "pae16.kdump", "pae16.lime",
+                                       "pae16.rawcat+pae16.layout" };
+    check_chunks(pae, "pae16.elf");
 }
 
 static void test_raw_offsets(void)
@@ -465,12 +468,12 @@ static void test_va_to_pa(void)
 }
 
 /* QEMU's paging=true dump lists (VA, PA) per mapping: every page must agree. */
-static void test_va_to_pa_vs_qemu(void)
+static void va_to_pa_vs_qemu(const char *paging_elf, const char *dump, uint64_t min_pages)
 {
     static struct fx_load l[4096];
-    size_t n = fx_readelf_loads(fx("lm16-paging.elf"), l, 4096);
+    size_t n = fx_readelf_loads(fx(paging_elf), l, 4096);
     CU_ASSERT_FATAL(n > 0);
-    VM_SAVED_STATE_DUMP_HANDLE h = fx_open("lm16.elf");
+    VM_SAVED_STATE_DUMP_HANDLE h = fx_open(dump);
     CU_ASSERT_PTR_NOT_NULL_FATAL(h);
     uint64_t pages = 0, bad = 0;
     for (size_t i = 0; i < n; i++) {
@@ -484,9 +487,64 @@ static void test_va_to_pa_vs_qemu(void)
             pages++;
         }
     }
-    CU_ASSERT(pages > 500);
+    CU_ASSERT(pages >= min_pages);
     CU_ASSERT_EQUAL(bad, 0);
     ReleaseSavedStateFiles(h);
+}
+
+static void test_va_to_pa_vs_qemu(void)
+{
+    va_to_pa_vs_qemu("lm16-paging.elf", "lm16.elf", 500);
+    va_to_pa_vs_qemu("lm16-paging.elf", "lm16.kdump-zlib", 500);
+    va_to_pa_vs_qemu("pae16-paging.elf", "pae16.elf", 190);
+    va_to_pa_vs_qemu("pse16-paging.elf", "pse16.kdump-zlib", 190);
+}
+
+/* 32-bit protected mode guests (tools/fixtures/pm32.S): QEMU writes EM_386
+ * dumps with i386 NT_PRSTATUS notes; PAE and 4 MiB-page walks. */
+static void test_pm32(void)
+{
+    static const struct { uint64_t va, pa, unmapped; HRESULT hr; } pae[] = {
+        { 0x3008, 0x1008, 0, S_OK }, { 0x5000, 0, 0x1000, VM_SAVED_STATE_DUMP_E_VA_NOT_MAPPED },
+        { 0x201234, 0x201234, 0, S_OK }, { 0xffff0069, 0xffff0069, 0, S_OK },
+        { 0x400000, 0, 0x200000, VM_SAVED_STATE_DUMP_E_VA_NOT_MAPPED },        /* PDE */
+        { 0x40000000, 0, 0x40000000, VM_SAVED_STATE_DUMP_E_VA_NOT_MAPPED },    /* PDPTE */
+        { 0x100000000ULL, 0, 0, VM_SAVED_STATE_DUMP_E_VA_NOT_MAPPED },        /* beyond 32 bits */
+    }, pse[] = {
+        { 0x3008, 0x1008, 0, S_OK }, { 0x5000, 0, 0x1000, VM_SAVED_STATE_DUMP_E_VA_NOT_MAPPED },
+        { 0x200000, 0x200000, 0, S_OK }, { 0x401234, 0x401234, 0, S_OK },       /* 4 MiB page */
+        { 0xffff0069, 0xffff0069, 0, S_OK },
+        { 0x800000, 0, 0x400000, VM_SAVED_STATE_DUMP_E_VA_NOT_MAPPED },        /* PDE */
+    };
+    const char *forms[][3] = { { "pae16.elf", "pae16.kdump-zlib", "pae16.regs" },
+                               { "pse16.elf", "pse16.kdump-zlib", "pse16.regs" } };
+    for (int k = 0; k < 2; k++)
+        for (int f = 0; f < 2; f++) {
+            check_regs(forms[k][f], forms[k][2], 0);
+            VM_SAVED_STATE_DUMP_HANDLE h = fx_open(forms[k][f]);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+            VIRTUAL_PROCESSOR_ARCH a;
+            PAGING_MODE m;
+            CU_ASSERT_EQUAL(GetArchitecture(h, 0, &a), S_OK);
+            CU_ASSERT_EQUAL(a, Arch_x86);
+            CU_ASSERT_EQUAL(GetPagingMode(h, 0, &m), S_OK);
+            CU_ASSERT_EQUAL(m, k ? Paging_32Bit : Paging_Pae);
+            size_t n = k ? sizeof pse / sizeof *pse : sizeof pae / sizeof *pae;
+            for (size_t i = 0; i < n; i++) {
+                uint64_t va = k ? pse[i].va : pae[i].va;
+                UINT64 pa = 0, un = 77;
+                HRESULT hr = GuestVirtualAddressToPhysicalAddress(h, 0, va, &pa, &un);
+                CU_ASSERT_EQUAL(hr, k ? pse[i].hr : pae[i].hr);
+                if (hr == S_OK)
+                    CU_ASSERT_EQUAL(pa, k ? pse[i].pa : pae[i].pa);
+                CU_ASSERT_EQUAL(un, k ? pse[i].unmapped : pae[i].unmapped);
+            }
+            uint8_t b[4096];
+            UINT32 got;
+            CU_ASSERT_EQUAL(ReadGuestPhysicalAddress(h, 0x100000000ULL, b, sizeof b, &got), S_OK);
+            CU_ASSERT(got == sizeof b && fx_pattern_ok(b, 0x100000000ULL, got));
+            ReleaseSavedStateFiles(h);
+        }
 }
 
 /* ---- handles and loading ---- */
@@ -700,6 +758,7 @@ void wm_register_tests(void)
     WM_TEST(s, test_cache_limit);
     WM_TEST(s, test_va_to_pa);
     WM_TEST(s, test_va_to_pa_vs_qemu);
+    WM_TEST(s, test_pm32);
     WM_TEST(s, test_handles);
     WM_TEST(s, test_loading);
     WM_TEST(s, test_release_race);

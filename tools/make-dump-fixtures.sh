@@ -2,6 +2,8 @@
 # Makes the saved-state dump fixtures with QEMU (TCG, no disk) into OUTDIR:
 #   lm16: 16 MiB, RAM split at 8 MiB, 2 vCPUs; the lm16 ROM puts vCPU0 in long
 #         mode with known registers (tools/fixtures/lm16.S).
+#   pae16, pse16: like lm16 with 1 vCPU stopped in 32-bit protected mode with
+#         PAE or 4 MiB-page paging (tools/fixtures/pm32.S): QEMU writes EM_386.
 #   t24:  24 MiB, RAM split at 12 MiB, 1 vCPU at reset, a ROM of known bytes.
 # Formats: ELF (paging false and true), kdump-zlib (QEMU 7.2 writes the
 # flattened stream; makedumpfile -R reassembles it when installed), LiME, the
@@ -50,9 +52,21 @@ as --64 -o "$tmp/lm16.o" "$here/fixtures/lm16.S"
 objcopy -O binary -j .text "$tmp/lm16.o" "$tmp/lm16.rom"
 $py padrom "$tmp/lm16.rom"
 $py pagetables > "$tmp/pt"
-run lm16 16M 0x800000 2 "$tmp/lm16.rom" max 0.3 \
+run lm16 16M 0x800000 2 "$tmp/lm16.rom" max 0.1 \
     -device loader,file=$tmp/pt,addr=0x10000,force-raw=on \
     $(pat 0x1000) $(pat 0x7ff000) $(pat 0x100000000) $(pat 0x1007ff000)
+
+# pae16 / pse16: 32-bit protected mode with PAE or PSE paging (tools/fixtures/pm32.S).
+for kind in pae pse; do
+    defs=; [ $kind = pae ] && defs="--defsym PAE=1"
+    # shellcheck disable=SC2086
+    as --32 $defs -o "$tmp/$kind.o" "$here/fixtures/pm32.S"
+    objcopy -O binary -j .text "$tmp/$kind.o" "$tmp/$kind.rom"
+    $py padrom "$tmp/$kind.rom"
+    $py pagetables $kind > "$tmp/pt-$kind"
+    run ${kind}16 16M 0x800000 1 "$tmp/$kind.rom" max 0.1 \
+        -device loader,file=$tmp/pt-$kind,addr=0x10000,force-raw=on $(pat 0x1000) $(pat 0x100000000)
+done
 
 # t24: a ROM that is only known bytes; the vCPU never runs.
 $py rombytes 0x10000 > "$tmp/t24.rom"
