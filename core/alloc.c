@@ -28,6 +28,23 @@ void wm_alloc_lock(void) { pthread_mutex_lock(&space_lock); }
 void wm_alloc_unlock(void) { pthread_mutex_unlock(&space_lock); }
 bool wm_alloc_lock_in_handler(void) { return pthread_mutex_lock(&space_lock) == 0; }
 
+/* fork() while another thread is inside winmem must not leave the child with
+ * a lock nobody will release: hold both locks across it (allocation lock
+ * first, the order every path takes them in). The child's thread is not the
+ * owner the mutex recorded, so the child starts with fresh locks instead. */
+static void fork_prepare(void) { wm_alloc_lock(); wm_registry_fork_lock(); }
+static void fork_parent(void) { wm_registry_fork_unlock(false); wm_alloc_unlock(); }
+static void fork_child(void)
+{
+    wm_registry_fork_unlock(true);
+    pthread_mutex_t fresh = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
+    space_lock = fresh;
+}
+__attribute__((constructor)) static void alloc_init(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
 static uint64_t page_mask(void)
 {
     static uint64_t mask;

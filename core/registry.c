@@ -51,15 +51,30 @@ static res **ents;
 static size_t count, capacity;
 static unsigned page_shift = 12;
 
-__attribute__((constructor)) static void registry_init(void)
+static void init_lock(void)
 {
     pthread_rwlockattr_t a;
     pthread_rwlockattr_init(&a);
     pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(&lock, &a);
     pthread_rwlockattr_destroy(&a);
+}
+
+__attribute__((constructor)) static void registry_init(void)
+{
+    init_lock();
     long ps = sysconf(_SC_PAGESIZE);
     page_shift = (unsigned)__builtin_ctzl(ps > 0 ? (unsigned long)ps : 4096ul);
+}
+
+void wm_registry_fork_lock(void) { pthread_rwlock_wrlock(&lock); }
+
+void wm_registry_fork_unlock(bool in_child)
+{
+    if (in_child)
+        init_lock();
+    else
+        pthread_rwlock_unlock(&lock);
 }
 
 /* Index of the last base <= addr, or -1. */

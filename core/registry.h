@@ -51,12 +51,20 @@ bool wm_registry_remove(uint64_t base);
 
 /* Sets state and protection of pages [addr, addr+size) inside one
  * reservation (state MEM_COMMIT with protect, or MEM_RESERVE with protect 0).
- * Returns false if the range is not inside a single reservation. */
+ * protect: a PAGE_* base with GUARD/NOCACHE/WRITECOMBINE (bits above 0x7ff
+ * are not kept). Returns false if the range is not inside a single
+ * reservation, or (nothing changed then) when out of memory. */
 bool wm_registry_set_pages(uint64_t addr, uint64_t size, uint32_t state, uint32_t protect);
 
 /* Clears PAGE_GUARD on the page containing addr if it is armed there, and
  * reports the protection that remains in *protect. Async-signal-safe: called
  * from the SIGSEGV handler. Returns true if a guard was cleared. */
 bool wm_registry_disarm_guard(uint64_t addr, uint32_t *protect);
+
+/* fork(): core/alloc.c's pthread_atfork handlers hold the registry across
+ * the fork so the child never inherits a lock another thread held. The
+ * child's unlock re-initialises the lock (its owner thread is gone). */
+void wm_registry_fork_lock(void);
+void wm_registry_fork_unlock(bool in_child);
 
 #endif

@@ -6,7 +6,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 #include "unit.h"
 #include "internal.h"
 #include "registry.h"
@@ -165,8 +167,51 @@ static void test_eight_threads(void)
     CU_ASSERT_TRUE(atomic_load(&operations) > 1000);
 }
 
+/* fork() while other threads are inside winmem: every child must be able
+ * to allocate and query (no lock inherited in the held state). */
+static atomic_int stop;
+static void *churn(void *arg)
+{
+    while (!atomic_load(&stop)) {
+        char *p = VirtualAlloc(NULL, 0x10000, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+        MEMORY_BASIC_INFORMATION m;
+        VirtualQuery(p, &m, sizeof(m));
+        VirtualFree(p, 0, MEM_RELEASE);
+    }
+    return NULL;
+}
+
+static void test_fork_while_busy(void)
+{
+    pthread_t t[3];
+    atomic_store(&stop, 0);
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], NULL, churn, NULL);
+    int stuck = 0, bad = 0;
+    for (int round = 0; round < 100 && !stuck; round++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            alarm(2);   /* a child stuck on a lock dies of SIGALRM */
+            char *p = VirtualAlloc(NULL, 0x10000, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+            MEMORY_BASIC_INFORMATION m;
+            _exit(p && VirtualQuery(p, &m, sizeof(m)) && m.State == MEM_COMMIT &&
+                  VirtualFree(p, 0, MEM_RELEASE) ? 0 : 1);
+        }
+        int st = 0;
+        waitpid(pid, &st, 0);
+        stuck += WIFSIGNALED(st);
+        bad += WIFEXITED(st) && WEXITSTATUS(st) != 0;
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    CU_ASSERT_EQUAL(stuck, 0);
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
 void wm_register_tests(void)
 {
     CU_pSuite s = wm_suite("alloc-threads", NULL, NULL);
     WM_TEST(s, test_eight_threads);
+    WM_TEST(s, test_fork_while_busy);
 }
