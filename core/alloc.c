@@ -39,6 +39,7 @@ static void fork_child(void)
     wm_registry_fork_unlock(true);
     pthread_mutex_t fresh = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
     space_lock = fresh;
+    wm_lock_forget(0, UINT64_MAX);   /* a child inherits no mlock */
 }
 __attribute__((constructor)) static void alloc_init(void)
 {

@@ -273,6 +273,14 @@ static void test_lock_unlock(void)
     CU_ASSERT_TRUE(VirtualUnlock(a + 0x1000, 0x1000)); /* splits it */
     CU_ASSERT_FALSE(VirtualUnlock(a, 0x2000));
     CU_ASSERT_EQUAL(GetLastError(), ERROR_NOT_LOCKED);
+    /* a child inherits no locks (fork drops mlock), so it has none to unlock */
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(!VirtualUnlock(a, 0x1000) && GetLastError() == ERROR_NOT_LOCKED ? 0 : 1);
+    int st = 1;
+    waitpid(pid, &st, 0);
+    CU_ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     CU_ASSERT_TRUE(VirtualUnlock(a, 0x1000));
     /* decommit forgets the lock */
     CU_ASSERT_TRUE(VirtualFree(a + 0x2000, 0x1000, MEM_DECOMMIT));
