@@ -123,7 +123,7 @@ static HRESULT walk_32(struct wm_dump *d, uint64_t cr3, bool pse, uint64_t va, u
 HRESULT wm_guest_va_to_pa(struct wm_dump *d, uint32_t vp, uint64_t va, uint64_t *pa, uint64_t *unmapped)
 {
     const struct wm_vp *v = &d->vps[vp];
-    PAGING_MODE mode = v->forced_paging;
+    PAGING_MODE mode = __atomic_load_n(&v->forced_paging, __ATOMIC_RELAXED);
     HRESULT hr = S_OK;
     *unmapped = 0;
     if (mode == Paging_Invalid && FAILED(hr = wm_vp_paging(d, vp, &mode)))

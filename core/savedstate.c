@@ -588,8 +588,8 @@ WM_EXPORT HRESULT WINAPI GetArchitecture(VM_SAVED_STATE_DUMP_HANDLE h, UINT32 Vp
     const struct wm_vp *v = &d->vps[VpId];
     if (!Arch)
         hr = E_POINTER;
-    else if (v->forced_arch != Arch_Unknown)
-        *Arch = v->forced_arch;
+    else if (__atomic_load_n(&v->forced_arch, __ATOMIC_RELAXED) != Arch_Unknown)
+        *Arch = __atomic_load_n(&v->forced_arch, __ATOMIC_RELAXED);
     else if (v->have_qemu)
         *Arch = (v->cs_flags & (1u << 21)) ? Arch_x64 : Arch_x86;
     else
@@ -605,7 +605,7 @@ WM_EXPORT HRESULT WINAPI ForceArchitecture(VM_SAVED_STATE_DUMP_HANDLE h, UINT32 
     if (FAILED(hr))
         return hr;
     if (Arch == Arch_x86 || Arch == Arch_x64)
-        d->vps[VpId].forced_arch = Arch;
+        __atomic_store_n(&d->vps[VpId].forced_arch, Arch, __ATOMIC_RELAXED);   /* readers hold no write lock */
     else
         hr = E_INVALIDARG;
     dump_put();
@@ -640,8 +640,8 @@ WM_EXPORT HRESULT WINAPI GetPagingMode(VM_SAVED_STATE_DUMP_HANDLE h, UINT32 VpId
         return hr;
     if (!Mode)
         hr = E_POINTER;
-    else if (d->vps[VpId].forced_paging != Paging_Invalid)
-        *Mode = d->vps[VpId].forced_paging;
+    else if (__atomic_load_n(&d->vps[VpId].forced_paging, __ATOMIC_RELAXED) != Paging_Invalid)
+        *Mode = __atomic_load_n(&d->vps[VpId].forced_paging, __ATOMIC_RELAXED);
     else
         hr = wm_vp_paging(d, VpId, Mode);
     dump_put();
@@ -655,7 +655,7 @@ WM_EXPORT HRESULT WINAPI ForcePagingMode(VM_SAVED_STATE_DUMP_HANDLE h, UINT32 Vp
     if (FAILED(hr))
         return hr;
     if (Mode >= Paging_NonPaged && Mode <= Paging_Long)
-        d->vps[VpId].forced_paging = Mode;
+        __atomic_store_n(&d->vps[VpId].forced_paging, Mode, __ATOMIC_RELAXED);
     else
         hr = E_INVALIDARG;
     dump_put();
