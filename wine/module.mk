@@ -6,7 +6,7 @@
 # from the copies in tests/fixtures/. Tests find them through WM_DUMP_FIXTURES.
 DUMP_FIXTURES      := $(BUILD)/fixtures
 DUMP_FIXTURE_STAMP := $(DUMP_FIXTURES)/.stamp
-$(DUMP_FIXTURE_STAMP): tools/make-dump-fixtures.sh tools/fixtures/dumpfix.py tools/fixtures/lm16.S | $(DEPS_STAMP)
+$(DUMP_FIXTURE_STAMP): tools/make-dump-fixtures.sh tools/fixtures/dumpfix.py tools/fixtures/lm16.S tools/fixtures/pm32.S | $(DEPS_STAMP)
 	@mkdir -p $(DUMP_FIXTURES)
 	@if command -v qemu-system-x86_64 >/dev/null 2>&1; then \
 		./tools/make-dump-fixtures.sh $(DUMP_FIXTURES) >/dev/null || exit 1; \
