@@ -193,17 +193,31 @@ static NTSTATUS reserve(uint64_t want, uint64_t size, uint32_t type, uint32_t pr
         if (size > USER_END - USER_MIN)
             return STATUS_INVALID_PARAMETER;   /* larger than the user range */
         size = (size + page_mask()) & ~page_mask();
-        /* Over-map by the granularity and trim both ends to get an aligned base. */
-        uint64_t span_len = size + gran - (page_mask() + 1);
-        void *p = mmap(NULL, span_len, first, flags, -1, 0);
-        if (p == MAP_FAILED)
-            return STATUS_NO_MEMORY;
-        uint64_t raw = (uint64_t)p;
-        base = (raw + gran - 1) & ~(gran - 1);
-        if (base > raw)
-            munmap(p, base - raw);
-        if (raw + span_len > base + size)
-            munmap((void *)(base + size), raw + span_len - (base + size));
+        /* Linux places mappings top-down, so the aligned spot just below the
+         * last reservation is usually free: one mmap. Otherwise over-map by
+         * the granularity and trim both ends to get an aligned base. */
+        static uint64_t below;   /* under wm_alloc_lock */
+        uint64_t cand = (below - size) & ~(gran - 1);
+        void *p = MAP_FAILED;
+        if (below > size && cand >= USER_MIN)
+            p = mmap((void *)cand, size, first, flags | MAP_FIXED_NOREPLACE, -1, 0);
+        if (p != MAP_FAILED && (uint64_t)p == cand) {
+            base = cand;
+        } else {
+            if (p != MAP_FAILED)
+                munmap(p, size);
+            uint64_t span_len = size + gran - (page_mask() + 1);
+            p = mmap(NULL, span_len, first, flags, -1, 0);
+            if (p == MAP_FAILED)
+                return STATUS_NO_MEMORY;
+            uint64_t raw = (uint64_t)p;
+            base = (raw + gran - 1) & ~(gran - 1);
+            if (base > raw)
+                munmap(p, base - raw);
+            if (raw + span_len > base + size)
+                munmap((void *)(base + size), raw + span_len - (base + size));
+        }
+        below = base;
     }
 
     if (!wm_registry_add(base, size, prot, kind)) {
