@@ -120,19 +120,21 @@ typedef union VIRTUAL_PROCESSOR_REGISTER {
 
 /*
  * Opens a dump; the format is recognised from the content (QEMU ELF, kdump
- * standard or flattened, LiME; anything else is a raw image: one chunk from
- * GPA 0). Only headers are read. *VmSavedStateDumpHandle gets a handle for
+ * standard or flattened, LiME). Raw images have no magic to recognise: open
+ * them with LoadSavedStateFiles. Only headers (and CPU notes) are read. *VmSavedStateDumpHandle gets a handle for
  * the other functions; ReleaseSavedStateFiles frees it.
- * Errors: E_POINTER; HRESULT_FROM_WIN32(errno-derived: ERROR_FILE_NOT_FOUND,
- * ERROR_ACCESS_DENIED, ...); HRESULT_FROM_WIN32(ERROR_BAD_FORMAT) for a file
- * that claims a format and breaks it (truncated, offsets past the end, ...);
+ * Errors: E_POINTER; HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND /
+ * ERROR_PATH_NOT_FOUND), E_ACCESSDENIED; HRESULT_FROM_WIN32(ERROR_BAD_FORMAT)
+ * for an unknown format or a file that breaks its format (truncated, offsets
+ * past the end, ...);
  * HRESULT_FROM_WIN32(ERROR_NOT_SUPPORTED) for a compression this build lacks.
  */
 HRESULT WINAPI LoadSavedStateFile(LPCWSTR VmrsFile, VM_SAVED_STATE_DUMP_HANDLE *VmSavedStateDumpHandle);
 
 /*
  * The Windows pair is (.bin, .vsv). For Linux dumps the pair is (raw image,
- * layout file): the image holds guest memory ranges back to back, the layout
+ * layout file). VsvFile NULL: the image is guest memory from GPA 0 (QMP
+ * pmemsave). Otherwise the image holds guest memory ranges back to back, the layout
  * (text) lists them in file order, one "START LENGTH" per line (hex or
  * decimal, '#' comments), e.g. a file made from a memory-backend-file.
  * A layout that does not fit the image → HRESULT_FROM_WIN32(ERROR_BAD_FORMAT).
