@@ -29,6 +29,7 @@ enum { NONE, INSTALLED, FORBIDDEN };
 static _Atomic int state = NONE;
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sigaction prev;
+static uint64_t page_size;   /* set before the handler is installed */
 
 /* initial-exec: reading it in the handler must not allocate. */
 static __thread uint64_t thread_hits __attribute__((tls_model("initial-exec")));
@@ -91,11 +92,11 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
     int saved_errno = errno;
     if (si->si_code == SEGV_ACCERR && wm_alloc_lock_in_handler()) {
         uint64_t a = (uint64_t)si->si_addr;
-        uint64_t page = a & ~(uint64_t)(sysconf(_SC_PAGESIZE) - 1);
+        uint64_t page = a & ~(page_size - 1);
         uint32_t left;
         bool hit = wm_registry_disarm_guard(a, &left);
         if (hit)
-            mprotect((void *)page, (size_t)sysconf(_SC_PAGESIZE), wm_prot_to_unix(left));
+            mprotect((void *)page, page_size, wm_prot_to_unix(left));
         bool retry = hit || access_allowed_now(a, uc);
         wm_alloc_unlock();
         if (hit) {
@@ -156,6 +157,7 @@ bool wm_guard_enable(void)
                                     .sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART };
             sigemptyset(&sa.sa_mask);
             pthread_key_create(&altstack_key, free_altstack);
+            page_size = (uint64_t)sysconf(_SC_PAGESIZE);
             /* prev must be complete before the handler can run. */
             sigaction(SIGSEGV, NULL, &prev);
             if (sigaction(SIGSEGV, &sa, NULL) == 0)
