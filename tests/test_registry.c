@@ -191,6 +191,31 @@ static void test_many_reservations_sorted(void)
         CU_ASSERT_TRUE(wm_registry_remove(FAKE_BASE + (uint64_t)k * 0x20000));
 }
 
+/* Run lengths come from run boundaries, never from walking pages: a 64 TiB
+ * reservation answers with exact sizes (page indexes far above 2^32). */
+static void test_huge_reservation(void)
+{
+    wm_region r;
+    uint64_t b = 0x100000000000ull, size = 64ull << 40, pg = 4096;
+    CU_ASSERT_TRUE_FATAL(wm_registry_add(b, size, PAGE_READWRITE, WM_KIND_PLAIN));
+    CU_ASSERT_TRUE(wm_registry_set_pages(b + size - pg, pg, MEM_COMMIT, PAGE_READONLY));
+    CU_ASSERT_TRUE(wm_registry_set_pages(b + (size >> 1), 3 * pg, MEM_COMMIT, PAGE_READWRITE));
+    CU_ASSERT_TRUE(wm_registry_query(b + 5 * pg, &r));
+    CU_ASSERT_EQUAL(r.size, (size >> 1) - 5 * pg);
+    CU_ASSERT_EQUAL(r.commit_size, 4 * pg);
+    CU_ASSERT_TRUE(wm_registry_query(b + (size >> 1) + pg, &r));
+    CU_ASSERT_EQUAL(r.base, b + (size >> 1) + pg);
+    CU_ASSERT_EQUAL(r.size, 2 * pg);
+    CU_ASSERT_TRUE(wm_registry_query(b + size - 1, &r));
+    CU_ASSERT_EQUAL(r.state, MEM_COMMIT);
+    CU_ASSERT_EQUAL(r.protect, PAGE_READONLY);
+    CU_ASSERT_EQUAL(r.size, pg);
+    CU_ASSERT_TRUE(wm_registry_query(b + size - 2 * pg, &r));
+    CU_ASSERT_EQUAL(r.state, MEM_RESERVE);
+    CU_ASSERT_EQUAL(r.base + r.size, b + size - pg);
+    CU_ASSERT_TRUE(wm_registry_remove(b));
+}
+
 void wm_register_tests(void)
 {
     CU_pSuite s = wm_suite("registry", NULL, NULL);
@@ -199,4 +224,5 @@ void wm_register_tests(void)
     WM_TEST(s, test_disarm_guard);
     WM_TEST(s, test_random_against_model);
     WM_TEST(s, test_many_reservations_sorted);
+    WM_TEST(s, test_huge_reservation);
 }
