@@ -29,10 +29,14 @@ typedef struct wm_maps {
     wm_mregion *r;
     size_t n, cap;
     struct wm_derive {            /* where the incremental derivation stands */
-        size_t done, img_until;
-        uint64_t at, img_base, map_base, map_delta, map_inode, map_end;
+        size_t done;
+        uint64_t at, map_base, map_delta, map_inode, map_end;
         uint64_t anon_base, anon_end;
         uint32_t anon_protect;
+        uint64_t img_base, img_end;   /* the image span being walked */
+        const char *img_name;
+        struct wm_img { uint64_t inode; uint32_t dev; uint64_t size; } imgs[256];   /* per file: span or 0 */
+        size_t nimg;
     } ds;
 } wm_maps;
 
@@ -46,6 +50,10 @@ typedef void (*wm_maps_emit)(void *ctx, const wm_maps *m, size_t from, size_t to
  * Returns 0, or -errno (-EACCES: the kernel's ptrace read check refused;
  * -ENOENT/-ESRCH: no such process). */
 int wm_maps_read(pid_t pid, wm_maps *m, wm_maps_emit emit, void *ctx);
+/* The same regions from winmem's own API: OpenProcess + VirtualQueryEx
+ * (pid 0: this process through GetCurrentProcess()). Same return values. */
+int wm_maps_read_api(pid_t pid, wm_maps *m);
+
 /* Derives regions from maps text (takes ownership of text, malloc'ed). */
 int wm_maps_parse(wm_maps *m, char *text, size_t len);
 void wm_maps_free(wm_maps *m);

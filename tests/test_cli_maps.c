@@ -24,21 +24,30 @@ static const wm_mregion *at(const wm_maps *m, uint64_t a)
     return NULL;
 }
 
+/* Images are recognised from the files' own headers, so the fixed text
+ * names real files: this test program (ELF) and one of Wine's PE DLLs. */
 static void test_rules_on_fixed_text(void)
 {
-    const char *text =
-        "555555554000-555555556000 r--p 00000000 08:01 100 /usr/bin/prog\n"
-        "555555556000-555555558000 r-xp 00002000 08:01 100 /usr/bin/prog\n"
-        "555555558000-555555559000 rw-p 00004000 08:01 100 /usr/bin/prog\n"
+    char exe[1024], text[8192];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    CU_ASSERT_FATAL(len > 0);
+    exe[len] = 0;
+    const char *dll = "/usr/lib/x86_64-linux-gnu/wine/x86_64-windows/kernelbase.dll";
+    snprintf(text, sizeof text,
+        "7b000000-7b001000 r--s 00000000 08:01 300 %s\n"                    /* PE headers */
+        "7b001000-7b002000 r-xp 00000000 00:00 0 \n"                        /* a section Wine copied */
+        "555555554000-555555556000 r--p 00000000 08:01 100 %s\n"
+        "555555556000-555555558000 r-xp 00002000 08:01 100 %s\n"
+        "555555558000-555555559000 rw-p 00004000 08:01 100 %s\n"
         "555555559000-55555555b000 rw-p 00000000 00:00 0 \n"                 /* .bss tail */
         "7f0000000000-7f0000100000 ---p 00000000 00:00 0 \n"                 /* a reservation */
         "7f0000100000-7f0000104000 rw-p 00000000 00:00 0 \n"
         "7f0000104000-7f0000110000 ---p 00000000 00:00 0 \n"                 /* its uncommitted rest */
         "7f0000200000-7f0000201000 r--p 00000000 08:01 200 /data/file.bin\n" /* a view */
         "7f0000201000-7f0000202000 r--p 00001000 08:01 200 /data/file.bin\n"
-        "7f0000300000-7f0000301000 rw-s 00000000 00:01 300 /memfd:x (deleted)\n"
+        "7f0000300000-7f0000301000 rw-s 00000000 00:01 400 /memfd:x (deleted)\n"
         "7ffff7fc1000-7ffff7fc3000 r-xp 00000000 00:00 0 [vdso]\n"
-        "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]\n";
+        "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]\n", dll, exe, exe, exe);
     wm_maps m = { 0 };
     CU_ASSERT_EQUAL_FATAL(wm_maps_parse(&m, strdup(text), strlen(text)), 0);
     const wm_mregion *r = at(&m, 0x555555556000);
@@ -52,7 +61,13 @@ static void test_rules_on_fixed_text(void)
     r = at(&m, 0x55555555a000);
     CU_ASSERT_EQUAL(r->type, MEM_IMAGE);           /* .bss belongs to its image */
     CU_ASSERT_EQUAL(r->alloc_base, 0x555555554000);
-    CU_ASSERT_STRING_EQUAL(r->name, "/usr/bin/prog");
+    CU_ASSERT_STRING_EQUAL(r->name, exe);
+    r = at(&m, 0x7b001000);
+    CU_ASSERT_EQUAL(r->type, MEM_IMAGE);           /* inside kernelbase.dll's SizeOfImage */
+    CU_ASSERT_EQUAL(r->alloc_base, 0x7b000000);
+    CU_ASSERT_STRING_EQUAL(r->name, dll);
+    r = at(&m, 0x7b000000);
+    CU_ASSERT_EQUAL(r->protect, PAGE_READONLY);    /* shared: not copy-on-write */
     r = at(&m, 0x7f0000080000);
     CU_ASSERT_EQUAL(r->state, MEM_RESERVE);
     CU_ASSERT_EQUAL(r->protect, 0);
@@ -66,7 +81,7 @@ static void test_rules_on_fixed_text(void)
     CU_ASSERT_EQUAL(r->alloc_base, 0x7f0000100000);   /* continues it off a 64 KiB boundary */
     CU_ASSERT_EQUAL(r->alloc_protect, PAGE_READWRITE);
     r = at(&m, 0x7f0000201000);
-    CU_ASSERT_EQUAL(r->type, MEM_MAPPED);
+    CU_ASSERT_EQUAL(r->type, MEM_MAPPED);              /* no such file: not an image */
     CU_ASSERT_EQUAL(r->alloc_base, 0x7f0000200000);  /* one view: consistent offsets */
     CU_ASSERT_EQUAL(r->base, 0x7f0000200000);        /* equal attributes: one region */
     CU_ASSERT_EQUAL(r->size, 0x2000);
@@ -127,6 +142,19 @@ static void test_real_child(void)
     CU_ASSERT_EQUAL(r->type, MEM_MAPPED);
     CU_ASSERT_EQUAL(r->protect, PAGE_READWRITE);
     CU_ASSERT_EQUAL(r->size, 8192);
+    CU_ASSERT_STRING_EQUAL(r->name, tmpl);
+    wm_maps_free(&m);
+    /* winmem's own API (OpenProcess + VirtualQueryEx) sees the same */
+    CU_ASSERT_EQUAL_FATAL(wm_maps_read_api(pid, &m), 0);
+    r = at(&m, a[0] + 65536);
+    CU_ASSERT_FATAL(r != NULL);
+    CU_ASSERT_EQUAL(r->state, MEM_COMMIT);
+    CU_ASSERT_EQUAL(r->protect, PAGE_READONLY);
+    CU_ASSERT_EQUAL(r->size, 16384);
+    r = at(&m, a[0]);
+    CU_ASSERT_EQUAL(r->state, MEM_RESERVE);
+    r = at(&m, a[1]);
+    CU_ASSERT_EQUAL(r->type, MEM_MAPPED);
     CU_ASSERT_STRING_EQUAL(r->name, tmpl);
     wm_maps_free(&m);
     kill(pid, SIGKILL);

@@ -52,6 +52,22 @@ t = d["totals"]
 assert t["MEM_IMAGE"]["regions"] > 0 and t["MEM_PRIVATE"]["reserved"] >= (1 << 20) - 4 * 4096
 assert any(x["Name"].endswith("ntdll.so") and x["Type"] == "MEM_IMAGE" for x in d["regions"])
 PY'
+    "$W" maps "$pid" --api --json > "$D/wine-api.json"; rc=$?
+    check "maps --api (winmem's OpenProcess + VirtualQueryEx) agrees on State and Type everywhere" 'python3 - "$D/wine.json" "$D/wine-api.json" "$addr" <<PY
+import json, sys
+t = json.load(open(sys.argv[1])); a = json.load(open(sys.argv[2])); p = int(sys.argv[3], 16)
+tr = [(int(r["BaseAddress"], 16), r) for r in t["regions"]]
+def at(x):
+    for b, r in tr:
+        if b <= x < b + r["RegionSize"]: return r
+bad = [(r["BaseAddress"], f, r[f], at(int(r["BaseAddress"], 16))[f]) for r in a["regions"]
+       for f in ("State", "Type") if r[f] != at(int(r["BaseAddress"], 16))[f]]
+assert not bad, bad[:5]
+assert len(a["regions"]) > 50
+# the core sees the program allocation the same way
+r = [x for x in a["regions"] if int(x["BaseAddress"], 16) == p][0]
+assert r["State"] == "MEM_COMMIT" and r["Protect"] == "PAGE_READONLY" and r["RegionSize"] == 4096, r
+PY'
     "$W" maps "$pid" > "$D/wine.txt"; rc=$?
     check "maps text: header, rows and totals per type" \
         '[ $rc -eq 0 ] && grep -q "^BaseAddress " "$D/wine.txt" && grep -q "^MEM_IMAGE " "$D/wine.txt" && grep -q "^MEM_PRIVATE " "$D/wine.txt" && grep -q "Reserve  Private" "$D/wine.txt"'
@@ -73,6 +89,9 @@ if [ "$(id -u)" -eq 0 ]; then
     setpriv --reuid 65534 --regid 65534 --clear-groups "$W" maps $$ > "$D/perm.out" 2> "$D/perm.err"; rc=$?
     check "maps of another user's process: exit 2 with the permission named" \
         '[ $rc -eq 2 ] && grep -q "permission denied" "$D/perm.err" && grep -q "ptrace read access" "$D/perm.err" && grep -q "CAP_SYS_PTRACE" "$D/perm.err" && [ ! -s "$D/perm.out" ]'
+    setpriv --reuid 65534 --regid 65534 --clear-groups "$W" maps $$ --api > /dev/null 2> "$D/perm-api.err"; rc=$?
+    check "maps --api of another user's process: the same permission message" \
+        '[ $rc -eq 2 ] && grep -q "CAP_SYS_PTRACE" "$D/perm-api.err"'
     # and the other way round: root may read a process that dropped to 65534
     setpriv --reuid 65534 --regid 65534 --clear-groups sleep 30 &
     sp=$!
