@@ -29,7 +29,12 @@ enum { NONE, INSTALLED, FORBIDDEN };
 static _Atomic int state = NONE;
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sigaction prev;
-static uint64_t page_size;   /* set before the handler is installed */
+static uint64_t page_size;   /* set before any guard can be armed */
+
+__attribute__((constructor)) static void guard_init(void)
+{
+    page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+}
 
 /* initial-exec: reading it in the handler must not allocate. */
 static __thread uint64_t thread_hits __attribute__((tls_model("initial-exec")));
@@ -65,6 +70,24 @@ static void chain(int sig, siginfo_t *si, void *uc)
     }
 }
 
+bool wm_guard_disarm_page(uint64_t addr)
+{
+    wm_region r;
+    uint32_t left;
+    if (!wm_registry_query(addr, &r) || r.state != MEM_COMMIT || !(r.protect & PAGE_GUARD))
+        return false;
+    /* Kernel first: if the registry then cannot record the change, the
+     * page is armed again, rather than recorded open while still PROT_NONE
+     * (which would fault forever). */
+    void *page = (void *)(addr & ~(page_size - 1));
+    if (mprotect(page, page_size, wm_prot_to_unix(r.protect & ~(uint32_t)PAGE_GUARD)) != 0)
+        return false;
+    if (wm_registry_disarm_guard(addr, &left))
+        return true;
+    mprotect(page, page_size, PROT_NONE);
+    return false;
+}
+
 /* true when the page's recorded protection allows the faulting access: the
  * guard was cleared by another thread (or VirtualProtect) between the fault
  * and this handler taking the lock, so the access only needs to run again. */
@@ -92,11 +115,7 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
     int saved_errno = errno;
     if (si->si_code == SEGV_ACCERR && wm_alloc_lock_in_handler()) {
         uint64_t a = (uint64_t)si->si_addr;
-        uint64_t page = a & ~(page_size - 1);
-        uint32_t left;
-        bool hit = wm_registry_disarm_guard(a, &left);
-        if (hit)
-            mprotect((void *)page, page_size, wm_prot_to_unix(left));
+        bool hit = wm_guard_disarm_page(a);
         bool retry = hit || access_allowed_now(a, uc);
         wm_alloc_unlock();
         if (hit) {
@@ -157,7 +176,6 @@ bool wm_guard_enable(void)
                                     .sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART };
             sigemptyset(&sa.sa_mask);
             pthread_key_create(&altstack_key, free_altstack);
-            page_size = (uint64_t)sysconf(_SC_PAGESIZE);
             /* prev must be complete before the handler can run. */
             sigaction(SIGSEGV, NULL, &prev);
             if (sigaction(SIGSEGV, &sa, NULL) == 0)

@@ -88,6 +88,9 @@ bool wm_alloc_lock_in_handler(void);
  * not be installed (wm_guard_forbid_handler); guards are then recorded but
  * never fire (see docs/allocation.md). */
 bool wm_guard_enable(void);
+/* Clears an armed guard on addr's page: kernel protection and registry
+ * together, or neither. Async-signal-safe. Pre: wm_alloc_lock held. */
+bool wm_guard_disarm_page(uint64_t addr);
 /* Forbids installing the handler from now on: for the shim inside a Wine
  * process, where Wine owns SIGSEGV. Call before the first PAGE_GUARD use. */
 void wm_guard_forbid_handler(void);

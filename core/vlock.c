@@ -114,9 +114,7 @@ static NTSTATUS probe(uint64_t start, uint64_t end)
         if (r.state != MEM_COMMIT || wm_prot_base(r.protect) == PAGE_NOACCESS)
             return STATUS_ACCESS_VIOLATION;
         if (r.protect & PAGE_GUARD) {
-            uint32_t left;
-            if (wm_registry_disarm_guard(a, &left))
-                mprotect((void *)r.base, (size_t)sysconf(_SC_PAGESIZE), wm_prot_to_unix(left));
+            wm_guard_disarm_page(a);
             return STATUS_GUARD_PAGE_VIOLATION;
         }
         a = r.base + r.size;
