@@ -31,7 +31,7 @@ typedef struct ev {
     char *text;       /* normalized (API, arguments, result) */
 } ev;
 
-typedef struct alloc { uint64_t base, size; unsigned thread, n; bool live; } alloc;
+typedef struct alloc { uint64_t base, size; unsigned thread, n; } alloc;
 
 typedef struct side {
     tr_trace t;
@@ -67,6 +67,27 @@ static int thread_index(side *s, uint32_t tid)
     return -1;
 }
 
+/* Live allocations are kept sorted by base (no overlaps), so resolving an
+ * address is a binary search even in traces with many thousands of them. */
+static size_t first_above(const side *s, uint64_t a)   /* index of the first base > a */
+{
+    size_t lo = 0, hi = s->nal;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->al[mid].base <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static alloc *containing(side *s, uint64_t a)
+{
+    size_t i = first_above(s, a);
+    return i && a - s->al[i - 1].base < s->al[i - 1].size ? &s->al[i - 1] : NULL;
+}
+
 static void fmt_addr(side *s, uint64_t a, bool strict, char *buf, size_t len)
 {
     if (a == 0) {
@@ -77,12 +98,10 @@ static void fmt_addr(side *s, uint64_t a, bool strict, char *buf, size_t len)
         snprintf(buf, len, "0x%llx", (unsigned long long)a);
         return;
     }
-    for (size_t i = s->nal; i-- > 0;) {   /* newest first: freed and reused ranges */
-        alloc *x = &s->al[i];
-        if (x->live && a >= x->base && a - x->base < x->size) {
-            snprintf(buf, len, "alloc T%u#%u+0x%llx", x->thread, x->n, (unsigned long long)(a - x->base));
-            return;
-        }
+    const alloc *x = containing(s, a);
+    if (x) {
+        snprintf(buf, len, "alloc T%u#%u+0x%llx", x->thread, x->n, (unsigned long long)(a - x->base));
+        return;
     }
     for (size_t i = 0; i < s->t.nmods; i++) {
         const struct wmt_module *m = s->t.mods[i].rec;
@@ -94,10 +113,22 @@ static void fmt_addr(side *s, uint64_t a, bool strict, char *buf, size_t len)
     snprintf(buf, len, "addr?");
 }
 
+static void remove_at(side *s, size_t i)
+{
+    memmove(&s->al[i], &s->al[i + 1], (s->nal - i - 1) * sizeof *s->al);
+    s->nal--;
+}
+
 static void new_alloc(side *s, const struct wmt_call *c, uint64_t base, uint64_t size)
 {
-    if (!base || !size)
+    if (!base || !size || base + size < base)
         return;
+    /* whatever it overlaps was replaced without a free we saw (MAP_FIXED...) */
+    size_t i = first_above(s, base);
+    if (i && s->al[i - 1].base + s->al[i - 1].size > base)
+        remove_at(s, --i);
+    while (i < s->nal && s->al[i].base < base + size)
+        remove_at(s, i);
     if (s->nal == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 256;
         alloc *na = realloc(s->al, cap * sizeof *na);
@@ -106,17 +137,16 @@ static void new_alloc(side *s, const struct wmt_call *c, uint64_t base, uint64_t
         s->al = na, s->cap = cap;
     }
     int ti = thread_index(s, c->tid);
-    unsigned th = ti < 0 ? 999 : (unsigned)ti;
-    s->al[s->nal++] = (alloc){ base, size, th, ti < 0 ? 0 : ++s->allocs_by_thread[ti], true };
+    memmove(&s->al[i + 1], &s->al[i], (s->nal - i) * sizeof *s->al);
+    s->al[i] = (alloc){ base, size, ti < 0 ? 999 : (unsigned)ti, ti < 0 ? 0 : ++s->allocs_by_thread[ti] };
+    s->nal++;
 }
 
 static void end_alloc(side *s, uint64_t addr)
 {
-    for (size_t i = s->nal; i-- > 0;)
-        if (s->al[i].live && addr >= s->al[i].base && addr - s->al[i].base < s->al[i].size) {
-            s->al[i].live = false;
-            return;
-        }
+    alloc *x = containing(s, addr);
+    if (x)
+        remove_at(s, (size_t)(x - s->al));
 }
 
 /* After the call: what it did to the set of known allocations. */
