@@ -203,9 +203,10 @@ int cmd_run(int argc, char **argv)
         globfree(&g);
     }
     if (!found)
-        fprintf(stderr, "winmem run: %s exited with status %d and wrote no trace matching %s\n"
-                        "  (was the program name right? --only %s; see `winmem run --help`)\n",
-                name, rc, pat, only ? only : "(all)");
+        fprintf(stderr, "winmem run: %s exited with status %d; no trace matching %s was written:\n"
+                        "  either no process named %s ran (--only NAME chooses it) or it made no\n"
+                        "  memory call the shim records\n",
+                name, rc, pat, only ? only : "(any)");
     free(shim);
     return rc;
 }
