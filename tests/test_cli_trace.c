@@ -263,6 +263,38 @@ static void test_divergence_reported(void)
     tr_close(&t);
 }
 
+/* Latency percentiles from the log-linear histogram: within 1/16 below the
+ * exact value (the bucket's lower bound), max exact. */
+static void test_percentiles(void)
+{
+    FILE *f = fopen(path, "wb");
+    tg g;
+    tg_open(&g, f, 78, WMT_MODE_TRACE, 0, "/bin/prog", "prog");
+    for (unsigned i = 1; i <= 1000; i++) {
+        struct wmt_call c = tg_call_init(WMT_API_VirtualQuery, 5, i, i * 2000000ull, i * 1000ull, 0);
+        c.ret = 48;
+        tg_rec(&g, 5, &c, sizeof c);
+    }
+    tg_close(&g);
+    fclose(f);
+    tr_trace t;
+    char err[256];
+    CU_ASSERT_EQUAL_FATAL(tr_open(&t, path, false, err, sizeof err), 0);
+    char *text = report_text(&t), *line = strstr(text, "  VirtualQuery ");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(line);
+    unsigned long n, failed;
+    double p50, p90, p99, mx;
+    CU_ASSERT_EQUAL(sscanf(line, " VirtualQuery %lu %lu %lf us %lf us %lf us %lf us", &n, &failed, &p50, &p90, &p99, &mx), 6);
+    CU_ASSERT_EQUAL(n, 1000);
+    CU_ASSERT_EQUAL(failed, 0);
+    CU_ASSERT(p50 <= 500.0 && p50 >= 500.0 * 15 / 16);
+    CU_ASSERT(p90 <= 900.0 && p90 >= 900.0 * 15 / 16);
+    CU_ASSERT(p99 <= 990.0 && p99 >= 990.0 * 15 / 16);
+    CU_ASSERT_DOUBLE_EQUAL(mx, 1000.0, 0.01);   /* "1000.0 us": exact */
+    free(text);
+    tr_close(&t);
+}
+
 static int setup(void)
 {
     int fd = mkstemp(path);
@@ -287,4 +319,5 @@ void wm_register_tests(void)
     WM_TEST(s, test_empty_foreign_and_short_files);
     WM_TEST(s, test_random_damage_never_crashes);
     WM_TEST(s, test_divergence_reported);
+    WM_TEST(s, test_percentiles);
 }
