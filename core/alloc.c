@@ -41,17 +41,13 @@ static void fork_child(void)
     space_lock = fresh;
     wm_lock_forget(0, UINT64_MAX);   /* a child inherits no mlock */
 }
+static uint64_t pmask = 0xfff;
+static inline uint64_t page_mask(void) { return pmask; }
+
 __attribute__((constructor)) static void alloc_init(void)
 {
+    pmask = (uint64_t)sysconf(_SC_PAGESIZE) - 1;
     pthread_atfork(fork_prepare, fork_parent, fork_child);
-}
-
-static uint64_t page_mask(void)
-{
-    static uint64_t mask;
-    if (!mask)
-        mask = (uint64_t)sysconf(_SC_PAGESIZE) - 1;
-    return mask;
 }
 
 /* Windows refuses allocations outside the user range GetSystemInfo reports. */
@@ -450,7 +446,9 @@ WM_EXPORT BOOL WINMEM_API VirtualProtectEx(HANDLE hProcess, LPVOID lpAddress, SI
 {
     uint32_t old = 0;
     NTSTATUS st = check_process(hProcess);
-    if (st == STATUS_SUCCESS && !lpflOldProtect)
+    /* Checked before anything changes: a bad pointer must not leave the
+     * protection changed and the old value lost. */
+    if (st == STATUS_SUCCESS && (!lpflOldProtect || !wm_self_writable(lpflOldProtect, sizeof(*lpflOldProtect))))
         st = STATUS_ACCESS_VIOLATION;
     if (st == STATUS_SUCCESS)
         st = do_protect((uint64_t)lpAddress, dwSize, flNewProtect, &old);

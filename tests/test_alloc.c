@@ -191,6 +191,14 @@ static void test_protection_values(void)
     CU_ASSERT_EQUAL(GetLastError(), ERROR_INVALID_PARAMETER);
     CU_ASSERT_FALSE(VirtualProtect(a, PG, PAGE_READONLY, NULL));
     CU_ASSERT_EQUAL(GetLastError(), ERROR_NOACCESS);
+    /* an unwritable lpflOldProtect: refused before anything changes */
+    DWORD *ro = VirtualAlloc(NULL, PG, MEM_COMMIT, PAGE_READONLY);
+    CU_ASSERT_FALSE(VirtualProtect(a, PG, PAGE_READONLY, ro));
+    CU_ASSERT_EQUAL(GetLastError(), ERROR_NOACCESS);
+    CU_ASSERT_EQUAL(query(a).Protect, PAGE_READWRITE | PAGE_NOCACHE);
+    CU_ASSERT_FALSE(VirtualProtect(a, PG, PAGE_READONLY, (DWORD *)0x10));
+    CU_ASSERT_EQUAL(GetLastError(), ERROR_NOACCESS);
+    VirtualFree(ro, 0, MEM_RELEASE);
     /* size 0: an empty range at a page boundary reports, changes nothing;
      * inside a page it is that page */
     old = 0;
