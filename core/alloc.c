@@ -74,6 +74,18 @@ NTSTATUS wm_check_prot(uint32_t prot, bool private_memory)
 
 static NTSTATUS check_private_prot(uint32_t prot) { return wm_check_prot(prot, true); }
 
+/* PAGE_TARGETS_INVALID / PAGE_TARGETS_NO_UPDATE (one value) only steer
+ * Control Flow Guard, which Linux does not have: valid with an executable
+ * base, and dropped there, so the rest of winmem never sees them. */
+#define PAGE_TARGETS_CFG 0x40000000u
+static uint32_t without_cfg(uint32_t prot)
+{
+    uint32_t base = prot & 0xff;
+    bool exec = base == PAGE_EXECUTE || base == PAGE_EXECUTE_READ || base == PAGE_EXECUTE_READWRITE ||
+                base == PAGE_EXECUTE_WRITECOPY;
+    return (prot & PAGE_TARGETS_CFG) && exec ? prot & ~PAGE_TARGETS_CFG : prot;
+}
+
 /* The kernel protection for a Windows one. A guard is PROT_NONE only while
  * the handler can disarm it; otherwise the guard is recorded but inert. */
 static int unix_prot(uint32_t prot)
@@ -259,6 +271,7 @@ static NTSTATUS reset(uint64_t start, uint64_t end, bool undo)
 
 static NTSTATUS do_alloc(uint64_t addr, uint64_t size, uint32_t type, uint32_t prot, uint64_t *out)
 {
+    prot = without_cfg(prot);
     if (!size || (type & ~(uint32_t)ALLOC_TYPES))
         return STATUS_INVALID_PARAMETER;
     if (type & (MEM_RESET | MEM_RESET_UNDO)) {
@@ -353,6 +366,7 @@ static NTSTATUS do_free(uint64_t addr, uint64_t size, uint32_t type)
 /* ---- protect ---- */
 static NTSTATUS do_protect(uint64_t addr, uint64_t size, uint32_t prot, uint32_t *old)
 {
+    prot = without_cfg(prot);
     NTSTATUS st = wm_check_prot(prot, false);
     if (st != STATUS_SUCCESS)
         return st;

@@ -179,6 +179,15 @@ static void test_protection_values(void)
         CU_ASSERT_PTR_NULL(VirtualAlloc(NULL, PG, MEM_COMMIT, bad[i]));
         CU_ASSERT_EQUAL(GetLastError(), ERROR_INVALID_PARAMETER);
     }
+    /* the CFG flag: accepted with an executable base, not recorded; refused otherwise */
+    char *x = VirtualAlloc(NULL, PG, MEM_COMMIT, PAGE_EXECUTE_READ | 0x40000000);
+    CU_ASSERT_PTR_NOT_NULL(x);
+    if (x) {
+        CU_ASSERT_EQUAL(query(x).Protect, PAGE_EXECUTE_READ);
+        VirtualFree(x, 0, MEM_RELEASE);
+    }
+    CU_ASSERT_PTR_NULL(VirtualAlloc(NULL, PG, MEM_COMMIT, PAGE_READWRITE | 0x40000000));
+    CU_ASSERT_EQUAL(GetLastError(), ERROR_INVALID_PARAMETER);
     /* NOCACHE is recorded in both fields; the kernel gets the base protection */
     char *a = VirtualAlloc(NULL, 0x2000, MEM_COMMIT, PAGE_READWRITE | PAGE_NOCACHE);
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
