@@ -78,6 +78,16 @@ static void test_reserve_commit_protect_free(void)
     CU_ASSERT_PTR_NULL(VirtualAlloc(a + 0xf000, 0x2000, MEM_RESET, PAGE_NOACCESS));
     CU_ASSERT_EQUAL(GetLastError(), ERROR_INVALID_ADDRESS);
 
+    /* MEM_RESET_UNDO: alone, on allocated memory, state unchanged */
+    CU_ASSERT_EQUAL(VirtualAlloc(a, PG, MEM_RESET_UNDO, PAGE_READWRITE), a);
+    CU_ASSERT_EQUAL(query(a).State, MEM_COMMIT);
+    CU_ASSERT_PTR_NULL(VirtualAlloc(a, PG, MEM_RESET | MEM_COMMIT, PAGE_READWRITE));
+    CU_ASSERT_EQUAL(GetLastError(), ERROR_INVALID_PARAMETER);
+    char *gone = VirtualAlloc(NULL, PG, MEM_COMMIT, PAGE_READWRITE);
+    CU_ASSERT_TRUE(VirtualFree(gone, 0, MEM_RELEASE));
+    CU_ASSERT_PTR_NULL(VirtualAlloc(gone, PG, MEM_RESET_UNDO, PAGE_READWRITE));
+    CU_ASSERT_EQUAL(GetLastError(), ERROR_INVALID_ADDRESS);
+
     CU_ASSERT_FALSE(VirtualFree(a, 0x10000, 0));
     CU_ASSERT_EQUAL(GetLastError(), ERROR_INVALID_PARAMETER);
     CU_ASSERT_TRUE(VirtualFree(a, 0x10000, MEM_DECOMMIT));
