@@ -32,6 +32,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -266,9 +267,11 @@ static NTSTATUS WM_MSABI filter_free(HANDLE h, PVOID *addr, SIZE_T *size, ULONG 
 {
     wm_region r;
     uint64_t a;
-    if (!windows_made || h != SELF || !addr || !size)
+    /* The caller's pointer is read without faulting: a bad one is Wine's to
+     * report (STATUS_ACCESS_VIOLATION), not a crash here. */
+    struct iovec l = { &a, sizeof a }, rv = { addr, sizeof a };
+    if (!windows_made || h != SELF || !size || process_vm_readv(getpid(), &l, 1, &rv, 1, 0) != sizeof a)
         return real_free(h, addr, size, type);
-    a = (uint64_t)(uintptr_t)*addr;
     if (!wm_registry_query(a, &r) || r.kind != WM_KIND_PHYSICAL)
         return real_free(h, addr, size, type);
     if (type == MEM_DECOMMIT)
