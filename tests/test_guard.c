@@ -4,6 +4,7 @@
 #include <alloca.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -308,6 +309,43 @@ static void test_concurrent_touch_one_exception(void)
     }
 }
 
+/* One thread re-arms a guard while another keeps touching the page: every
+ * fault is either one guard exception or a retry, never a crash, and at the
+ * end registry and kernel agree. */
+static volatile char *rearm_page;
+static atomic_int rearm_stop;
+static void *toucher(void *arg)
+{
+    while (!atomic_load(&rearm_stop))
+        rearm_page[64]++;
+    return (void *)(uintptr_t)winmem_GuardPageHits();
+}
+
+static void test_rearm_while_touched(void)
+{
+    pthread_t t;
+    DWORD old;
+    int arms = 0;
+    rearm_page = guarded(PG);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rearm_page);
+    atomic_store(&rearm_stop, 0);
+    pthread_create(&t, NULL, toucher, NULL);
+    for (int i = 0; i < 20000; i++)
+        arms += VirtualProtect((void *)rearm_page, PG, PAGE_READWRITE | PAGE_GUARD, &old) != 0;
+    atomic_store(&rearm_stop, 1);
+    void *hits;
+    pthread_join(t, &hits);
+    CU_ASSERT_EQUAL(arms, 20000);
+    CU_ASSERT_TRUE((uintptr_t)hits >= 1 && (uintptr_t)hits <= (uintptr_t)arms + 1);
+    MEMORY_BASIC_INFORMATION m;
+    VirtualQuery((void *)rearm_page, &m, sizeof(m));
+    wm_vma v;
+    CU_ASSERT_EQUAL(wm_vma_find(wm_space_self(), (uint64_t)rearm_page, &v, NULL, 0), 0);
+    bool kernel_open = v.flags & WM_VMA_WRITE;
+    CU_ASSERT_EQUAL(kernel_open, m.Protect == PAGE_READWRITE);
+    CU_ASSERT_TRUE(VirtualFree((void *)rearm_page, 0, MEM_RELEASE));
+}
+
 void wm_register_tests(void)
 {
     CU_pSuite s = wm_suite("guard", NULL, NULL);
@@ -321,4 +359,5 @@ void wm_register_tests(void)
     WM_TEST(s, test_one_shot_like_windows);
     WM_TEST(s, test_callback_and_split);
     WM_TEST(s, test_concurrent_touch_one_exception);
+    WM_TEST(s, test_rearm_while_touched);
 }
