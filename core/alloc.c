@@ -331,11 +331,17 @@ static NTSTATUS do_free(uint64_t addr, uint64_t size, uint32_t type)
     } else if (type == MEM_RELEASE) {
         if (addr != r.alloc_base) {
             st = STATUS_FREE_VM_NOT_AT_BASE;
-        } else if (munmap((void *)r.alloc_base, r.alloc_size) != 0) {
+        } else if (mmap((void *)r.alloc_base, r.alloc_size, PROT_NONE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED) {
             st = STATUS_NO_MEMORY;   /* the kernel could not split a VMA */
         } else {
+            /* The range stays mapped (PROT_NONE, contents gone) until the
+             * registry forgets it: were it unmapped first, another thread's
+             * mmap could land there while VirtualQuery still gave winmem's
+             * stale answer for that foreign memory. */
             wm_lock_forget(r.alloc_base, r.alloc_base + r.alloc_size);
             wm_registry_remove(r.alloc_base);
+            munmap((void *)r.alloc_base, r.alloc_size);
             st = STATUS_SUCCESS;
         }
     } else {
