@@ -21,14 +21,22 @@
 #define PG 4096UL
 #define ME ((HANDLE)(intptr_t)-1)
 
-static char *window(size_t pages)
+/* NULL on failure; no CUnit call, so threads may use it. */
+static char *try_window(size_t pages)
 {
     size_t size = pages * PG;
     char *p = mmap(NULL, size + WM_ALLOC_GRANULARITY, PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    CU_ASSERT_FATAL(p != MAP_FAILED);
+    if (p == MAP_FAILED)
+        return NULL;
     char *base = (char *)(((uintptr_t)p + WM_ALLOC_GRANULARITY - 1) & ~(WM_ALLOC_GRANULARITY - 1));
-    CU_ASSERT_FATAL(wm_registry_add((uint64_t)(uintptr_t)base, size, PAGE_READWRITE, WM_KIND_PHYSICAL));
+    return wm_registry_add((uint64_t)(uintptr_t)base, size, PAGE_READWRITE, WM_KIND_PHYSICAL) ? base : NULL;
+}
+
+static char *window(size_t pages)
+{
+    char *base = try_window(pages);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(base);
     return base;
 }
 
@@ -355,7 +363,9 @@ static void *mapper(void *arg)
     ULONG_PTR n = 8, pfn[8];
     if (!AllocateUserPhysicalPages(ME, &n, pfn) || n != 8)
         return (void *)1;
-    char *w = window(16);
+    char *w = try_window(16);
+    if (!w)
+        return (void *)1;
     for (int round = 0; round < 300; round++) {
         char *at = w + (round % 9) * PG;
         if (!MapUserPhysicalPages(at, 8, pfn)) {
