@@ -277,6 +277,75 @@ static void test_scatter(void)
     VirtualFree(b, 0, MEM_RELEASE);
 }
 
+/* ---- threads: 4 threads map and unmap their own windows at once ---- */
+
+#ifdef WT_NATIVE
+#include <pthread.h>
+typedef pthread_t awe_thread;
+#define THREAD_RET void *
+#define THREAD_CC
+#else
+typedef HANDLE awe_thread;
+#define THREAD_RET DWORD
+#define THREAD_CC WINAPI
+#endif
+
+static THREAD_RET THREAD_CC mapper(void *arg)
+{
+    ULONG_PTR id = (ULONG_PTR)arg, n = 8, pfn[8], bad = 0;
+    if (!AllocateUserPhysicalPages(GetCurrentProcess(), &n, pfn) || n != 8)
+        return (THREAD_RET)1000;
+    char *w = reserve_window(16);
+    if (!w)
+        return (THREAD_RET)2000;
+    for (int round = 0; round < 200; round++) {
+        char *at = w + (round % 9) * page;
+        if (!MapUserPhysicalPages(at, 8, pfn)) {
+            bad++;
+            break;
+        }
+        if (round && at[5 * page] != (char)(id * 16 + (round - 1) % 16))
+            bad++;                         /* another thread's data, or lost */
+        memset(at, (int)(id * 16 + round % 16), 8 * page);
+        if (!MapUserPhysicalPages(at, 8, NULL))
+            bad++;
+    }
+    if (!FreeUserPhysicalPages(GetCurrentProcess(), &n, pfn))
+        bad++;
+    VirtualFree(w, 0, MEM_RELEASE);
+    return (THREAD_RET)bad;
+}
+
+static void test_threads(void)
+{
+    awe_thread t[4];
+    wt_section("threads");
+    for (ULONG_PTR i = 0; i < 4; i++) {
+#ifdef WT_NATIVE
+        ok(pthread_create(&t[i], NULL, mapper, (void *)i) == 0, "pthread_create failed\n");
+#else
+        t[i] = CreateThread(NULL, 0, (LPTHREAD_START_ROUTINE)mapper, (void *)i, 0, NULL);
+        ok(t[i] != NULL, "CreateThread failed, error %u\n", (unsigned)GetLastError());
+#endif
+    }
+    for (int i = 0; i < 4; i++) {
+        ULONG_PTR r;
+#ifdef WT_NATIVE
+        void *v;
+        pthread_join(t[i], &v);
+        r = (ULONG_PTR)v;
+#else
+        DWORD code = 1;
+        WaitForSingleObject(t[i], INFINITE);
+        GetExitCodeThread(t[i], &code);
+        CloseHandle(t[i]);
+        r = code;
+#endif
+        ok(r == 0, "thread %d: %llu failures (1000: no frames, 2000: no window), expected 0\n", i,
+           (unsigned long long)r);
+    }
+}
+
 START_TEST(awe)
 {
     SYSTEM_INFO si;
@@ -285,4 +354,5 @@ START_TEST(awe)
     test_pattern();
     test_errors();
     test_scatter();
+    test_threads();
 }
