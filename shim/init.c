@@ -8,6 +8,8 @@
  * is forbidden before any core code can run.
  */
 #include <dlfcn.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "shim.h"
 #include "internal.h"
@@ -78,3 +80,51 @@ WM_EXPORTED int execvpe(const char *file, char *const argv[], char *const envp[]
     before_exec();
     return real(file, argv, envp);
 }
+
+/* execl* are variadic and call glibc's internal execve, never ours: collect
+ * the arguments and go through the interposed execv* above. */
+#define MAX_ARGS 1024
+#define COLLECT(first, argv, ap, ok)                  \
+    char *argv[MAX_ARGS];                             \
+    int ok = 1, n_ = 0;                               \
+    argv[n_++] = (char *)(first);                     \
+    while (argv[n_ - 1] && (ok = n_ < MAX_ARGS))      \
+        argv[n_++] = va_arg(ap, char *);
+
+WM_EXPORTED int execl(const char *path, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    COLLECT(arg, argv, ap, ok);
+    va_end(ap);
+    return ok ? execv(path, argv) : -1;
+}
+
+WM_EXPORTED int execlp(const char *file, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    COLLECT(arg, argv, ap, ok);
+    va_end(ap);
+    return ok ? execvp(file, argv) : -1;
+}
+
+WM_EXPORTED int execle(const char *path, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    COLLECT(arg, argv, ap, ok);
+    char *const *envp = va_arg(ap, char *const *);
+    va_end(ap);
+    return ok ? execve(path, argv, envp) : -1;
+}
+
+/* _exit skips destructors (fork children use it): write the buffers first. */
+WM_EXPORTED void _exit(int status)
+{
+    wm_writer_end(WMT_END_EXIT);
+    syscall(SYS_exit_group, status);
+    __builtin_unreachable();
+}
+
+WM_EXPORTED void _Exit(int status) __attribute__((alias("_exit")));

@@ -16,7 +16,7 @@ SHIM_API  := VirtualQuery VirtualQueryEx NtQueryVirtualMemory ZwQueryVirtualMemo
              VirtualAlloc VirtualAllocEx VirtualFree VirtualFreeEx VirtualProtect \
              VirtualProtectEx VirtualLock VirtualUnlock AllocateUserPhysicalPages \
              MapUserPhysicalPages FreeUserPhysicalPages GetLastError SetLastError
-SHIM_LIBC := dlopen execve execv execvp execvpe mmap mmap64 munmap mprotect mremap madvise
+SHIM_LIBC := dlopen execve execv execvp execvpe execl execlp execle _exit _Exit mmap mmap64 munmap mprotect mremap madvise
 
 all: $(SHIM_SO)
 
@@ -45,3 +45,43 @@ INSTALLS += install-shim
 install-shim: $(SHIM_SO)
 	install -d $(DESTDIR)$(PREFIX)/lib
 	install -m 755 $(SHIM_SO) $(DESTDIR)$(PREFIX)/lib/libwinmem-shim.so
+
+# ---- test programs (tests/programs/) and checks ----
+SHIM_TP := $(BUILD)/tests/programs
+SHIM_TEST_PROGS := $(SHIM_TP)/trace_dump $(SHIM_TP)/shim_probe.exe $(SHIM_TP)/shim_probe_wl.exe.so \
+                   $(SHIM_TP)/shim_native $(SHIM_TP)/shim_cxx
+.PHONY: shim-test-programs
+shim-test-programs: $(SHIM_SO) $(SHIM_TEST_PROGS)
+
+$(SHIM_TP)/trace_dump: tests/programs/trace_dump.c include/winmem/trace.h | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) -O1 -g $(BASE_CFLAGS) -o $@ $<
+$(SHIM_TP)/shim_probe.exe: tests/programs/shim_probe.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	x86_64-w64-mingw32-gcc -O1 -g -Wall -o $@ $<
+# winegcc writes the launcher script shim_probe_wl.exe next to the .exe.so.
+$(SHIM_TP)/shim_probe_wl.exe.so: tests/programs/shim_probe.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	winegcc -O1 -g -Wall -DWINELIB -o $(SHIM_TP)/shim_probe_wl.exe $<
+# Native programs find libwinmem.so.0 (its soname) through lib/ next to them.
+$(SHIM_TP)/lib/libwinmem.so.0: $(LIBWINMEM_SO)
+	@mkdir -p $(@D)
+	ln -sf ../../../libwinmem.so $@
+$(SHIM_TP)/shim_native: tests/programs/shim_native.c $(LIBWINMEM_SO) $(SHIM_TP)/lib/libwinmem.so.0
+	$(CC) -O1 -g $(BASE_CFLAGS) -o $@ $< $(LIBWINMEM_SO) -Wl,-rpath,'$$ORIGIN/lib' -lpthread -ldl
+$(SHIM_TP)/shim_cxx: tests/programs/shim_cxx.cc $(LIBWINMEM_SO) $(SHIM_TP)/lib/libwinmem.so.0
+	g++ -O1 -g -Iinclude -o $@ $< $(LIBWINMEM_SO) -Wl,-rpath,'$$ORIGIN/lib'
+
+# The shim's end-to-end scripts (tests/e2e/shim_*.sh) run here, once, with
+# their programs built; check-e2e sees WINMEM_SHIM_CHECK unset and skips them.
+CHECKS += check-shim
+.PHONY: check-shim
+check-shim: shim-test-programs
+	@rc=0; for t in $(sort $(wildcard tests/e2e/shim_*.sh)); do \
+		echo "--- $$t"; WINMEM_SHIM_CHECK=1 BUILD=$(BUILD) sh $$t || { echo "FAILED: $$t"; rc=1; }; \
+	done; exit $$rc
+
+BENCHES += bench-shim
+.PHONY: bench-shim
+bench-shim: shim-test-programs
+	@BUILD=$(BUILD) sh bench/bench_shim.sh

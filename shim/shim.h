@@ -74,6 +74,8 @@ bool wm_append(const void *rec, size_t size) WM_HIDDEN;
 /* Write a record in a chunk of its own right now (MODULE). */
 void wm_write_meta(const void *rec, size_t size) WM_HIDDEN;
 void wm_writer_flush_self(void) WM_HIDDEN;
+/* This thread's stack intern table (attaches the thread's buffer first). */
+void *wm_thread_stacks(void) WM_HIDDEN;
 void wm_writer_end(uint32_t reason) WM_HIDDEN;  /* exit / exec: flush all, END */
 uint32_t wm_gettid(void) WM_HIDDEN;
 void wm_set_header_flag(uint32_t f) WM_HIDDEN;

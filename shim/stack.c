@@ -251,7 +251,7 @@ static uint32_t emit_stack(const uint64_t *pcs, int n, uint16_t sflags, uint32_t
 
 static uint32_t intern(const uint64_t *pcs, int n, uint16_t sflags, uint32_t fflags)
 {
-    unsigned char *tab = wm_self.stacks;
+    unsigned char *tab = wm_self.stacks ? wm_self.stacks : wm_thread_stacks();
     if (!tab || n <= 0)
         return 0;
     uint64_t h = 1469598103934665603ULL ^ sflags;

@@ -294,6 +294,12 @@ static struct wm_tbuf *attach(void)
     return b;
 }
 
+void *wm_thread_stacks(void)
+{
+    struct wm_tbuf *b = attach();
+    return b ? b->stacks : NULL;
+}
+
 bool wm_append(const void *rec, size_t size)
 {
     struct wm_tbuf *b = attach();
@@ -509,26 +515,19 @@ static void at_fork_child(void)
     memset(lost, 0, sizeof lost);
     fork_child = WMT_HF_FORK_CHILD;
     pthread_mutex_init(&meta_lock, NULL);
-    struct wm_tbuf *mine = wm_self.buf;
+    /* Every buffer is free again, this thread's too: its next record
+     * attaches afresh (THREAD record, new stack table), and a child that
+     * only execs leaves no file behind. */
     for (int i = 0; i < MAX_THREADS; i++) {
         struct wm_tbuf *b = slots[i];
         if (!b)
             break;
         b->state = B_IDLE;
         b->used = 0;
-        if (b != mine)
-            b->in_use = 0;   /* those threads do not exist in the child */
+        b->in_use = 0;
     }
-    if (mine) {
-        mine->tid = wm_gettid();
-        mine->chunk_seq = 0;
-        mine->call_seq = 0;
-        memset(mine->stacks, 0, sizeof mine->stacks);
-        struct wmt_thread th = { .h = { WMT_REC_THREAD, sizeof th }, .tid = mine->tid };
-        prctl(PR_GET_NAME, th.name, 0, 0, 0);
-        memcpy(mine->data + WMT_CHUNK_SIZE, &th, sizeof th);
-        mine->used = sizeof th;
-    }
+    wm_self.buf = NULL;
+    wm_self.stacks = NULL;
     wm_self.pending_off = 0;
     wm_modules_forget_emitted();
     wm_pe_forget_emitted();

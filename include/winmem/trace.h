@@ -21,7 +21,7 @@
  *    records in a chunk are in time order.
  *  - A STACK record appears in the same thread's chunks before the first
  *    CALL that names it. Stack ids are unique in the whole file.
- *  - MODULE records are written in chunks of their own (tid = writer's tid)
+ *  - MODULE records are written in chunks of their own (tid 0)
  *    as soon as a module is seen; a reader should collect all MODULE records
  *    first (two passes) before resolving frames, because another thread's
  *    chunk may use a module id before the MODULE chunk is read.
@@ -83,7 +83,7 @@ enum {
 /* ---- chunk ---- */
 struct wmt_chunk {
     uint32_t magic;         /* WMT_CHUNK_MAGIC */
-    uint32_t tid;           /* writer thread (Linux tid) */
+    uint32_t tid;           /* writer thread (Linux tid); 0: process-wide (MODULE, LOST, END) */
     uint64_t seq;           /* per-tid chunk sequence, from 0 */
     uint32_t length;        /* bytes of records that follow */
     uint32_t crc;           /* CRC-32 (IEEE 802.3, as zlib's crc32()) of those bytes */

@@ -79,17 +79,39 @@ static size_t walk(rec_fn fn, int pass, const char **why)
     return off;
 }
 
-/* Last CALL per (tid, seq): pass 1 remembers the offset of the last one. */
+/* Last CALL per (tid, seq): pass 1 remembers the last one, in an open
+ * addressing table (traces hold millions of calls). */
 struct last { uint32_t tid; uint64_t seq; const void *rec; };
 static struct last *lasts;
-static size_t nlasts, caplasts;
+static size_t caplasts, nlasts;
 
-static struct last *find_last(uint32_t tid, uint64_t seq)
+static struct last *find_last(uint32_t tid, uint64_t seq, int add)
 {
-    for (size_t i = nlasts; i-- > 0;)
-        if (lasts[i].tid == tid && lasts[i].seq == seq)
-            return &lasts[i];
-    return NULL;
+    if (add && (nlasts + 1) * 2 > caplasts) {
+        struct last *old = lasts;
+        size_t oldcap = caplasts;
+        caplasts = caplasts ? caplasts * 2 : 1 << 16;
+        lasts = calloc(caplasts, sizeof *lasts);
+        nlasts = 0;
+        for (size_t i = 0; i < oldcap; i++)
+            if (old[i].rec)
+                *find_last(old[i].tid, old[i].seq, 1) = old[i];
+        free(old);
+    }
+    if (!caplasts)
+        return NULL;
+    size_t h = (size_t)((seq * 0x9e3779b97f4a7c15ULL) ^ tid) & (caplasts - 1);
+    for (;; h = (h + 1) & (caplasts - 1)) {
+        if (!lasts[h].rec) {
+            if (!add)
+                return NULL;
+            lasts[h].tid = tid, lasts[h].seq = seq;
+            nlasts++;
+            return &lasts[h];
+        }
+        if (lasts[h].tid == tid && lasts[h].seq == seq)
+            return &lasts[h];
+    }
 }
 
 static void print_stack(uint32_t id)
@@ -109,6 +131,7 @@ static void print_stack(uint32_t id)
 
 static void rec(const struct wmt_rec *r, uint32_t tid, int pass)
 {
+    (void)tid;
     if (pass == 1) {
         if (r->type == WMT_REC_MODULE && nmods < 4096) {
             const struct wmt_module *m = (const void *)r;
@@ -130,14 +153,7 @@ static void rec(const struct wmt_rec *r, uint32_t tid, int pass)
             stks[nstks++] = (struct stk){ ((const struct wmt_stack *)r)->id, (size_t)((const unsigned char *)r - data) };
         } else if (r->type == WMT_REC_CALL) {
             const struct wmt_call *c = (const void *)r;
-            struct last *l = find_last(c->tid, c->seq);
-            if (!l) {
-                if (nlasts == caplasts)
-                    lasts = realloc(lasts, (caplasts = caplasts * 2 + 256) * sizeof *lasts);
-                l = &lasts[nlasts++];
-                l->tid = c->tid, l->seq = c->seq;
-            }
-            l->rec = r;
+            find_last(c->tid, c->seq, 1)->rec = r;
         }
         return;
     }
@@ -156,7 +172,7 @@ static void rec(const struct wmt_rec *r, uint32_t tid, int pass)
     }
     case WMT_REC_CALL: {
         const struct wmt_call *c = (const void *)r;
-        struct last *l = find_last(c->tid, c->seq);
+        struct last *l = find_last(c->tid, c->seq, 0);
         if (l && l->rec != r)
             break;                  /* superseded by a later copy */
         static const char *doors[] = { "?", "wine", "native", "unix" };

@@ -1,0 +1,42 @@
+# tests/programs/shim_common.sh — sourced by tests/e2e/shim_*.sh: paths, a
+# throw-away Wine prefix under build/, and ok/fail bookkeeping.
+# The scripts run in `make check-shim` (which builds their programs first);
+# check-e2e, which runs every tests/e2e/*.sh, lets them skip themselves.
+set -u
+if [ -z "${WINMEM_SHIM_CHECK:-}" ]; then
+    echo "skipped here: this test runs in make check-shim"
+    exit 0
+fi
+BUILD=${BUILD:-build}
+ROOT=$(pwd)
+P=$ROOT/$BUILD/tests/programs
+SHIM=$ROOT/$BUILD/libwinmem-shim.so
+DUMP=$P/trace_dump
+OUT=$(mktemp -d "$ROOT/$BUILD/shim-e2e.XXXXXX")
+export WINEPREFIX="$ROOT/$BUILD/wp-shim" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+unset WINMEM_OUTPUT WINMEM_MODE WINMEM_STACK WINMEM_ONLY WINMEM_UNIX WINMEM_QUIET
+fails=0
+
+ok()   { echo "ok: $*"; }
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# check "what" command...: passes when the command succeeds
+check() { what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
+# the one trace file matching a glob, or fail
+one_trace() {
+    set -- $1
+    [ $# -eq 1 ] && [ -f "$1" ] && echo "$1"
+}
+# A prefix of our own: the first start takes ~10-30 s, then it is reused.
+wine_prefix() {
+    if [ ! -f "$WINEPREFIX/system.reg" ]; then
+        timeout 180 wineboot -i >/dev/null 2>&1
+        timeout 60 wineserver -w   # the registry is written when the server exits
+    fi
+    [ -f "$WINEPREFIX/system.reg" ] || { fail "cannot create the Wine prefix $WINEPREFIX"; finish; }
+}
+finish() {
+    wineserver -k >/dev/null 2>&1
+    if [ "$fails" -eq 0 ]; then rm -rf "$OUT"; echo "all passed"; exit 0; fi
+    echo "$fails failed (files kept in $OUT)"
+    exit 1
+}
