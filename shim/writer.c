@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "shim.h"
 
 #define BUF_DATA     (64 * 1024)      /* records per chunk */
@@ -76,22 +77,13 @@ void *wm_raw_mmap(size_t len)
 
 void wm_set_header_flag(uint32_t f) { __atomic_or_fetch(&header_flags, f, __ATOMIC_RELAXED); }
 
-static uint32_t crc_table[256];
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
-    }
-}
+/* zlib's crc32 (the format's CRC, IEEE 802.3): it is several times faster
+ * than a byte-wise table, and the checksum of a 64 KiB chunk is the largest
+ * per-record cost of the writer. Pure computation, safe anywhere. */
+static void crc_init(void) {}
 static uint32_t crc32_ieee(const unsigned char *p, size_t n)
 {
-    uint32_t c = 0xffffffffu;
-    while (n--)
-        c = crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
-    return c ^ 0xffffffffu;
+    return (uint32_t)crc32(0L, p, (uInt)n);
 }
 
 /* write() all of it, retrying EINTR. A short write (disk full) would leave a

@@ -1,0 +1,52 @@
+#!/bin/sh
+# bench/bench_shim.sh — what the shim costs, side by side in one run (make bench).
+#  1. a PE program calling VirtualQuery in a loop: plain Wine, Wine + shim
+#     (trace mode) without stacks, with the Windows stack (16 frames);
+#  2. the native door with a 16-frame ELF stack vs calling libwinmem directly;
+#  3. Wine's VirtualQuery vs winmem's native VirtualQuery on the same kind of
+#     memory (64 KiB committed private read-write), as a ratio.
+# Each figure is the median of 5 runs; the programs time their own loops.
+set -u
+BUILD=${BUILD:-build}
+ROOT=$(pwd)
+P=$ROOT/$BUILD/tests/programs
+SHIM=$ROOT/$BUILD/libwinmem-shim.so
+OUT=$ROOT/$BUILD/bench-shim
+mkdir -p "$OUT"
+export WINEPREFIX="$ROOT/$BUILD/wp-shim" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+[ -f "$WINEPREFIX/system.reg" ] || { timeout 180 wineboot -i >/dev/null 2>&1; timeout 60 wineserver -w; }
+N=200000
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# run5 CMD...: median ns/call over 5 runs (each run deletes its trace)
+run5() {
+    for i in 1 2 3 4 5; do
+        "$@" 2>/dev/null | tr -d '\r' | tail -1
+        rm -f "$OUT"/*.trace*
+    done | median
+}
+pe()   { env "$@" timeout 300 wine $P/shim_probe.exe bench $N; }
+# nat [direct] VAR=value...: the native program, through the door or direct
+nat()  { how=""; [ "$1" = direct ] && { how=direct; shift; }; env "$@" $P/shim_native bench $N $how; }
+
+wineserver -p5 >/dev/null 2>&1    # keep one server for all runs
+plain=$(run5 pe X=1)
+s0=$(run5 pe WINMEM_STACK=0 WINMEM_OUTPUT="$OUT/b-%p.trace" LD_PRELOAD="$SHIM")
+s16=$(run5 pe WINMEM_STACK=16 WINMEM_OUTPUT="$OUT/b-%p.trace" LD_PRELOAD="$SHIM")
+wineserver -k >/dev/null 2>&1
+direct=$(run5 nat direct X=1)
+door16=$(run5 nat WINMEM_STACK=16 WINMEM_OUTPUT="$OUT/n-%p.trace" LD_PRELOAD="$SHIM")
+door0=$(run5 nat WINMEM_STACK=0 WINMEM_OUTPUT="$OUT/n-%p.trace" LD_PRELOAD="$SHIM")
+rmdir "$OUT" 2>/dev/null
+
+awk -v p="$plain" -v s0="$s0" -v s16="$s16" -v d="$direct" -v n16="$door16" -v n0="$door0" 'BEGIN {
+    printf "shim: ns per VirtualQuery call, median of 5 runs of %d calls\n", '"$N"'
+    printf "  %-46s %9s %11s %7s\n", "", "ns/call", "overhead", "ratio"
+    printf "  %-46s %9.1f %11s %7s\n", "PE under plain Wine 8.0", p, "-", "1.00"
+    printf "  %-46s %9.1f %+9.1f ns %7.2f   (target <= +100 ns)\n", "PE + shim, trace, no stack", s0, s0 - p, s0 / p
+    printf "  %-46s %9.1f %+9.1f ns %7.2f   (target <= +2000 ns)\n", "PE + shim, trace, Windows stack (16)", s16, s16 - p, s16 / p
+    printf "  %-46s %9.1f %11s %7s\n", "native: libwinmem VirtualQuery called directly", d, "-", "1.00"
+    printf "  %-46s %9.1f %+9.1f ns %7.2f\n", "native door, no stack", n0, n0 - d, n0 / d
+    printf "  %-46s %9.1f %+9.1f ns %7.2f   (target <= +150 ns)\n", "native door, ELF stack (16)", n16, n16 - d, n16 / d
+    printf "  Wine VirtualQuery / winmem VirtualQuery (64 KiB RW private): %.1f / %.1f ns = %.2f\n", p, d, p / d
+}'
