@@ -85,3 +85,6 @@ BENCHES += bench-shim
 .PHONY: bench-shim
 bench-shim: shim-test-programs
 	@BUILD=$(BUILD) sh bench/bench_shim.sh
+
+# tests/test_trace.c includes shim/crc.c, which uses zlib.
+UNIT_EXTRA_LIBS_test_trace := -lz

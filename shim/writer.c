@@ -21,7 +21,6 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 #include "shim.h"
 
 #define BUF_DATA     (64 * 1024)      /* records per chunk */
@@ -77,14 +76,8 @@ void *wm_raw_mmap(size_t len)
 
 void wm_set_header_flag(uint32_t f) { __atomic_or_fetch(&header_flags, f, __ATOMIC_RELAXED); }
 
-/* zlib's crc32 (the format's CRC, IEEE 802.3): it is several times faster
- * than a byte-wise table, and the checksum of a 64 KiB chunk is the largest
- * per-record cost of the writer. Pure computation, safe anywhere. */
-static void crc_init(void) {}
-static uint32_t crc32_ieee(const unsigned char *p, size_t n)
-{
-    return (uint32_t)crc32(0L, p, (uInt)n);
-}
+static void crc_init(void) { wm_crc_init(); }
+static uint32_t crc32_ieee(const unsigned char *p, size_t n) { return wm_crc32(p, n); }
 
 /* write() all of it, retrying EINTR. A short write (disk full) would leave a
  * torn chunk; everything after it would be unreadable, so stop for good. */
