@@ -468,11 +468,12 @@ static void show_stack(side *s, const struct wmt_call *c, const char *label, int
         printf("      %s stack: (none recorded)\n", label);
         return;
     }
-    char name[512];
+    char name[512], src[300];
     printf("      %s stack:\n", label);
     for (int i = 0; i < st->nframes && i < max; i++) {
         tr_frame_name(&s->t, &tr_frames(st)[i], name, sizeof name);
-        printf("        #%-2d %s\n", i, name);
+        tr_frame_source(&s->t, &tr_frames(st)[i], src, sizeof src);
+        printf("        #%-2d %s%s\n", i, name, src);
     }
 }
 

@@ -122,3 +122,17 @@ void tr_frame_name(tr_trace *t, const struct wmt_frame *f, char *buf, size_t len
     else
         snprintf(buf, len, "%s+0x%llx", mod_name(t, m), (unsigned long long)f->addr);
 }
+
+void tr_frame_source(tr_trace *t, const struct wmt_frame *f, char *buf, size_t len)
+{
+    buf[0] = 0;
+    tr_module *m = (tr_module *)tr_module_by_id(t, f->module);
+    if (!m || !f->addr)
+        return;
+    if (!m->syms_tried)
+        load_syms(t, m);
+    int line;
+    const char *file = m->syms ? sym_table_source(m->syms, m->rec->start + f->addr - m->rec->base - 1, &line) : NULL;
+    if (file)
+        snprintf(buf, len, " (%s:%d)", file, line);
+}

@@ -95,10 +95,11 @@ static void print_stack(tr_trace *t, FILE *f, uint32_t id, int max)
         return;
     }
     const struct wmt_frame *fr = tr_frames(s);
-    char name[512];
+    char name[512], src[300];
     for (int i = 0; i < s->nframes && i < max; i++) {
         tr_frame_name(t, &fr[i], name, sizeof name);
-        fprintf(f, "      #%-2d %s\n", i, name);
+        tr_frame_source(t, &fr[i], src, sizeof src);
+        fprintf(f, "      #%-2d %s%s\n", i, name, src);
     }
     if (s->nframes > max)
         fprintf(f, "      ... %d more frames\n", s->nframes - max);

@@ -27,6 +27,10 @@ struct sym_table {
     size_t strs_len, strs_cap;
     uint64_t min_vaddr;
     char error[160];
+    /* ELF: kept open for source lines, asked only for the few frames shown */
+    Dwfl *dwfl;
+    Dwfl_Module *mod;
+    GElf_Addr bias;
 };
 
 struct sym_cache {
@@ -47,6 +51,8 @@ void sym_cache_free(sym_cache *c)
         return;
     for (sym_table *t = c->tables, *nx; t; t = nx) {
         nx = t->next;
+        if (t->dwfl)
+            dwfl_end(t->dwfl);
         free(t->key);
         free(t->ents);
         free(t->strs);
@@ -173,7 +179,7 @@ static void load_elf(sym_table *t, const char *path, const uint8_t *bid, size_t 
     }
     if (n <= 0 && !t->error[0])
         snprintf(t->error, sizeof t->error, "%s: no symbol table", path);
-    dwfl_end(d);
+    t->dwfl = d, t->mod = m, t->bias = bias;
 }
 
 /* ---- PE: export table + COFF symbols, with every read bounds-checked ---- */
@@ -405,6 +411,22 @@ const char *sym_table_lookup(const sym_table *t, uint64_t addr, uint64_t *offset
     if (offset)
         *offset = addr - e->start;
     return t->strs + e->name;
+}
+
+const char *sym_table_source(const sym_table *t, uint64_t addr, int *line)
+{
+    if (!t->mod)
+        return NULL;
+    /* The first line lookup in a module reads its .debug_line (tens of ms
+     * for libc): fine for the frames a report shows, never per call. */
+    Dwfl_Line *l = dwfl_module_getsrc(t->mod, addr + t->bias);
+    int ln = 0;
+    const char *file = l ? dwfl_lineinfo(l, NULL, &ln, NULL, NULL, NULL) : NULL;
+    if (!file || ln <= 0)
+        return NULL;
+    *line = ln;
+    const char *b = strrchr(file, '/');
+    return b ? b + 1 : file;
 }
 
 uint64_t sym_table_min_vaddr(const sym_table *t) { return t->min_vaddr; }

@@ -40,6 +40,10 @@ sym_table *sym_table_get(sym_cache *c, enum sym_kind kind, const char *path,
  * receives addr − function start. */
 const char *sym_table_lookup(const sym_table *t, uint64_t addr, uint64_t *offset);
 
+/* Source file (base name) and line of addr (same terms as lookup) from the
+ * module's DWARF line table, or NULL: ELF with debug information only. */
+const char *sym_table_source(const sym_table *t, uint64_t addr, int *line);
+
 /* For ELF: the lowest PT_LOAD p_vaddr rounded down to a page (0 for PIE and
  * shared objects), so a caller that knows only the lowest mapped address of
  * a module can compute the load bias. 0 for PE. */

@@ -76,6 +76,8 @@ static inline const struct wmt_frame *tr_frames(const struct wmt_stack *s)
 /* "kernelbase.dll!VirtualProtect+0x2a", "cli_target.exe+0x1530",
  * "libc.so.6!mmap64+0x12" or "0x7f..." for an absolute frame. */
 void tr_frame_name(tr_trace *t, const struct wmt_frame *f, char *buf, size_t len);
+/* " (file.c:42)" when the frame's module has line information, else "". */
+void tr_frame_source(tr_trace *t, const struct wmt_frame *f, char *buf, size_t len);
 /* The file name part of a module path (after the last / or \). */
 const char *tr_basename(const char *path);
 

@@ -55,6 +55,11 @@ static void test_elf_self(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(name);
     CU_ASSERT_STRING_EQUAL(name, "wm_symbolize_probe");
     CU_ASSERT_EQUAL(off, 3);
+    int line = 0;
+    const char *src = sym_table_source(t, file_addr + 3, &line);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(src);   /* built with -g */
+    CU_ASSERT_STRING_EQUAL(src, "test_cli_symbolize.c");
+    CU_ASSERT(line > 20 && line < 40);
     /* the same file asked again: the cached table, not a second load */
     CU_ASSERT_PTR_EQUAL(sym_table_get(c, SYM_ELF, exe, NULL, 0), t);
     /* a build id that does not match the file: no names rather than wrong ones */
