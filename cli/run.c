@@ -60,6 +60,52 @@ static const char *base_of(const char *p)
     return b;
 }
 
+/* The names the shim can know a native command by: it matches the basename
+ * of /proc/self/exe, so "python3" must also be allowed as "python3.11" (a
+ * symlink) and a script as its interpreter. Comma-separated for WINMEM_ONLY. */
+static void native_names(const char *cmd, char *out, size_t len)
+{
+    snprintf(out, len, "%s", base_of(cmd));
+    char path[PATH_MAX] = "";
+    if (strchr(cmd, '/')) {
+        snprintf(path, sizeof path, "%s", cmd);
+    } else {
+        const char *p = getenv("PATH");
+        for (const char *d = p ? p : "/usr/bin:/bin"; *d;) {
+            const char *e = strchr(d, ':');
+            size_t n = e ? (size_t)(e - d) : strlen(d);
+            snprintf(path, sizeof path, "%.*s/%s", (int)n, d, cmd);
+            if (access(path, X_OK) == 0)
+                break;
+            path[0] = 0;
+            d += n + (e ? 1 : 0);
+        }
+    }
+    char *real = path[0] ? realpath(path, NULL) : NULL;
+    if (!real)
+        return;
+    const char *names[2] = { base_of(real), NULL };
+    char interp[PATH_MAX] = "";
+    FILE *f = fopen(real, "re");
+    if (f) {   /* "#!/usr/bin/env python3" or "#!/bin/sh -e" */
+        char line[512];
+        if (fgets(line, sizeof line, f) && line[0] == '#' && line[1] == '!') {
+            char a[256] = "", b[256] = "";
+            if (sscanf(line + 2, " %255s %255s", a, b) >= 1) {
+                snprintf(interp, sizeof interp, "%s", !strcmp(base_of(a), "env") && b[0] ? b : base_of(a));
+                names[1] = interp;
+            }
+        }
+        fclose(f);
+    }
+    for (int i = 0; i < 2; i++) {
+        size_t used = strlen(out);
+        if (names[i] && *names[i] && strcmp(names[i], out) && used + strlen(names[i]) + 2 < len)
+            snprintf(out + used, len - used, ",%s", names[i]);
+    }
+    free(real);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: winmem run [options] -- COMMAND [ARGS...]\n\n"
@@ -74,7 +120,9 @@ static void usage(FILE *f)
                "                      (default: NAME.%%p.wmt in the current directory)\n"
                "  --stack N           frames per call stack (default 16; 0: none)\n"
                "  --only NAME         record only processes whose executable is NAME\n"
-               "                      (default: X.exe for `wine X.exe`, else COMMAND's name)\n"
+               "                      (NAME,NAME... for several; default: X.exe for `wine X.exe`,\n"
+               "                      else COMMAND's name, the file it links to, and for a\n"
+               "                      script its interpreter)\n"
                "  --all               record every process (Wine's services too)\n"
                "  --unix              also record mmap, munmap, mprotect, mremap, madvise\n"
                "  --no-summary        only say where the trace went\n\n"
@@ -122,9 +170,15 @@ int cmd_run(int argc, char **argv)
         return 2;
     }
     /* The program the user means: X.exe for `wine X.exe`, else the command. */
-    const char *name = is_wine(cmd[0]) && cmd[1] ? base_of(cmd[1]) : base_of(cmd[0]);
-    if (!only && !all)
-        only = name;
+    bool wine = is_wine(cmd[0]) && cmd[1];
+    const char *name = wine ? base_of(cmd[1]) : base_of(cmd[0]);
+    char names[3 * 256 + 4];
+    if (!only && !all) {
+        if (wine)
+            only = name;
+        else
+            native_names(cmd[0], names, sizeof names), only = names;
+    }
     char outbuf[PATH_MAX];
     if (!out) {
         snprintf(outbuf, sizeof outbuf, "%s.%%p.wmt", name);

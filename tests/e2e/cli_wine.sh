@@ -156,6 +156,9 @@ if [ -x "$N" ]; then
         'grep -q "cli_native!reserve_and_commit+0x" "$D/native.out" && grep -q "libc.so.6!__libc_start_main+0x" "$D/native.out"'
     check "native program: frames carry source lines from DWARF (cli_native.c:N)" 'grep -q "cli_native!main+0x[0-9a-f]* (cli_native.c:[0-9]*)" "$D/native.out"'
     check "native program: ERROR_INVALID_ADDRESS counted" 'grep -q "VirtualFree .*ERROR_INVALID_ADDRESS (487)" "$D/native.out"'
+    ln -sf "$PWD/$N" "$D/alias"
+    "$W" run -o "$D/alias.wmt" --no-summary -- "$D/alias" > "$D/alias.out" 2>&1; rc=$?
+    check "winmem run through a symlink records the real executable (--only from realpath)" '[ $rc -eq 0 ] && [ -s "$D/alias.wmt" ]'
     "$W" diff "$D/n1.wmt" "$D/n2.wmt" > "$D/native-diff.out" 2>&1; rc=$?
     check "native program twice (mmap addresses randomised): diff says same" '[ $rc -eq 0 ]'
     [ $rc -eq 0 ] || head -20 "$D/native-diff.out"
