@@ -141,8 +141,9 @@ void report_print(tr_trace *t, FILE *f, const report_opts *o)
     uint64_t *site_n = calloc(t->stack_cap ? t->stack_cap : 1, sizeof *site_n);
     uint64_t *site_fail = calloc(t->stack_cap ? t->stack_cap : 1, sizeof *site_fail);
     uint16_t *site_api = calloc(t->stack_cap ? t->stack_cap : 1, sizeof *site_api);
+    uint64_t *th_calls = calloc(t->nthreads + 1, sizeof *th_calls), *th_failed = calloc(t->nthreads + 1, sizeof *th_failed);
     uint64_t first = UINT64_MAX, last = 0, missing = 0, aborted = 0, pending = 0, nostack = 0;
-    if (!api || !errs || !site_n || !site_fail || !site_api) {
+    if (!api || !errs || !site_n || !site_fail || !site_api || !th_calls || !th_failed) {
         fprintf(stderr, "winmem report: out of memory\n");
         goto out;
     }
@@ -176,6 +177,8 @@ void report_print(tr_trace *t, FILE *f, const report_opts *o)
                     last = c->start_ns + c->dur_ns;
             }
             bool failed = call_failed(c);
+            th_calls[ti]++;
+            th_failed[ti] += failed;
             if (failed) {
                 a->failed++;
                 uint32_t code = call_code(c);
@@ -257,6 +260,16 @@ void report_print(tr_trace *t, FILE *f, const report_opts *o)
                 (unsigned long long)a->calls, (unsigned long long)a->failed, p50, p90, p99, mx, tot);
     }
 
+    /* ---- threads, when there are several ---- */
+    if (t->nthreads > 1) {
+        fprintf(f, "\nThreads                              calls    failed\n");
+        for (size_t i = 0; i < t->nthreads && i < 16; i++)
+            fprintf(f, "  %-8u %-24s %9llu %9llu\n", t->threads[i].tid, t->threads[i].name[0] ? t->threads[i].name : "?",
+                    (unsigned long long)th_calls[i], (unsigned long long)th_failed[i]);
+        if (t->nthreads > 16)
+            fprintf(f, "  ... %zu more threads\n", t->nthreads - 16);
+    }
+
     /* ---- failures ---- */
     if (nerr) {
         qsort(errs, nerr, sizeof *errs, err_cmp);
@@ -323,6 +336,8 @@ void report_print(tr_trace *t, FILE *f, const report_opts *o)
         fprintf(f, "\nCheck mode: no divergence between Wine's answers and the kernel.\n");
     }
 out:
+    free(th_calls);
+    free(th_failed);
     if (api)
         for (unsigned i = 0; i < WMT_API_MAX; i++)
             free(api[i].hist);

@@ -85,6 +85,7 @@ static void test_whole_trace(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "STATUS_FREE_VM_NOT_AT_BASE"));
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "the program exited normally"));
     CU_ASSERT_PTR_NULL(strstr(text, "WARNING"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "worker"));   /* two threads: listed by name */
     free(text);
     fclose(out);
     tr_close(&t);
