@@ -51,6 +51,7 @@ struct wm_thread {
     bool in_real;           /* the guarded call is inside the real function now */
     bool dead;              /* could not get a buffer: never record on this thread */
     void *stacks;           /* this thread's stack intern table (shim/stack.c) */
+    uint32_t cur_stack;     /* stack id of the Wine call in progress (unix layer reuses it) */
 };
 extern WM_TLS struct wm_thread wm_self;
 

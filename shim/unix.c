@@ -63,7 +63,14 @@ static void record(uint16_t api, uint64_t start, const uint64_t *args, int nargs
     bool was_busy = wm_self.busy;
     wm_self.busy = 1;                 /* stack capture may mmap: not recorded */
     wm_self.in_real = false;
-    c.stack = wm_stack_capture(false);
+    if (wm_cfg.wine)
+        /* Inside Wine, mmap & co. run under Wine's virtual-memory lock: no
+         * unwinding here (libunwind takes the loader lock, the PE side may
+         * query Wine). A call made while serving a Windows call carries
+         * that call's stack: it is what the Windows call became. */
+        c.stack = was_busy ? wm_self.cur_stack : 0;
+    else
+        c.stack = wm_stack_capture(false);
     wm_call_append(&c);
     wm_self.busy = was_busy;
     wm_self.in_real = was_busy;

@@ -39,7 +39,7 @@ static void start(struct wmt_call *c, uint16_t api, H process)
     memset(c, 0, sizeof *c);
     c->api = api;
     c->flags = WMT_DOOR_WINE | (process != SELF ? WMT_CF_REMOTE : 0);
-    c->stack = wm_stack_capture(true);
+    c->stack = wm_self.cur_stack = wm_stack_capture(true);
     c->start_ns = wm_now_ns();
 }
 

@@ -343,7 +343,7 @@ bool wm_enter(uintptr_t sp, bool wine_call)
     return true;
 }
 
-void wm_leave(void) { wm_self.busy = 0; }
+void wm_leave(void) { wm_self.busy = 0; wm_self.cur_stack = 0; }
 
 /* ---- CALL records ---- */
 

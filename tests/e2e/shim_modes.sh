@@ -38,6 +38,14 @@ check "native mode: the program's basic queries were answered by winmem" \
     grep -q "^call api=NtQueryVirtualMemory door=wine .*served=1 .*args=[^,]*,[^,]*,0x0,.*frames=.*shim_probe.exe+" nm.txt
 check "native mode: VirtualQuery still reports committed RW" grep -q "^VirtualQuery 48 state=0x1000 protect=0x4" nm.out
 check "native mode: Wine-private classes still go to Wine" grep -q "^call api=NtQueryVirtualMemory .*served=0 .*args=[^,]*,[^,]*,0x3e8," nm.txt
+# ---- the unix layer under Wine: what VirtualAlloc became ----
+WINMEM_UNIX=1 WINMEM_OUTPUT="$OUT/wu-%p.trace" LD_PRELOAD="$SHIM" timeout 120 wine $P/shim_probe.exe > wu.out 2>wu.err; rc=$?
+t=$(one_trace "wu-*.trace")
+[ -n "$t" ] && $DUMP "$t" > wu.txt
+a=$(tr -d '\r' < wu.err | sed -n 's/^alloc=0*\([0-9A-Fa-f]*\)$/\1/p' | tr A-F a-f)
+check "unix layer under Wine: program unaffected" sh -c "[ $rc = 0 ] && grep -q 'VirtualFree 1' wu.out"
+check "unix layer under Wine: VirtualAlloc's mmap(0x$a, 0x30000, RW) recorded with the Windows caller's stack" \
+    grep -q "^call api=mmap door=unix .*args=0x$a,0x30000,0x3,.*frames=.*shim_probe.exe+" wu.txt
 wineserver -k >/dev/null 2>&1
 
 # ---- native door ----
