@@ -197,7 +197,7 @@ void report_print(tr_trace *t, FILE *f, const report_opts *o)
                 }
                 errs[i].n++;
             }
-            if (!c->stack) {
+            if (!c->stack || !t->stack_cap) {   /* no stack, or its STACK record was lost */
                 nostack++;
                 continue;
             }

@@ -305,6 +305,43 @@ static void test_percentiles(void)
     tr_close(&t);
 }
 
+/* A call naming a stack whose STACK record is not in the file (lost with a
+ * damaged chunk): every command still works, the site is just unnamed. */
+static void test_call_with_missing_stack(void)
+{
+    FILE *f = fopen(path, "wb");
+    tg g;
+    tg_open(&g, f, 79, WMT_MODE_TRACE, 0, "/bin/prog", "prog");
+    struct wmt_call c = tg_call_init(WMT_API_VirtualAlloc, 5, 1, 100, 10, 42);
+    tg_rec(&g, 5, &c, sizeof c);
+    tg_close(&g);
+    fclose(f);
+    tr_trace t;
+    char err[256];
+    CU_ASSERT_EQUAL_FATAL(tr_open(&t, path, false, err, sizeof err), 0);
+    CU_ASSERT_PTR_NULL(tr_stack(&t, 42));
+    char *text = report_text(&t);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "VirtualAlloc"));
+    free(text);
+    tr_close(&t);
+    fflush(stdout);
+    int saved_out = dup(1), null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    char *dargv[] = { "diff", path, path, NULL };
+    int rc = cmd_diff(3, dargv);
+    char *eargv[] = { "export", "--format", "chrome", "-o", "/dev/null", path, NULL };
+    int rc2 = cmd_export(6, eargv);
+    char *fargv[] = { "export", "--format", "folded", "-o", "/dev/null", path, NULL };
+    int rc3 = cmd_export(6, fargv);
+    fflush(stdout);
+    dup2(saved_out, 1);
+    close(saved_out);
+    close(null);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(rc2, 0);
+    CU_ASSERT_EQUAL(rc3, 0);
+}
+
 static int setup(void)
 {
     int fd = mkstemp(path);
@@ -330,4 +367,5 @@ void wm_register_tests(void)
     WM_TEST(s, test_random_damage_never_crashes);
     WM_TEST(s, test_divergence_reported);
     WM_TEST(s, test_percentiles);
+    WM_TEST(s, test_call_with_missing_stack);
 }
