@@ -16,7 +16,7 @@ SHIM_API  := VirtualQuery VirtualQueryEx NtQueryVirtualMemory ZwQueryVirtualMemo
              VirtualAlloc VirtualAllocEx VirtualFree VirtualFreeEx VirtualProtect \
              VirtualProtectEx VirtualLock VirtualUnlock AllocateUserPhysicalPages \
              MapUserPhysicalPages FreeUserPhysicalPages GetLastError SetLastError
-SHIM_LIBC := dlopen execve execv execvp execvpe execl execlp execle _exit _Exit mmap mmap64 munmap mprotect mremap madvise
+SHIM_LIBC := dlopen dlclose execve execv execvp execvpe execl execlp execle _exit _Exit mmap mmap64 munmap mprotect mremap madvise
 
 all: $(SHIM_SO)
 
@@ -67,7 +67,11 @@ $(SHIM_TP)/shim_probe_wl.exe.so: tests/programs/shim_probe.c | $(DEPS_STAMP)
 $(SHIM_TP)/lib/libwinmem.so.0: $(LIBWINMEM_SO)
 	@mkdir -p $(@D)
 	ln -sf ../../../libwinmem.so $@
-$(SHIM_TP)/shim_native: tests/programs/shim_native.c $(LIBWINMEM_SO) $(SHIM_TP)/lib/libwinmem.so.0
+# A library only this program's RUNPATH finds (dlopen under the shim must still find it).
+$(SHIM_TP)/lib/libshimtest.so.0: $(LIBWINMEM_SO)
+	@mkdir -p $(@D)
+	ln -sf ../../../libwinmem.so $@
+$(SHIM_TP)/shim_native: tests/programs/shim_native.c $(LIBWINMEM_SO) $(SHIM_TP)/lib/libwinmem.so.0 $(SHIM_TP)/lib/libshimtest.so.0
 	$(CC) -O1 -g $(BASE_CFLAGS) -o $@ $< $(LIBWINMEM_SO) -Wl,-rpath,'$$ORIGIN/lib' -lpthread -ldl
 $(SHIM_TP)/shim_cxx: tests/programs/shim_cxx.cc $(LIBWINMEM_SO) $(SHIM_TP)/lib/libwinmem.so.0
 	g++ -O1 -g -Iinclude -o $@ $< $(LIBWINMEM_SO) -Wl,-rpath,'$$ORIGIN/lib'

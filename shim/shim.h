@@ -97,7 +97,9 @@ uint32_t wm_crc32(const void *p, size_t n) WM_HIDDEN;
 
 /* ---- stacks (shim/stack.c, shim/pe.c) ---- */
 void wm_stack_init(void) WM_HIDDEN;
-void wm_modules_refresh(void) WM_HIDDEN;      /* after dlopen/dlclose */
+void wm_modules_refresh(void) WM_HIDDEN;
+/* After dlopen/dlclose: the ELF module list is re-read before the next stack. */
+void wm_modules_stale(void) WM_HIDDEN;
 /* Captures and interns the stack; returns its id (0: none). wine_ctx: start
  * from Wine's syscall frame (Wine door) instead of the ELF stack. */
 uint32_t wm_stack_capture(bool wine_ctx) WM_HIDDEN;

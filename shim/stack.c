@@ -42,6 +42,9 @@ static uint32_t next_module_id = 1;
 static uint64_t shim_start, shim_end;     /* the shim's own code: skipped in stacks */
 
 static int (*unw_backtrace_fn)(void **, int);
+static int mods_stale;
+
+void wm_modules_stale(void) { __atomic_store_n(&mods_stale, 1, __ATOMIC_RELEASE); }
 static uint32_t next_stack_id = 1;
 
 uint32_t wm_next_module_id(void) { return __atomic_fetch_add(&next_module_id, 1, __ATOMIC_RELAXED); }
@@ -295,6 +298,8 @@ uint32_t wm_stack_capture(bool wine_ctx)
     }
     if (!unw_backtrace_fn)
         return 0;
+    if (__atomic_load_n(&mods_stale, __ATOMIC_ACQUIRE) && __atomic_exchange_n(&mods_stale, 0, __ATOMIC_ACQ_REL))
+        wm_modules_refresh();
     void *raw[64 + 8];
     int got = unw_backtrace_fn(raw, depth + 8);
     for (int i = 0; i < got && n < depth + 1; i++) {

@@ -163,19 +163,62 @@ void wm_wine_ntdll_loaded(void *handle, const char *path)
     install(handle);
 }
 
-/* dlopen is interposed: this is how the shim learns of ntdll.so (and of any
- * library, to refresh the ELF module table). */
+/* dlopen is interposed: this is how the shim learns of ntdll.so.
+ *
+ * glibc resolves a bare library name with the RUNPATH of the library that
+ * called dlopen, found from dlopen's return address. A C wrapper calling
+ * the real dlopen would make the shim the caller, and a program relying on
+ * its own RUNPATH would stop finding its plugins. So the entry is assembly:
+ * it asks wm_dlopen_pre() whether this is Wine's ntdll.so (always loaded by
+ * absolute path), and otherwise JUMPS to the real dlopen, which then sees
+ * the program's own return address. */
 static void *(*real_dlopen)(const char *, int);
+static int (*real_dlclose)(void *);
+void *wm_dlopen_real WM_HIDDEN;
 
-WM_EXPORTED void *dlopen(const char *file, int mode)
+int wm_dlopen_pre(const char *file) WM_HIDDEN;
+int wm_dlopen_pre(const char *file)
 {
-    if (!real_dlopen)
+    if (!real_dlopen) {
         real_dlopen = (void *(*)(const char *, int))dlsym(RTLD_NEXT, "dlopen");
+        wm_dlopen_real = (void *)real_dlopen;
+    }
+    if (wm_cfg.active)
+        wm_modules_stale();            /* re-read the module list before the next stack */
+    if (!file || ntdll_handle || !(wm_cfg.active || wm_cfg.wine))
+        return 0;
+    const char *b = strrchr(file, '/');
+    return !strcmp(b ? b + 1 : file, "ntdll.so");
+}
+
+void *wm_dlopen_wrapped(const char *file, int mode) WM_HIDDEN;
+void *wm_dlopen_wrapped(const char *file, int mode)
+{
     void *h = real_dlopen(file, mode);
-    if (h && file && wm_cfg.active) {
-        wm_wine_ntdll_loaded(h, file);
-        wm_modules_refresh();
-    } else if (h && file && wm_cfg.wine)
+    if (h)
         wm_wine_ntdll_loaded(h, file);
     return h;
+}
+
+__asm__(".text\n.globl dlopen\n.type dlopen,@function\n.p2align 4\ndlopen:\n"
+        ".cfi_startproc\n"
+        "push %rdi\n.cfi_adjust_cfa_offset 8\npush %rsi\n.cfi_adjust_cfa_offset 8\n"
+        "sub $8,%rsp\n.cfi_adjust_cfa_offset 8\n"
+        "call wm_dlopen_pre\n"
+        "add $8,%rsp\n.cfi_adjust_cfa_offset -8\n"
+        "pop %rsi\n.cfi_adjust_cfa_offset -8\npop %rdi\n.cfi_adjust_cfa_offset -8\n"
+        "test %eax,%eax\n"
+        "jnz wm_dlopen_wrapped\n"
+        "jmp *wm_dlopen_real(%rip)\n"
+        ".cfi_endproc\n.size dlopen,.-dlopen\n");
+
+/* dlclose: the module list may shrink; not caller-dependent, plain C. */
+WM_EXPORTED int dlclose(void *h)
+{
+    if (!real_dlclose)
+        real_dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
+    int r = real_dlclose(h);
+    if (wm_cfg.active)
+        wm_modules_stale();
+    return r;
 }

@@ -85,6 +85,11 @@ second=$(one_trace "ex-*.trace.1")
 check "exec: the first image's trace ends with END(exec)" sh -c "$DUMP '$first' | grep -q '^end reason=exec calls=1 '"
 check "exec: the new image (same pid) records into its own file" sh -c "$DUMP '$second' | grep -q '^end reason=exit calls=10 '"
 
+$N dlopen > dl-plain.out 2>/dev/null
+WINMEM_OUTPUT="$OUT/dl-%p.trace" LD_PRELOAD="$SHIM" $N dlopen > dl.out 2>/dev/null
+check "dlopen by bare name still uses the program's RUNPATH" sh -c "grep -q '^dlopen ok' dl-plain.out && cmp -s dl-plain.out dl.out"
+check "... and after dlopen/dlclose stacks still resolve" sh -c "$DUMP dl-*.trace | grep -q '^call api=VirtualQuery .*frames=shim_native+'"
+
 WINMEM_OUTPUT="$OUT/cx-%p.trace" LD_PRELOAD="$SHIM" $P/shim_cxx > cx.out 2>&1; rc=$?
 check "C++ exceptions unwind under the preload (libunwind loaded RTLD_LOCAL)" sh -c "[ $rc = 0 ] && grep -q 'caught 100 backtrace ok' cx.out"
 check "... and the calls between them were recorded with stacks" sh -c "$DUMP cx-*.trace | grep -c '^call api=VirtualQuery .*frames=shim_cxx+' | grep -qx 100"

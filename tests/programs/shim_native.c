@@ -7,6 +7,8 @@
  *   shim_native threads N
  *   shim_native fork    the child makes calls too; parent waits
  *   shim_native exec    execs "shim_native all" (same pid, new image)
+ *   shim_native dlopen  dlopens a library found only through this program's
+ *                       RUNPATH ($ORIGIN/lib/libshimtest.so.0)
  *   shim_native bench N [direct]   VirtualQuery loop, ns per call; "direct"
  *                        calls libwinmem's function found with dlsym on
  *                        libwinmem.so itself (never the shim's)
@@ -119,6 +121,13 @@ int main(int argc, char **argv)
         waitpid(c, &st, 0);
         printf("child exit %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
         return all();
+    }
+    if (!strcmp(cmd, "dlopen")) {
+        void *h = dlopen("libshimtest.so.0", RTLD_NOW | RTLD_LOCAL);
+        printf("dlopen %s\n", h ? "ok" : dlerror());
+        if (h)
+            dlclose(h);
+        return h ? all() : 1;
     }
     if (!strcmp(cmd, "exec")) {
         MEMORY_BASIC_INFORMATION m;
