@@ -54,6 +54,7 @@ static pthread_key_t thread_key;
 static uint64_t lost[5];      /* by WMT_LOST_* */
 static uint64_t calls_total;
 static uint32_t fork_child;
+static pid_t owner_pid;       /* the process these buffers belong to */
 
 /* ---- small helpers ---- */
 
@@ -452,7 +453,9 @@ void wm_write_meta(const void *rec, size_t size)
 
 void wm_writer_end(uint32_t reason)
 {
-    if (!wm_cfg.active)
+    /* A vfork child (no atfork handlers ran) shares our memory and file:
+     * its _exit or exec must not close the parent's trace. */
+    if (!wm_cfg.active || (pid_t)syscall(SYS_getpid) != owner_pid)
         return;
     for (int i = 0; i < MAX_THREADS; i++) {
         struct wm_tbuf *b = __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);
@@ -499,6 +502,7 @@ static void at_fork_child(void)
     calls_total = 0;
     memset(lost, 0, sizeof lost);
     fork_child = WMT_HF_FORK_CHILD;
+    owner_pid = (pid_t)syscall(SYS_getpid);
     pthread_mutex_init(&meta_lock, NULL);
     /* Every buffer is free again, this thread's too: its next record
      * attaches afresh (THREAD record, new stack table), and a child that
@@ -521,6 +525,7 @@ static void at_fork_child(void)
 void wm_writer_init(void)
 {
     crc_init();
+    owner_pid = (pid_t)syscall(SYS_getpid);
     pthread_key_create(&thread_key, thread_gone);
     pthread_atfork(NULL, NULL, at_fork_child);
 }

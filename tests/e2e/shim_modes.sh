@@ -85,6 +85,10 @@ second=$(one_trace "ex-*.trace.1")
 check "exec: the first image's trace ends with END(exec)" sh -c "$DUMP '$first' | grep -q '^end reason=exec calls=1 '"
 check "exec: the new image (same pid) records into its own file" sh -c "$DUMP '$second' | grep -q '^end reason=exit calls=10 '"
 
+WINMEM_OUTPUT="$OUT/vf-%p.trace" LD_PRELOAD="$SHIM" $N vfork > vf.out 2>/dev/null
+check "vfork children (_exit, exec) leave the parent's trace intact" \
+    sh -c "[ \$(ls vf-*.trace | wc -l) = 1 ] && $DUMP vf-*.trace | grep -q '^end reason=exit calls=10 '"
+
 $N dlopen > dl-plain.out 2>/dev/null
 WINMEM_OUTPUT="$OUT/dl-%p.trace" LD_PRELOAD="$SHIM" $N dlopen > dl.out 2>/dev/null
 check "dlopen by bare name still uses the program's RUNPATH" sh -c "grep -q '^dlopen ok' dl-plain.out && cmp -s dl-plain.out dl.out"

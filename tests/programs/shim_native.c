@@ -7,6 +7,8 @@
  *   shim_native threads N
  *   shim_native fork    the child makes calls too; parent waits
  *   shim_native exec    execs "shim_native all" (same pid, new image)
+ *   shim_native vfork   vfork + _exit, vfork + exec, then calls (the child
+ *                       shares memory with the parent: must not close its trace)
  *   shim_native dlopen  dlopens a library found only through this program's
  *                       RUNPATH ($ORIGIN/lib/libshimtest.so.0)
  *   shim_native bench N [direct]   VirtualQuery loop, ns per call; "direct"
@@ -120,6 +122,19 @@ int main(int argc, char **argv)
         int st;
         waitpid(c, &st, 0);
         printf("child exit %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        return all();
+    }
+    if (!strcmp(cmd, "vfork")) {
+        pid_t c = vfork();
+        if (c == 0)
+            _exit(0);
+        waitpid(c, NULL, 0);
+        c = vfork();
+        if (c == 0) {
+            execl("/bin/true", "true", (char *)NULL);
+            _exit(1);
+        }
+        waitpid(c, NULL, 0);
         return all();
     }
     if (!strcmp(cmd, "dlopen")) {
