@@ -33,7 +33,7 @@ wineserver -p5 >/dev/null 2>&1    # keep one server for all runs
 plain=$(run5 pe X=1)
 s0=$(run5 pe WINMEM_STACK=0 WINMEM_OUTPUT="$OUT/b-%p.trace" LD_PRELOAD="$SHIM")
 s16=$(run5 pe WINMEM_STACK=16 WINMEM_OUTPUT="$OUT/b-%p.trace" LD_PRELOAD="$SHIM")
-wineserver -k >/dev/null 2>&1
+timeout 60 wineserver -w >/dev/null 2>&1  # not -k: another test run may share the prefix
 direct=$(run5 nat direct X=1)
 door16=$(run5 nat WINMEM_STACK=16 WINMEM_OUTPUT="$OUT/n-%p.trace" LD_PRELOAD="$SHIM")
 door0=$(run5 nat WINMEM_STACK=0 WINMEM_OUTPUT="$OUT/n-%p.trace" LD_PRELOAD="$SHIM")

@@ -46,7 +46,7 @@ a=$(tr -d '\r' < wu.err | sed -n 's/^alloc=0*\([0-9A-Fa-f]*\)$/\1/p' | tr A-F a-
 check "unix layer under Wine: program unaffected" sh -c "[ $rc = 0 ] && grep -q 'VirtualFree 1' wu.out"
 check "unix layer under Wine: VirtualAlloc's mmap(0x$a, 0x30000, RW) recorded with the Windows caller's stack" \
     grep -q "^call api=mmap door=unix .*args=0x$a,0x30000,0x3,.*frames=.*shim_probe.exe+" wu.txt
-wineserver -k >/dev/null 2>&1
+timeout 60 wineserver -w >/dev/null 2>&1  # not -k: another test run may share the prefix
 
 # ---- native door ----
 N=$P/shim_native

@@ -35,7 +35,7 @@ wine_prefix() {
     [ -f "$WINEPREFIX/system.reg" ] || { fail "cannot create the Wine prefix $WINEPREFIX"; finish; }
 }
 finish() {
-    wineserver -k >/dev/null 2>&1
+    timeout 60 wineserver -w >/dev/null 2>&1  # not -k: another test run may share the prefix
     if [ "$fails" -eq 0 ]; then rm -rf "$OUT"; echo "all passed"; exit 0; fi
     echo "$fails failed (files kept in $OUT)"
     exit 1
