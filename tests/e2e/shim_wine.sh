@@ -23,6 +23,7 @@ for kind in pe winelib; do
     WINMEM_OUTPUT="$OUT/$kind-%p.trace" LD_PRELOAD="$SHIM" timeout 120 wine "$prog" > $kind.out 2>$kind.err; rc1=$?
     check "$kind: exit status unchanged ($rc0 = $rc1)" [ $rc0 = $rc1 ]
     check "$kind: output unchanged" cmp -s $kind-plain.out $kind.out
+    check "$kind: xmm6-15 survive a hooked call (ms_abi wrappers)" grep -q "^xmm6-15 preserved yes" $kind.out
     t=$(one_trace "$kind-*.trace")
     check "$kind: exactly one trace file, the program's (not wineserver, services, ...)" [ -n "$t" ]
     [ -n "$t" ] || continue

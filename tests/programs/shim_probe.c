@@ -36,6 +36,38 @@ static void *ntfn(const char *name)
     return (void *)GetProcAddress(GetModuleHandleA("ntdll.dll"), name);
 }
 
+/* xmm6-15 are callee-saved in the Windows convention and Wine's dispatcher
+ * does not restore them: a wrapper in the system-call table that is not
+ * ms_abi would corrupt them. Set them, call ntdll's NtQueryVirtualMemory
+ * from assembly (directly: kernelbase's import may pass through a filter
+ * that restores them itself), compare. */
+static int xmm_preserved(void *addr)
+{
+    void *fn = ntfn("NtQueryVirtualMemory");
+    MEMORY_BASIC_INFORMATION m;
+    SIZE_T got = 0;
+    unsigned char in[160], out[160];
+    for (int i = 0; i < 160; i++)
+        in[i] = (unsigned char)(i * 7 + 3);
+    __asm__ volatile(
+        "movdqu 0(%[in]), %%xmm6\n movdqu 16(%[in]), %%xmm7\n movdqu 32(%[in]), %%xmm8\n"
+        "movdqu 48(%[in]), %%xmm9\n movdqu 64(%[in]), %%xmm10\n movdqu 80(%[in]), %%xmm11\n"
+        "movdqu 96(%[in]), %%xmm12\n movdqu 112(%[in]), %%xmm13\n movdqu 128(%[in]), %%xmm14\n"
+        "movdqu 144(%[in]), %%xmm15\n"
+        "sub $48, %%rsp\n"
+        "mov $-1, %%rcx\n mov %[a], %%rdx\n xor %%r8d, %%r8d\n mov %[m], %%r9\n"
+        "movq $48, 32(%%rsp)\n mov %[rl], %%rax\n mov %%rax, 40(%%rsp)\n"
+        "call *%[f]\n add $48, %%rsp\n"
+        "movdqu %%xmm6, 0(%[out])\n movdqu %%xmm7, 16(%[out])\n movdqu %%xmm8, 32(%[out])\n"
+        "movdqu %%xmm9, 48(%[out])\n movdqu %%xmm10, 64(%[out])\n movdqu %%xmm11, 80(%[out])\n"
+        "movdqu %%xmm12, 96(%[out])\n movdqu %%xmm13, 112(%[out])\n movdqu %%xmm14, 128(%[out])\n"
+        "movdqu %%xmm15, 144(%[out])\n"
+        : : [in] "r"(in), [out] "r"(out), [a] "r"(addr), [m] "r"(&m), [rl] "r"(&got), [f] "r"(fn)
+        : "rax", "rcx", "rdx", "r8", "r9", "r10", "r11", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5",
+          "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory");
+    return !memcmp(in, out, sizeof in) && got == sizeof m;
+}
+
 /* noinline: the tests look for this function's module in the stacks. */
 static __attribute__((noinline)) int all(void)
 {
@@ -50,6 +82,7 @@ static __attribute__((noinline)) int all(void)
     got = VirtualQuery(p + 0x1000, &m, sizeof m);
     printf("VirtualQuery %lu state=0x%lx protect=0x%lx type=0x%lx size=0x%lx\n", (unsigned long)got,
            (unsigned long)m.State, (unsigned long)m.Protect, (unsigned long)m.Type, (unsigned long)m.RegionSize);
+    printf("xmm6-15 preserved %s\n", xmm_preserved(p) ? "yes" : "NO");
     /* NtQueryVirtualMemory classes 2 (name), 3 (region), 4 (working set) */
     query_fn q = (query_fn)ntfn("NtQueryVirtualMemory");
     union { UNICODE_STRING s; char b[1024]; } name;
