@@ -87,7 +87,8 @@ def load_expected(path):
 def find_expected(entries, test, run):
     for e in entries:
         # A glob never covers the (exit) row: only a line naming it does.
-        if any(fnmatch.fnmatch(test, t) and (EXIT in t or not test.endswith(EXIT)) for t in e["tests"]) and any(fnmatch.fnmatch(run, r) for r in e["runs"]):
+        test_ok = any(fnmatch.fnmatch(test, t) and (EXIT in t or not test.endswith(EXIT)) for t in e["tests"])
+        if test_ok and any(fnmatch.fnmatch(run, r) for r in e["runs"]):
             return e
     return None
 
