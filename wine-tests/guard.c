@@ -34,13 +34,6 @@ static void hits_reset(void) { guard_hits = 0; }
 static unsigned hits(void) { return (unsigned)guard_hits; }
 #endif
 
-static void query(const void *addr, MEMORY_BASIC_INFORMATION *mbi)
-{
-    memset(mbi, 0xcc, sizeof(*mbi));
-    ok(VirtualQuery(addr, mbi, sizeof(*mbi)) == sizeof(*mbi), "VirtualQuery(%p) failed, error %u\n", addr,
-       (unsigned)GetLastError());
-}
-
 START_TEST(guard)
 {
     MEMORY_BASIC_INFORMATION mbi;
@@ -54,7 +47,7 @@ START_TEST(guard)
     ok(p != NULL, "VirtualAlloc(PAGE_READWRITE | PAGE_GUARD) failed, error %u\n", (unsigned)GetLastError());
     if (!p)
         return;
-    query((const void *)p, &mbi);
+    wt_query((const void *)p, &mbi);
     ok(mbi.Protect == (PAGE_READWRITE | PAGE_GUARD), "Protect %#x, expected PAGE_READWRITE | PAGE_GUARD (0x104)\n",
        (unsigned)mbi.Protect);
     ok(mbi.AllocationProtect == (PAGE_READWRITE | PAGE_GUARD),
@@ -68,13 +61,13 @@ START_TEST(guard)
     ok(hits() == 1, "%u guard-page exceptions on the first access, expected 1\n", hits());
     c = p[1];
     ok(hits() == 1, "%u guard-page exceptions after a second access, expected still 1 (one-shot)\n", hits());
-    query((const void *)p, &mbi);
+    wt_query((const void *)p, &mbi);
     ok(mbi.Protect == PAGE_READWRITE, "after the access: Protect %#x, expected PAGE_READWRITE (0x4)\n",
        (unsigned)mbi.Protect);
     ok(mbi.AllocationProtect == (PAGE_READWRITE | PAGE_GUARD),
        "after the access: AllocationProtect %#x, expected PAGE_READWRITE | PAGE_GUARD (0x104), unchanged\n",
        (unsigned)mbi.AllocationProtect);
-    query((const void *)(p + 0x1000), &mbi);
+    wt_query((const void *)(p + 0x1000), &mbi);
     ok(mbi.Protect == (PAGE_READWRITE | PAGE_GUARD), "untouched second page: Protect %#x, expected 0x104\n",
        (unsigned)mbi.Protect);
 
@@ -84,7 +77,7 @@ START_TEST(guard)
     ok(!r, "VirtualLock on a guard page succeeded, expected FALSE\n");
     ok(GetLastError() == (DWORD)STATUS_GUARD_PAGE_VIOLATION,
        "VirtualLock error %#x, expected STATUS_GUARD_PAGE_VIOLATION (0x80000001)\n", (unsigned)GetLastError());
-    query((const void *)(p + 0x1000), &mbi);
+    wt_query((const void *)(p + 0x1000), &mbi);
     ok(mbi.Protect == PAGE_READWRITE, "after VirtualLock: Protect %#x, expected PAGE_READWRITE (0x4), guard cleared\n",
        (unsigned)mbi.Protect);
     r = VirtualLock((void *)(p + 0x1000), 0x1000);
@@ -96,7 +89,7 @@ START_TEST(guard)
     ok(VirtualProtect((void *)p, 0x1000, PAGE_READONLY | PAGE_GUARD, &old), "VirtualProtect failed, error %u\n",
        (unsigned)GetLastError());
     ok(old == PAGE_READWRITE, "old protection %#x, expected PAGE_READWRITE (0x4)\n", (unsigned)old);
-    query((const void *)p, &mbi);
+    wt_query((const void *)p, &mbi);
     ok(mbi.Protect == (PAGE_READONLY | PAGE_GUARD), "Protect %#x, expected PAGE_READONLY | PAGE_GUARD (0x102)\n",
        (unsigned)mbi.Protect);
     hits_reset();

@@ -13,13 +13,6 @@
  */
 #include "wt.h"
 
-#ifdef WT_NATIVE
-extern char __ehdr_start[];   /* the ELF header: the image's first byte */
-static void *image_base(void) { return __ehdr_start; }
-#else
-static void *image_base(void) { return GetModuleHandleA(NULL); }
-#endif
-
 /* Not volatile: a const volatile object lands in .data. Taking the address
  * keeps each object alive in its own section. */
 static const char rodata_table[64] = "read-only data lives in .rdata/.rodata";
@@ -28,20 +21,11 @@ static volatile char bss_block[256];
 
 static int __attribute__((noinline)) code_marker(int x) { return x * 3 + data_word; }
 
-static int query(const void *addr, MEMORY_BASIC_INFORMATION *mbi)
-{
-    memset(mbi, 0xcc, sizeof(*mbi));
-    SIZE_T r = VirtualQuery(addr, mbi, sizeof(*mbi));
-    ok(r == sizeof(*mbi), "VirtualQuery(%p) returned %llu, expected %llu; error %u\n", addr,
-       (unsigned long long)r, (unsigned long long)sizeof(*mbi), (unsigned)GetLastError());
-    return r == sizeof(*mbi);
-}
-
 /* Checks shared by every part of the image. */
 static void check_image_part(const char *what, const void *addr, void *base)
 {
     MEMORY_BASIC_INFORMATION mbi;
-    if (!query(addr, &mbi))
+    if (!wt_query(addr, &mbi))
         return;
     ok(mbi.AllocationBase == base, "%s: AllocationBase %p, expected the image base %p\n",
        what, mbi.AllocationBase, base);
@@ -59,17 +43,17 @@ static void check_image_part(const char *what, const void *addr, void *base)
 static DWORD protect_of(const void *addr)
 {
     MEMORY_BASIC_INFORMATION mbi;
-    return query(addr, &mbi) ? mbi.Protect : 0;
+    return wt_query(addr, &mbi) ? mbi.Protect : 0;
 }
 
 START_TEST(images)
 {
-    void *base = image_base();
+    void *base = wt_image_base();
     MEMORY_BASIC_INFORMATION mbi;
 
     wt_section("header");
     check_image_part("header", base, base);
-    if (query(base, &mbi)) {
+    if (wt_query(base, &mbi)) {
         ok(mbi.BaseAddress == base, "BaseAddress %p, expected the image base %p\n", mbi.BaseAddress, base);
         ok(mbi.Protect == PAGE_READONLY, "header Protect %#x, expected PAGE_READONLY (0x2)\n",
            (unsigned)mbi.Protect);
@@ -78,7 +62,7 @@ START_TEST(images)
     /* PE headers fill exactly one page; an ELF's first segment holds its
      * headers together with whatever read-only data the linker put there. */
     wt_section("header_size");
-    if (query(base, &mbi))
+    if (wt_query(base, &mbi))
         ok(mbi.RegionSize == 0x1000, "header RegionSize %#llx, expected 0x1000 (one page)\n",
            (unsigned long long)mbi.RegionSize);
 
@@ -111,7 +95,7 @@ START_TEST(images)
     wt_section("heap");
     char *h = malloc(100);
     h[0] = 1;
-    if (query(h, &mbi)) {
+    if (wt_query(h, &mbi)) {
         ok(mbi.State == MEM_COMMIT, "heap State %#x, expected MEM_COMMIT (0x1000)\n", (unsigned)mbi.State);
         ok(mbi.Protect == PAGE_READWRITE, "heap Protect %#x, expected PAGE_READWRITE (0x4)\n",
            (unsigned)mbi.Protect);
@@ -121,7 +105,7 @@ START_TEST(images)
 
     wt_section("stack");
     volatile int local = 7;
-    if (query((const void *)&local, &mbi)) {
+    if (wt_query((const void *)&local, &mbi)) {
         ok(mbi.State == MEM_COMMIT, "stack State %#x, expected MEM_COMMIT (0x1000)\n", (unsigned)mbi.State);
         ok(mbi.Protect == PAGE_READWRITE, "stack Protect %#x, expected PAGE_READWRITE (0x4)\n",
            (unsigned)mbi.Protect);

@@ -28,14 +28,6 @@ START_TEST(views)
 }
 #else
 
-static void query(const void *addr, MEMORY_BASIC_INFORMATION *mbi)
-{
-    memset(mbi, 0xcc, sizeof(*mbi));
-    SIZE_T r = VirtualQuery(addr, mbi, sizeof(*mbi));
-    ok(r == sizeof(*mbi), "VirtualQuery(%p) returned %llu, error %u, expected %llu\n", addr,
-       (unsigned long long)r, (unsigned)GetLastError(), (unsigned long long)sizeof(*mbi));
-}
-
 /* A temporary file of `size` bytes filled with 'a'; access as asked. */
 static HANDLE temp_file(DWORD size, DWORD access)
 {
@@ -65,11 +57,11 @@ static void test_file_view(void)
     ok(v != NULL, "MapViewOfFile failed, error %u\n", (unsigned)GetLastError());
     if (!v)
         return;
-    query(v + 0x1234, &mbi);
+    wt_query(v + 0x1234, &mbi);
     ok(mbi.BaseAddress == v + 0x1000, "BaseAddress %p, expected %p (the address rounded down to a page)\n",
        mbi.BaseAddress, v + 0x1000);
     ok(mbi.AllocationBase == v, "AllocationBase %p, expected the view %p\n", mbi.AllocationBase, v);
-    query(v, &mbi);
+    wt_query(v, &mbi);
     ok(mbi.RegionSize == 0x4000, "RegionSize %#llx, expected 0x4000 (0x3123 rounded up to pages)\n",
        (unsigned long long)mbi.RegionSize);
     ok(mbi.State == MEM_COMMIT, "State %#x, expected MEM_COMMIT (0x1000)\n", (unsigned)mbi.State);
@@ -81,7 +73,7 @@ static void test_file_view(void)
     wt_section("view_after_close");
     CloseHandle(m);
     CloseHandle(f);
-    query(v, &mbi);
+    wt_query(v, &mbi);
     ok(mbi.State == MEM_COMMIT && mbi.Type == MEM_MAPPED && mbi.AllocationBase == v,
        "after CloseHandle: State %#x Type %#x AllocationBase %p, expected MEM_COMMIT MEM_MAPPED %p\n",
        (unsigned)mbi.State, (unsigned)mbi.Type, mbi.AllocationBase, v);
@@ -89,7 +81,7 @@ static void test_file_view(void)
 
     wt_section("unmapped");
     ok(UnmapViewOfFile(v), "UnmapViewOfFile failed, error %u\n", (unsigned)GetLastError());
-    query(v, &mbi);
+    wt_query(v, &mbi);
     ok(mbi.State == MEM_FREE, "State %#x, expected MEM_FREE (0x10000)\n", (unsigned)mbi.State);
     ok(mbi.Protect == PAGE_NOACCESS, "Protect %#x, expected PAGE_NOACCESS (0x1)\n", (unsigned)mbi.Protect);
     ok(mbi.AllocationBase == NULL, "AllocationBase %p, expected NULL\n", mbi.AllocationBase);
@@ -109,7 +101,7 @@ static void test_sec_reserve(void)
     ok(v1 && v2, "MapViewOfFile failed, error %u\n", (unsigned)GetLastError());
     if (!v1 || !v2)
         return;
-    query(v1, &mbi);
+    wt_query(v1, &mbi);
     ok(mbi.State == MEM_RESERVE, "State %#x, expected MEM_RESERVE (0x2000)\n", (unsigned)mbi.State);
     ok(mbi.Protect == 0, "Protect %#x, expected 0\n", (unsigned)mbi.Protect);
     ok(mbi.AllocationProtect == PAGE_READWRITE, "AllocationProtect %#x, expected PAGE_READWRITE (0x4)\n",
@@ -119,7 +111,7 @@ static void test_sec_reserve(void)
 
     ok(VirtualAlloc(v1, 0x1000, MEM_COMMIT, PAGE_READWRITE) == v1, "commit through the view failed, error %u\n",
        (unsigned)GetLastError());
-    query(v1, &mbi);
+    wt_query(v1, &mbi);
     ok(mbi.State == MEM_COMMIT && mbi.Protect == PAGE_READWRITE && mbi.RegionSize == 0x1000,
        "view 1 after commit: State %#x Protect %#x RegionSize %#llx, expected MEM_COMMIT PAGE_READWRITE 0x1000\n",
        (unsigned)mbi.State, (unsigned)mbi.Protect, (unsigned long long)mbi.RegionSize);
@@ -127,7 +119,7 @@ static void test_sec_reserve(void)
     /* The commit belongs to the section, so the other view sees it too. */
     wt_section("sec_reserve_shared_commit");
     v1[5] = 'x';
-    query(v2, &mbi);
+    wt_query(v2, &mbi);
     ok(mbi.State == MEM_COMMIT, "view 2 after commit through view 1: State %#x, expected MEM_COMMIT (0x1000)\n",
        (unsigned)mbi.State);
     ok(mbi.Protect == PAGE_READWRITE, "view 2: Protect %#x, expected PAGE_READWRITE (0x4)\n", (unsigned)mbi.Protect);
@@ -162,13 +154,13 @@ static void test_cow(DWORD map_prot, DWORD file_access, DWORD view_access, DWORD
         CloseHandle(f);
         return;
     }
-    query(v, &mbi);
+    wt_query(v, &mbi);
     ok(mbi.Protect == expect_before, "before the write: Protect %#x, expected %#x\n", (unsigned)mbi.Protect,
        (unsigned)expect_before);
     ok(mbi.AllocationProtect == expect_before, "AllocationProtect %#x, expected %#x\n",
        (unsigned)mbi.AllocationProtect, (unsigned)expect_before);
     v[0x1000] = 'b';
-    query(v + 0x1000, &mbi);
+    wt_query(v + 0x1000, &mbi);
     ok(mbi.Protect == expect_after, "written page: Protect %#x, expected %#x\n", (unsigned)mbi.Protect,
        (unsigned)expect_after);
     ok(mbi.AllocationProtect == expect_before, "written page: AllocationProtect %#x, expected %#x (unchanged)\n",
@@ -179,7 +171,7 @@ static void test_cow(DWORD map_prot, DWORD file_access, DWORD view_access, DWORD
         ok(mbi.BaseAddress == v + 0x1000 && mbi.RegionSize == 0x1000,
            "written page: region %p+%#llx, expected %p+0x1000 (split at the written page)\n", mbi.BaseAddress,
            (unsigned long long)mbi.RegionSize, v + 0x1000);
-        query(v, &mbi);
+        wt_query(v, &mbi);
         ok(mbi.RegionSize == 0x1000 && mbi.Protect == expect_before,
            "first page: RegionSize %#llx Protect %#x, expected 0x1000 %#x\n", (unsigned long long)mbi.RegionSize,
            (unsigned)mbi.Protect, (unsigned)expect_before);

@@ -11,13 +11,6 @@
  */
 #include "wt.h"
 
-#ifdef WT_NATIVE
-extern char __ehdr_start[];
-static void *image_base(void) { return __ehdr_start; }
-#else
-static void *image_base(void) { return GetModuleHandleA(NULL); }
-#endif
-
 typedef MEMORY_WORKING_SET_EX_INFORMATION WSINFO;
 
 /* One page through NtQueryVirtualMemory; returns the status. */
@@ -56,7 +49,7 @@ START_TEST(working_set)
     wt_section("length_zero");
     len = 0xdeadbeef;
     memset(&info, 0, sizeof(info));
-    info.VirtualAddress = image_base();
+    info.VirtualAddress = wt_image_base();
     st = NtQueryVirtualMemory(GetCurrentProcess(), NULL, MemoryWorkingSetExInformation, &info, 0, &len);
     ok(st == STATUS_INFO_LENGTH_MISMATCH, "length 0: status %#x, expected STATUS_INFO_LENGTH_MISMATCH (0xc0000004)\n",
        (unsigned)st);
@@ -64,7 +57,7 @@ START_TEST(working_set)
     /* One and a half entries: Windows answers the whole one and ignores the rest. */
     wt_section("length_partial");
     memset(many, 0, sizeof(many));
-    many[0].VirtualAddress = image_base();
+    many[0].VirtualAddress = wt_image_base();
     st = NtQueryVirtualMemory(GetCurrentProcess(), NULL, MemoryWorkingSetExInformation, many,
                               sizeof(WSINFO) + sizeof(WSINFO) / 2, &len);
     ok(st == STATUS_SUCCESS, "1.5 entries: status %#x, expected STATUS_SUCCESS (0)\n", (unsigned)st);
@@ -76,7 +69,7 @@ START_TEST(working_set)
     }
 
     wt_section("image_header");
-    if (ws_query(image_base(), &info) == STATUS_SUCCESS) {
+    if (ws_query(wt_image_base(), &info) == STATUS_SUCCESS) {
         ok(info.VirtualAttributes.Valid, "exe header: Valid 0, expected 1\n");
         ok(info.VirtualAttributes.Win32Protection == PAGE_READONLY,
            "exe header: Win32Protection %#x, expected PAGE_READONLY (0x2)\n",
@@ -86,7 +79,7 @@ START_TEST(working_set)
 
     /* A file page every process maps: Windows counts its sharers. */
     wt_section("image_header_shared");
-    if (ws_query(image_base(), &info) == STATUS_SUCCESS) {
+    if (ws_query(wt_image_base(), &info) == STATUS_SUCCESS) {
         ok(info.VirtualAttributes.Shared, "exe header: Shared 0, expected 1\n");
         ok(info.VirtualAttributes.ShareCount > 0, "exe header: ShareCount 0, expected > 0\n");
     }

@@ -185,6 +185,25 @@ static inline void wt_skip(const char *file, int line, const char *fmt, ...)
     wt_unlock();
 }
 
+/* The program's own image: the PE base under Wine, the ELF header natively. */
+#ifdef WT_NATIVE
+extern char __ehdr_start[];
+static inline void *wt_image_base(void) { return __ehdr_start; }
+#else
+static inline void *wt_image_base(void) { return GetModuleHandleA(NULL); }
+#endif
+
+/* VirtualQuery into a poisoned buffer, checked; TRUE when it answered. */
+#define wt_query(addr, mbi) wt_query_(__FILE__, __LINE__, (addr), (mbi))
+static inline int wt_query_(const char *file, int line, const void *addr, MEMORY_BASIC_INFORMATION *mbi)
+{
+    memset(mbi, 0xcc, sizeof(*mbi));
+    SIZE_T r = VirtualQuery(addr, mbi, sizeof(*mbi));
+    wt_ok(file, line, r == sizeof(*mbi), "VirtualQuery(%p) returned %llu, error %u, expected %llu\n", addr,
+          (unsigned long long)r, (unsigned)GetLastError(), (unsigned long long)sizeof(*mbi));
+    return r == sizeof(*mbi);
+}
+
 /* A whole section that cannot run in this build: it reports "skip". */
 #define wt_skip_section(name, reason) \
     do { wt_section(name); skip("%s\n", reason); } while (0)
