@@ -5,14 +5,66 @@
  *
  * Only contradictions count. Wine keeps its own view of memory and Linux
  * cannot know reserved vs committed-no-access, allocation boundaries,
- * PAGE_GUARD (Wine arms it with PROT_NONE) or write-watch state, so those
- * are never reported. What the kernel does know: whether the page is mapped
+ * PAGE_GUARD (Wine arms it with PROT_NONE) or write-watch state (Wine
+ * write-protects watched pages; the reservations are remembered below), so
+ * those are never reported. What the kernel does know: whether the page is mapped
  * at all, and whether it is readable / writable.
  */
+#include <stdatomic.h>
+#include <stdint.h>
 #include <sys/mman.h>
 #include <string.h>
 #include "shim.h"
 #include "internal.h"
+
+/* Write-watch reservations of this process: a fixed lock-free table, since
+ * this runs inside Wine's system calls (no malloc, no locks). A slot is free
+ * when base is 0. If the table ever overflows, write-only differences can no
+ * longer be judged and are not reported (never a false divergence). */
+#define WW_SLOTS 256
+static struct { _Atomic uint64_t base, end; } ww[WW_SLOTS];
+static _Atomic bool ww_overflow;
+
+void wm_check_note_alloc(uint64_t base, uint64_t size, uint32_t type)
+{
+    if (!(type & MEM_WRITE_WATCH) || !size)
+        return;
+    for (int i = 0; i < WW_SLOTS; i++) {
+        uint64_t expect = 0;
+        if (atomic_compare_exchange_strong(&ww[i].base, &expect, UINT64_MAX)) {
+            atomic_store(&ww[i].end, base + size);
+            atomic_store(&ww[i].base, base);   /* published last: readers never see a half entry */
+            return;
+        }
+    }
+    atomic_store(&ww_overflow, true);
+}
+
+void wm_check_note_free(uint64_t base, uint32_t type)
+{
+    if (!(type & MEM_RELEASE))
+        return;
+    for (int i = 0; i < WW_SLOTS; i++) {
+        uint64_t expect = base;
+        if (base && atomic_compare_exchange_strong(&ww[i].base, &expect, UINT64_MAX)) {
+            atomic_store(&ww[i].end, 0);
+            atomic_store(&ww[i].base, 0);
+            return;
+        }
+    }
+}
+
+static bool write_watched(uint64_t page)
+{
+    if (atomic_load(&ww_overflow))
+        return true;
+    for (int i = 0; i < WW_SLOTS; i++) {
+        uint64_t b = atomic_load(&ww[i].base);
+        if (b && b != UINT64_MAX && b <= page && page < atomic_load(&ww[i].end))
+            return true;
+    }
+    return false;
+}
 
 static uint32_t protect_of(uint32_t vma_flags)
 {
@@ -42,7 +94,10 @@ void wm_check_basic(uint16_t api, uint64_t seq, uint64_t addr, const void *answe
          * counts. Execute is not compared (Wine may add it for old code). */
         bool w_differs = (want & PROT_WRITE) != (have & PROT_WRITE);
         bool r_missing = (want & PROT_READ) && !(have & PROT_READ);
-        if (w_differs || r_missing)
+        /* Writable to Wine, not to the kernel, on a write-watched page:
+         * that is Wine's watch armed, not a contradiction. */
+        bool watch_armed = w_differs && (want & PROT_WRITE) && !r_missing && write_watched(page);
+        if ((w_differs && !watch_armed) || r_missing)
             kind = WMT_DIV_PROTECT;
     }
     if (!kind)

@@ -133,6 +133,11 @@ long wm_core_query(void *process, const void *addr, int cls, void *buf, size_t l
 /* After Wine answered a basic query for this process: compare with the
  * kernel (and winmem's core when linked) and record a DIVERGENCE. */
 void wm_check_basic(uint16_t api, uint64_t seq, uint64_t addr, const void *mbi) WM_HIDDEN;
+/* Wine arms write watching by removing write access while it reports
+ * PAGE_READWRITE; check mode must know those reservations to stay quiet
+ * there. Called after a successful allocation / free of this process. */
+void wm_check_note_alloc(uint64_t base, uint64_t size, uint32_t type) WM_HIDDEN;
+void wm_check_note_free(uint64_t base, uint32_t type) WM_HIDDEN;
 
 /* ---- AWE hook point: shim/awe_wine.c (another engineer) defines it ----
  * Called from the NtAllocateVirtualMemory / NtQueryVirtualMemory wrappers

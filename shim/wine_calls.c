@@ -119,8 +119,11 @@ static long WM_MSABI w_alloc(H process, void **base, uintptr_t zero_bits, size_t
     c.arg[3] = *size, c.arg[4] = type, c.arg[5] = prot, c.arg[6] = (uintptr_t)base, c.arg[7] = (uintptr_t)size;
     wm_call_begin(&c);
     long st = real(process, base, zero_bits, size, type, prot);
-    if (st == 0)
+    if (st == 0) {
         c.out[0] = (uintptr_t)*base, c.out[1] = *size;
+        if (process == SELF)
+            wm_check_note_alloc((uintptr_t)*base, *size, type);
+    }
     finish(&c, st);
     wm_leave();
     if (st == 0)
@@ -139,8 +142,11 @@ static long WM_MSABI w_alloc_ex(H process, void **base, size_t *size, uint32_t t
     c.arg[4] = prot, c.arg[5] = (uintptr_t)params, c.arg[6] = count, c.arg[7] = (uintptr_t)base, c.arg[8] = (uintptr_t)size;
     wm_call_begin(&c);
     long st = real(process, base, size, type, prot, params, count);
-    if (st == 0)
+    if (st == 0) {
         c.out[0] = (uintptr_t)*base, c.out[1] = *size;
+        if (process == SELF)
+            wm_check_note_alloc((uintptr_t)*base, *size, type);
+    }
     finish(&c, st);
     wm_leave();
     return st;
@@ -156,8 +162,11 @@ static long base_size_call(int idx, uint16_t api, H process, void **base, size_t
     c.arg[4] = (uintptr_t)base, c.arg[5] = (uintptr_t)size;
     wm_call_begin(&c);
     long st = real(process, base, size, x);
-    if (st == 0)
+    if (st == 0) {
         c.out[0] = (uintptr_t)*base, c.out[1] = *size;
+        if (api == WMT_API_NtFreeVirtualMemory && process == SELF)
+            wm_check_note_free((uintptr_t)*base, x);
+    }
     finish(&c, st);
     wm_leave();
     return st;
