@@ -125,6 +125,17 @@ extern const char *const wm_nt_names[WM_NT_COUNT] WM_HIDDEN;
 extern bool wm_wine_hooked WM_HIDDEN;
 void wm_wine_ntdll_loaded(void *handle, const char *path) WM_HIDDEN;
 
+/* Native mode (shim/pe_core.c): before winmem's core answers a query about
+ * this process, make it know every PE image Wine has mapped (a walk with
+ * Wine's own query, only after something changed); the map/unmap wrappers
+ * say when something may have. */
+void wm_pe_core_sync(void) WM_HIDDEN;
+void wm_pe_core_changed(void) WM_HIDDEN;
+/* Wine's NtQueryInformationProcess (the syscall array's entry), set when
+ * native mode hooks Wine; true when a real handle names this process. */
+extern void *wm_nt_query_process WM_HIDDEN;
+bool wm_wine_handle_is_self(void *handle) WM_HIDDEN;
+
 /* winmem's own NtQueryVirtualMemory (the core linked into the shim), for
  * native and check modes; STATUS_NOT_IMPLEMENTED when it is not there. */
 long wm_core_query(void *process, const void *addr, int cls, void *buf, size_t len, size_t *ret) WM_HIDDEN;

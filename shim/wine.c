@@ -134,6 +134,17 @@ static void install(void *handle)
         refuse("array page cannot be made writable");
         goto fail;
     }
+    /* Native mode serves a real handle to this process too; Wine's
+     * NtQueryInformationProcess tells which process a handle names. Used
+     * only if it is the array's entry (what Windows code would reach). */
+    if (wm_cfg.mode == WMT_MODE_NATIVE) {
+        void *qip = dlsym(handle, "NtQueryInformationProcess");
+        for (size_t k = 0; qip && k < ntab; k++)
+            if (tab[k] == (uint64_t)(uintptr_t)qip) {
+                wm_nt_query_process = qip;
+                break;
+            }
+    }
     for (int i = 0; i < WM_NT_COUNT; i++)
         tab[idx[i]] = (uint64_t)(uintptr_t)wm_nt_wrap[i];
     syscall(SYS_mprotect, pg, pend - pg, PROT_READ);

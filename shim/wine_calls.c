@@ -88,12 +88,19 @@ static long WM_MSABI w_query(H process, const void *addr, int cls, void *buf, si
     if (cls >= 1000)
         c.flags |= WMT_CF_INTERNAL;    /* Wine-private: always Wine's answer */
     bool served = false;
-    long st;
+    long st = 0;
     wm_call_begin(&c);
-    if (wm_cfg.mode == WMT_MODE_NATIVE && process == SELF && cls < 1000 &&
-        (st = wm_core_query(process, addr, cls, buf, len, retlen)) != (long)0xC0000002 /* NOT_IMPLEMENTED */)
-        served = true;
-    else
+    /* Native mode: winmem answers about this process, named by the
+     * pseudo-handle or by a real handle (the core is asked with the
+     * pseudo-handle: it knows no Wine handles). It first learns the PE
+     * images Wine mapped since the last query. */
+    if (wm_cfg.mode == WMT_MODE_NATIVE && cls < 1000 &&
+        (process == SELF || wm_wine_handle_is_self(process))) {
+        wm_pe_core_sync();
+        st = wm_core_query(SELF, addr, cls, buf, len, retlen);
+        served = st != (long)0xC0000002; /* NOT_IMPLEMENTED: no core linked */
+    }
+    if (!served)
         st = real(process, addr, cls, buf, len, retlen);
     if (served)
         c.flags |= WMT_CF_SERVED;
@@ -221,6 +228,9 @@ static long WM_MSABI w_map(H section, H process, void **base, uintptr_t zero_bit
     finish(&c, st);
     if (ok && process == SELF)
         wm_pe_note_image(c.out[0]);   /* a DLL being loaded: learn it for stacks */
+    if (ok && wm_cfg.mode == WMT_MODE_NATIVE)
+        wm_pe_core_changed();         /* and winmem's core, before its next answer
+                                       * (any handle: a real one may name us) */
     wm_leave();
     return st;
 }
@@ -244,6 +254,8 @@ static long WM_MSABI w_map_ex(H section, H process, void **base, const int64_t *
     finish(&c, st);
     if (ok && process == SELF)
         wm_pe_note_image(c.out[0]);
+    if (ok && wm_cfg.mode == WMT_MODE_NATIVE)
+        wm_pe_core_changed();
     wm_leave();
     return st;
 }
@@ -258,6 +270,8 @@ static long WM_MSABI w_unmap(H process, void *addr)
     c.arg[0] = (uintptr_t)process, c.arg[1] = (uintptr_t)addr;
     wm_call_begin(&c);
     long st = real(process, addr);
+    if (st == 0 && wm_cfg.mode == WMT_MODE_NATIVE)
+        wm_pe_core_changed();         /* an image may be gone */
     finish(&c, st);
     wm_leave();
     return st;
@@ -273,6 +287,8 @@ static long WM_MSABI w_unmap_ex(H process, void *addr, uint32_t flags)
     c.arg[0] = (uintptr_t)process, c.arg[1] = (uintptr_t)addr, c.arg[2] = flags;
     wm_call_begin(&c);
     long st = real(process, addr, flags);
+    if (st == 0 && wm_cfg.mode == WMT_MODE_NATIVE)
+        wm_pe_core_changed();         /* an image may be gone */
     finish(&c, st);
     wm_leave();
     return st;
