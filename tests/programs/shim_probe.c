@@ -10,6 +10,9 @@
  *   shim_probe forever      VirtualQuery until killed (for kill -9 tests)
  *   shim_probe badptr       VirtualQuery into an unwritable buffer
  *   shim_probe bench N      N VirtualQuery calls, prints ns per call
+ *   shim_probe image        what a query says about the program's own image
+ *                           (its .text and header, also through a real
+ *                           handle) and about a DLL loaded and freed
  *   shim_probe mprotect     (winelib) RW page made read-only by a raw
  *                           Linux mprotect behind Wine's back, then queried
  *
@@ -236,6 +239,42 @@ static int badptr(void)
     return 0;
 }
 
+/* One line per query: what must be the same under plain Wine and in the
+ * shim's native mode (fields relative to the module base, so the output
+ * does not depend on where Wine put things). */
+static void image_line(const char *what, HANDLE h, const void *addr, const char *base)
+{
+    MEMORY_BASIC_INFORMATION m;
+    memset(&m, 0, sizeof m);
+    SIZE_T got = VirtualQueryEx(h, addr, &m, sizeof m);
+    printf("%s %lu state=0x%lx type=0x%lx allocbase_is_module=%d allocprotect=0x%lx protect=0x%lx\n", what,
+           (unsigned long)got, (unsigned long)m.State, (unsigned long)m.Type,
+           m.AllocationBase == (void *)base, (unsigned long)m.AllocationProtect, (unsigned long)m.Protect);
+}
+
+static __attribute__((noinline)) int image(void)
+{
+    const char *base = (const char *)GetModuleHandleA(NULL);
+    fprintf(stderr, "module=%p text=%p\n", (void *)base, (void *)image);
+    image_line("text", GetCurrentProcess(), (const void *)image, base);
+    image_line("header", GetCurrentProcess(), base, base);
+    HANDLE h = OpenProcess(PROCESS_QUERY_INFORMATION, FALSE, GetCurrentProcessId());
+    image_line("text-by-handle", h, (const void *)image, base);
+    CloseHandle(h);
+    /* A DLL this program does not import: loaded, queried, freed, queried. */
+    HMODULE dll = LoadLibraryA("version.dll");
+    const char *dbase = (const char *)dll;
+    if (!dll)
+        return 1;
+    fprintf(stderr, "dll=%p\n", (void *)dbase);
+    image_line("dll-text", GetCurrentProcess(), dbase + 0x1000, dbase);
+    FreeLibrary(dll);
+    MEMORY_BASIC_INFORMATION m;
+    VirtualQuery(dbase + 0x1000, &m, sizeof m);
+    printf("dll-freed type=0x%lx\n", (unsigned long)m.Type);
+    return 0;
+}
+
 #ifdef WINELIB
 static int behind_back(void)
 {
@@ -257,6 +296,7 @@ int main(int argc, char **argv)
     long n = argc > 2 ? atol(argv[2]) : 8;
     if (!strcmp(cmd, "all")) return all();
     if (!strcmp(cmd, "threads")) return threads((int)n);
+    if (!strcmp(cmd, "image")) return image();
     if (!strcmp(cmd, "child")) return child(argv[0]);
     if (!strcmp(cmd, "leaf")) return leaf();
     if (!strcmp(cmd, "loop")) return loop(n, 0);
