@@ -34,69 +34,48 @@ static HRESULT unmapped_in(uint64_t va, uint64_t size, uint64_t *unmapped)
     return VM_SAVED_STATE_DUMP_E_VA_NOT_MAPPED;
 }
 
+/* One level of a 64-bit-entry page table: which VA bits index it, and
+ * whether an entry with PS set maps a large page there. */
+struct level { uint8_t shift; uint16_t index_mask; bool large_ok; };
+
+static const struct level long_mode[] = { {39, 0x1ff, false}, {30, 0x1ff, true},
+                                          {21, 0x1ff, true}, {12, 0x1ff, false} };
+static const struct level pae_mode[] = { {30, 3, false}, {21, 0x1ff, true}, {12, 0x1ff, false} };
+
+/* Walks n levels from the table at `table`; a not-present entry reports how
+ * much of its span lies from va on. */
+static HRESULT walk64(struct wm_dump *d, uint64_t table, const struct level *lv, int n,
+                      uint64_t va, uint64_t *pa, uint64_t *unmapped)
+{
+    for (int i = 0; i < n; i++) {
+        HRESULT hr;
+        uint64_t span = 1ULL << lv[i].shift;
+        uint64_t e = rd64_ok(d, table + ((va >> lv[i].shift) & lv[i].index_mask) * 8, &hr);
+        if (FAILED(hr))
+            return hr;
+        if (!(e & PTE_P))
+            return unmapped_in(va, span, unmapped);
+        if (i == n - 1 || (lv[i].large_ok && (e & PTE_PS))) {
+            *pa = (e & ADDR_M & ~(span - 1)) | (va & (span - 1));
+            return S_OK;
+        }
+        table = e & ADDR_M;
+    }
+    return VM_SAVED_STATE_DUMP_E_VA_NOT_MAPPED;   /* n == 0: not reached */
+}
+
 static HRESULT walk_long(struct wm_dump *d, uint64_t cr3, uint64_t va, uint64_t *pa, uint64_t *unmapped)
 {
     if ((uint64_t)((int64_t)(va << 16) >> 16) != va) {       /* non-canonical */
         *unmapped = 0xffff800000000000ULL - va;
         return VM_SAVED_STATE_DUMP_E_VA_NOT_MAPPED;
     }
-    HRESULT hr;
-    uint64_t e = rd64_ok(d, (cr3 & ADDR_M) + ((va >> 39) & 0x1ff) * 8, &hr);
-    if (FAILED(hr))
-        return hr;
-    if (!(e & PTE_P))
-        return unmapped_in(va, 1ULL << 39, unmapped);
-    e = rd64_ok(d, (e & ADDR_M) + ((va >> 30) & 0x1ff) * 8, &hr);
-    if (FAILED(hr))
-        return hr;
-    if (!(e & PTE_P))
-        return unmapped_in(va, 1ULL << 30, unmapped);
-    if (e & PTE_PS) {
-        *pa = (e & ADDR_M & ~((1ULL << 30) - 1)) | (va & ((1ULL << 30) - 1));
-        return S_OK;
-    }
-    e = rd64_ok(d, (e & ADDR_M) + ((va >> 21) & 0x1ff) * 8, &hr);
-    if (FAILED(hr))
-        return hr;
-    if (!(e & PTE_P))
-        return unmapped_in(va, 1ULL << 21, unmapped);
-    if (e & PTE_PS) {
-        *pa = (e & ADDR_M & ~((1ULL << 21) - 1)) | (va & ((1ULL << 21) - 1));
-        return S_OK;
-    }
-    e = rd64_ok(d, (e & ADDR_M) + ((va >> 12) & 0x1ff) * 8, &hr);
-    if (FAILED(hr))
-        return hr;
-    if (!(e & PTE_P))
-        return unmapped_in(va, 1ULL << 12, unmapped);
-    *pa = (e & ADDR_M) | (va & 0xfff);
-    return S_OK;
+    return walk64(d, cr3 & ADDR_M, long_mode, 4, va, pa, unmapped);
 }
 
 static HRESULT walk_pae(struct wm_dump *d, uint64_t cr3, uint64_t va, uint64_t *pa, uint64_t *unmapped)
 {
-    HRESULT hr;
-    uint64_t e = rd64_ok(d, (cr3 & 0xffffffe0ULL) + ((va >> 30) & 3) * 8, &hr);
-    if (FAILED(hr))
-        return hr;
-    if (!(e & PTE_P))
-        return unmapped_in(va, 1ULL << 30, unmapped);
-    e = rd64_ok(d, (e & ADDR_M) + ((va >> 21) & 0x1ff) * 8, &hr);
-    if (FAILED(hr))
-        return hr;
-    if (!(e & PTE_P))
-        return unmapped_in(va, 1ULL << 21, unmapped);
-    if (e & PTE_PS) {
-        *pa = (e & ADDR_M & ~((1ULL << 21) - 1)) | (va & ((1ULL << 21) - 1));
-        return S_OK;
-    }
-    e = rd64_ok(d, (e & ADDR_M) + ((va >> 12) & 0x1ff) * 8, &hr);
-    if (FAILED(hr))
-        return hr;
-    if (!(e & PTE_P))
-        return unmapped_in(va, 1ULL << 12, unmapped);
-    *pa = (e & ADDR_M) | (va & 0xfff);
-    return S_OK;
+    return walk64(d, cr3 & 0xffffffe0ULL, pae_mode, 3, va, pa, unmapped);
 }
 
 static HRESULT walk_32(struct wm_dump *d, uint64_t cr3, bool pse, uint64_t va, uint64_t *pa, uint64_t *unmapped)
