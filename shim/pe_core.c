@@ -16,11 +16,11 @@
  * unix side maps the .exe and ntdll.dll without a system call we see). It
  * runs before the first native-mode query, and again before the next one
  * after anything may have changed the set of images: a successful
- * NtMapViewOfSection(Ex) or NtUnmapViewOfSection(Ex) of this process, or a
+ * NtMapViewOfSection(Ex) or NtUnmapViewOfSection(Ex) of an image, or a
  * change of the PEB's loader list (its head's two links, read without the
  * loader lock: only a hint that something changed, never followed). The
- * walk costs one Wine query per region (~0.6 µs; a few hundred regions), so
- * a query pays it only after a DLL was loaded or unloaded.
+ * walk costs one Wine query per region (~0.1 ms in all for a small
+ * program), so a query pays it only after a DLL was loaded or unloaded.
  *
  * Only in native mode: trace and check mode never call into here.
  */
@@ -148,6 +148,17 @@ void wm_pe_core_sync(void)
     __atomic_store_n(&ldr_seen[1], mark[1], __ATOMIC_RELAXED);
     walk_locked();
     pthread_mutex_unlock(&lock);
+}
+
+/* Only views that are images matter: data views (MapViewOfFile in a loop)
+ * must not make every following query pay for a walk. One Wine query. A
+ * real handle may name this process: assume it concerns us. */
+bool wm_pe_core_view_is_image(void *process, uint64_t addr)
+{
+    struct mbi m;
+    if (process != (void *)(intptr_t)-1)
+        return true;
+    return !real_query(addr, &m) || m.type == MEM_IMAGE_T;
 }
 
 void wm_pe_core_changed(void)

@@ -131,6 +131,7 @@ void wm_wine_ntdll_loaded(void *handle, const char *path) WM_HIDDEN;
  * say when something may have. */
 void wm_pe_core_sync(void) WM_HIDDEN;
 void wm_pe_core_changed(void) WM_HIDDEN;
+bool wm_pe_core_view_is_image(void *process, uint64_t addr) WM_HIDDEN;
 /* Wine's NtQueryInformationProcess (the syscall array's entry), set when
  * native mode hooks Wine; true when a real handle names this process. */
 extern void *wm_nt_query_process WM_HIDDEN;

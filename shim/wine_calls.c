@@ -228,9 +228,8 @@ static long WM_MSABI w_map(H section, H process, void **base, uintptr_t zero_bit
     finish(&c, st);
     if (ok && process == SELF)
         wm_pe_note_image(c.out[0]);   /* a DLL being loaded: learn it for stacks */
-    if (ok && wm_cfg.mode == WMT_MODE_NATIVE)
-        wm_pe_core_changed();         /* and winmem's core, before its next answer
-                                       * (any handle: a real one may name us) */
+    if (ok && wm_cfg.mode == WMT_MODE_NATIVE && wm_pe_core_view_is_image(process, c.out[0]))
+        wm_pe_core_changed();         /* and winmem's core, before its next answer */
     wm_leave();
     return st;
 }
@@ -254,7 +253,7 @@ static long WM_MSABI w_map_ex(H section, H process, void **base, const int64_t *
     finish(&c, st);
     if (ok && process == SELF)
         wm_pe_note_image(c.out[0]);
-    if (ok && wm_cfg.mode == WMT_MODE_NATIVE)
+    if (ok && wm_cfg.mode == WMT_MODE_NATIVE && wm_pe_core_view_is_image(process, c.out[0]))
         wm_pe_core_changed();
     wm_leave();
     return st;
@@ -269,9 +268,10 @@ static long WM_MSABI w_unmap(H process, void *addr)
     start(&c, WMT_API_NtUnmapViewOfSection, process);
     c.arg[0] = (uintptr_t)process, c.arg[1] = (uintptr_t)addr;
     wm_call_begin(&c);
+    bool img = wm_cfg.mode == WMT_MODE_NATIVE && wm_pe_core_view_is_image(process, (uintptr_t)addr);
     long st = real(process, addr);
-    if (st == 0 && wm_cfg.mode == WMT_MODE_NATIVE)
-        wm_pe_core_changed();         /* an image may be gone */
+    if (st == 0 && img)
+        wm_pe_core_changed();         /* an image is gone */
     finish(&c, st);
     wm_leave();
     return st;
@@ -286,9 +286,10 @@ static long WM_MSABI w_unmap_ex(H process, void *addr, uint32_t flags)
     start(&c, WMT_API_NtUnmapViewOfSectionEx, process);
     c.arg[0] = (uintptr_t)process, c.arg[1] = (uintptr_t)addr, c.arg[2] = flags;
     wm_call_begin(&c);
+    bool img = wm_cfg.mode == WMT_MODE_NATIVE && wm_pe_core_view_is_image(process, (uintptr_t)addr);
     long st = real(process, addr, flags);
-    if (st == 0 && wm_cfg.mode == WMT_MODE_NATIVE)
-        wm_pe_core_changed();         /* an image may be gone */
+    if (st == 0 && img)
+        wm_pe_core_changed();         /* an image is gone */
     finish(&c, st);
     wm_leave();
     return st;
