@@ -44,7 +44,9 @@ static int nreg;
 static uint64_t new_start[MAX_IMG], new_end[MAX_IMG];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int dirty = 1;                 /* walk before the next query */
+static int walking;                   /* a walk is under way: wait for it */
 static uint64_t ldr_seen[2];
+static uint64_t ldr_checked;          /* the Ldr address Wine last said is readable */
 
 void *wm_nt_query_process;            /* Wine's NtQueryInformationProcess (shim/wine.c) */
 
@@ -64,7 +66,9 @@ static uint64_t teb_now(void)
 
 /* The loader list's head links (TEB+0x60 → PEB, PEB+0x18 → Ldr, the
  * in-load-order list head at Ldr+0x10). Both change when a module is added
- * at the end or removed; {0,0} before the loader set the list up. */
+ * at the end or removed; {0,0} before the loader set the list up. The Ldr
+ * pointer is program memory: a new value is read through only after Wine
+ * says its 32 bytes are committed and readable (one query per change). */
 static void ldr_mark(uint64_t out[2])
 {
     out[0] = out[1] = 0;
@@ -73,6 +77,15 @@ static void ldr_mark(uint64_t out[2])
         return;
     if (!(ldr = *(const uint64_t *)(peb + 0x18)) || (ldr & 7))
         return;
+    if (ldr != __atomic_load_n(&ldr_checked, __ATOMIC_RELAXED)) {
+        struct mbi m;
+        if (!real_query(ldr, &m) || m.state != 0x1000 || !(m.prot & 0xee) || (m.prot & 0x100) ||
+            ldr + 0x20 > m.base + m.size) {
+            out[0] = ldr;             /* unreadable: its address is the mark */
+            return;
+        }
+        __atomic_store_n(&ldr_checked, ldr, __ATOMIC_RELAXED);
+    }
     out[0] = __atomic_load_n((const uint64_t *)(ldr + 0x10), __ATOMIC_RELAXED);
     out[1] = __atomic_load_n((const uint64_t *)(ldr + 0x18), __ATOMIC_RELAXED);
 }
@@ -137,16 +150,24 @@ void wm_pe_core_sync(void)
 {
     uint64_t mark[2];
     ldr_mark(mark);
-    if (!__atomic_load_n(&dirty, __ATOMIC_ACQUIRE) &&
+    /* A thread that finds nothing changed but a walk under way waits for
+     * it: the change it may depend on (its own LoadLibrary) is being
+     * registered. */
+    if (!__atomic_load_n(&dirty, __ATOMIC_SEQ_CST) && !__atomic_load_n(&walking, __ATOMIC_SEQ_CST) &&
         mark[0] == __atomic_load_n(&ldr_seen[0], __ATOMIC_RELAXED) &&
         mark[1] == __atomic_load_n(&ldr_seen[1], __ATOMIC_RELAXED))
         return;
     pthread_mutex_lock(&lock);
-    /* Cleared before the walk: a change during it marks dirty again. */
-    __atomic_store_n(&dirty, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&ldr_seen[0], mark[0], __ATOMIC_RELAXED);
-    __atomic_store_n(&ldr_seen[1], mark[1], __ATOMIC_RELAXED);
-    walk_locked();
+    if (__atomic_load_n(&dirty, __ATOMIC_SEQ_CST) || mark[0] != ldr_seen[0] || mark[1] != ldr_seen[1]) {
+        /* dirty is cleared before the walk: a change during it marks
+         * dirty again, and the next query walks once more. */
+        __atomic_store_n(&walking, 1, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&dirty, 0, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&ldr_seen[0], mark[0], __ATOMIC_RELAXED);
+        __atomic_store_n(&ldr_seen[1], mark[1], __ATOMIC_RELAXED);
+        walk_locked();
+        __atomic_store_n(&walking, 0, __ATOMIC_SEQ_CST);
+    }
     pthread_mutex_unlock(&lock);
 }
 
