@@ -210,6 +210,7 @@ uint32_t wm_pe_module_of(uint64_t addr, uint64_t *start)
 
 void wm_pe_forget_emitted(void)
 {
+    pthread_mutex_init(&lock, NULL);   /* fork child: a holder thread is gone */
     for (int t = 0; t < 2; t++)
         for (int i = 0; i < ntab[t]; i++)
             tabs[t][i].emitted = 0;

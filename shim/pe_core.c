@@ -171,6 +171,16 @@ void wm_pe_core_sync(void)
     pthread_mutex_unlock(&lock);
 }
 
+/* In a fork child only the forking thread exists: a walk another thread
+ * had under way will never finish, so its lock and flag are reset and the
+ * next query walks afresh. */
+void wm_pe_core_after_fork(void)
+{
+    pthread_mutex_init(&lock, NULL);
+    __atomic_store_n(&walking, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&dirty, 1, __ATOMIC_SEQ_CST);
+}
+
 /* Only views that are images matter: data views (MapViewOfFile in a loop)
  * must not make every following query pay for a walk. One Wine query. A
  * real handle may name this process: assume it concerns us. */

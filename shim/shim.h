@@ -86,9 +86,11 @@ void *wm_raw_mmap(size_t len) WM_HIDDEN;        /* never recorded, never malloc 
 void wm_writer_init(void) WM_HIDDEN;
 void wm_native_init(void) WM_HIDDEN;
 void wm_unix_init(void) WM_HIDDEN;
-/* A fork child's new file must get its MODULE records again. */
+/* In a fork child: its new file must get its MODULE records again, and locks
+ * a vanished thread held at the fork are reset (else the child could hang). */
 void wm_modules_forget_emitted(void) WM_HIDDEN;
 void wm_pe_forget_emitted(void) WM_HIDDEN;
+void wm_pe_core_after_fork(void) WM_HIDDEN;
 uint32_t wm_next_module_id(void) WM_HIDDEN;
 
 /* CRC-32 as zlib computes it (shim/crc.c); wm_crc_init picks the method. */

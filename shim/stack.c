@@ -189,9 +189,11 @@ uint32_t wm_module_of(uint64_t addr, uint64_t *start, bool *pe)
     return hit->id;
 }
 
-/* Called in a fork child: its new file must get the MODULE records again. */
+/* Called in a fork child: its new file must get the MODULE records again,
+ * and a refresh another thread was doing at the fork never finishes here. */
 void wm_modules_forget_emitted(void)
 {
+    pthread_mutex_init(&refresh_lock, NULL);
     for (int t = 0; t < 2; t++)
         for (int i = 0; i < nmods[t]; i++)
             mods[t][i].emitted = 0;

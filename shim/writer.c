@@ -520,6 +520,7 @@ static void at_fork_child(void)
     wm_self.pending_off = 0;
     wm_modules_forget_emitted();
     wm_pe_forget_emitted();
+    wm_pe_core_after_fork();
 }
 
 void wm_writer_init(void)
