@@ -16,21 +16,11 @@
 #include <time.h>
 #include <winmem/memory.h>
 #include "registry.h"
+#include "bench.h"
 
 static volatile uint64_t sink;
 
-static double now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e9 + t.tv_nsec;
-}
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Median of 5 runs of fn(iters), ns per iteration. */
 static double median5(double (*fn)(int), int iters)
@@ -38,32 +28,31 @@ static double median5(double (*fn)(int), int iters)
     double r[5];
     for (int i = 0; i < 5; i++)
         r[i] = fn(iters);
-    qsort(r, 5, sizeof(r[0]), cmp_double);
-    return r[2];
+    return bench_median(r, 5);
 }
 
 static double cycle_winmem(int iters)
 {
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (int i = 0; i < iters; i++) {
         char *p = VirtualAlloc(NULL, 0x10000, MEM_RESERVE, PAGE_READWRITE);
         VirtualAlloc(p, 0x10000, MEM_COMMIT, PAGE_READWRITE);
         VirtualFree(p, 0, MEM_RELEASE);
         sink += (uintptr_t)p;
     }
-    return (now_ns() - t0) / iters;
+    return (bench_now_ns() - t0) / iters;
 }
 
 static double cycle_mmap(int iters)
 {
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (int i = 0; i < iters; i++) {
         char *p = mmap(NULL, 0x10000, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         mprotect(p, 0x10000, PROT_READ | PROT_WRITE);
         munmap(p, 0x10000);
         sink += (uintptr_t)p;
     }
-    return (now_ns() - t0) / iters;
+    return (bench_now_ns() - t0) / iters;
 }
 
 /* The live allocations and the addresses queried, in a scrambled order so
@@ -77,28 +66,28 @@ static int nlive, naddrs;
 static double q_registry(int iters)
 {
     wm_region r;
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (int i = 0; i < iters; i++) {
         wm_registry_query(addrs[i % naddrs], &r);
         sink += r.size;
     }
-    return (now_ns() - t0) / iters;
+    return (bench_now_ns() - t0) / iters;
 }
 
 static double q_virtualquery(int iters)
 {
     MEMORY_BASIC_INFORMATION m;
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (int i = 0; i < iters; i++) {
         VirtualQuery((void *)addrs[i % naddrs], &m, sizeof(m));
         sink += m.RegionSize;
     }
-    return (now_ns() - t0) / iters;
+    return (bench_now_ns() - t0) / iters;
 }
 
 static double q_bsearch(int iters)
 {
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (int i = 0; i < iters; i++) {
         uint64_t a = addrs[i % naddrs];
         int lo = 0, hi = nlive;
@@ -111,7 +100,7 @@ static double q_bsearch(int iters)
         }
         sink += (uint64_t)lo;
     }
-    return (now_ns() - t0) / iters;
+    return (bench_now_ns() - t0) / iters;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -149,23 +138,23 @@ static void bare_handler(int sig, siginfo_t *si, void *uc)
 
 static double guard_bare(int iters)
 {
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (int i = 0; i < iters; i++) {
         mprotect(gpage, 0x1000, PROT_NONE);
         ((volatile char *)gpage)[0]++;
     }
-    return (now_ns() - t0) / iters;
+    return (bench_now_ns() - t0) / iters;
 }
 
 static double guard_winmem(int iters)
 {
     DWORD old;
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (int i = 0; i < iters; i++) {
         VirtualProtect(gpage, 0x1000, PAGE_READWRITE | PAGE_GUARD, &old);
         ((volatile char *)gpage)[0]++;
     }
-    return (now_ns() - t0) / iters;
+    return (bench_now_ns() - t0) / iters;
 }
 
 static void bench_guard(void)

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <winmem/winmem.h>
+#include "bench.h"
 
 #define FRAMES 1024
 #define ROUNDS 100
@@ -20,15 +21,7 @@
 
 static double now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    return bench_now_ns() / 1e3;
 }
 
 /* Median over RUNS of the mean per round, in µs. */
@@ -39,8 +32,7 @@ static int cmp(const void *a, const void *b)
             for (int i_ = 0; i_ < ROUNDS; i_++) { body; } \
             runs_[r_] = (now_us() - t0_) / ROUNDS; \
         } \
-        qsort(runs_, RUNS, sizeof runs_[0], cmp); \
-        result = runs_[RUNS / 2]; \
+        result = bench_median(runs_, RUNS); \
     } while (0)
 
 int main(void)

@@ -18,13 +18,8 @@
 #include <unistd.h>
 #include <gnu/libc-version.h>
 #include <winmem/memory.h>
+#include "bench.h"
 
-static double now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e9 + t.tv_nsec;
-}
 
 static int count_vmas(void)
 {
@@ -46,16 +41,12 @@ static double per_call(const void *addr, int iters)
     double best[5];
     MEMORY_BASIC_INFORMATION m;
     for (int r = 0; r < 5; r++) {
-        double t0 = now_ns();
+        double t0 = bench_now_ns();
         for (int i = 0; i < iters; i++)
             sink += VirtualQuery(addr, &m, sizeof m);
-        best[r] = (now_ns() - t0) / iters;
+        best[r] = (bench_now_ns() - t0) / iters;
     }
-    for (int i = 0; i < 5; i++)   /* insertion sort, 5 elements */
-        for (int j = i; j > 0 && best[j] < best[j - 1]; j--) {
-            double t = best[j]; best[j] = best[j - 1]; best[j - 1] = t;
-        }
-    return best[2];
+    return bench_median(best, 5);
 }
 
 /* The floor for foreign memory: one bare PROCMAP_QUERY on a kept fd (the
@@ -72,7 +63,7 @@ static double bare_ioctl(const void *addr, int iters)
     if (fd < 0)
         fd = open("/proc/self/maps", O_RDONLY);
     struct pmq q;
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (int i = 0; i < iters; i++) {
         memset(&q, 0, sizeof q);
         q.size = sizeof q;
@@ -80,21 +71,21 @@ static double bare_ioctl(const void *addr, int iters)
         q.addr = (uintptr_t)addr;
         sink += ioctl(fd, _IOWR('f', 17, struct pmq), &q);
     }
-    return (now_ns() - t0) / iters;
+    return (bench_now_ns() - t0) / iters;
 }
 
 static double null_syscall(int iters)
 {
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (int i = 0; i < iters; i++)
         sink += syscall(SYS_getppid);
-    return (now_ns() - t0) / iters;
+    return (bench_now_ns() - t0) / iters;
 }
 
 /* What a naive port does: read /proc/self/maps until the covering line. */
 static double naive(const void *addr, int iters)
 {
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (int i = 0; i < iters; i++) {
         FILE *f = fopen("/proc/self/maps", "r");
         char line[4096];
@@ -106,17 +97,17 @@ static double naive(const void *addr, int iters)
             }
         fclose(f);
     }
-    return (now_ns() - t0) / iters;
+    return (bench_now_ns() - t0) / iters;
 }
 
 static double walk_per_vma(int vmas)
 {
     MEMORY_BASIC_INFORMATION m;
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     char *p = NULL;
     while (VirtualQuery(p, &m, sizeof m))
         p = (char *)m.BaseAddress + m.RegionSize;
-    return (now_ns() - t0) / vmas / 1000.0;
+    return (bench_now_ns() - t0) / vmas / 1000.0;
 }
 
 int main(void)

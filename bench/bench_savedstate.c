@@ -19,21 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <winmem/winmem.h>
+#include "bench.h"
 
 static volatile uint64_t sink;
 
-static double now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e9 + t.tv_nsec;
-}
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static const char *fixture(const char *name)
 {
@@ -77,17 +67,17 @@ static int make_big(void)
 static double load_winmem(void)
 {
     VM_SAVED_STATE_DUMP_HANDLE h;
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     if (winmem_LoadSavedStateFileUtf8(big, &h) != S_OK)
         return -1;
-    double t = now_ns() - t0;
+    double t = bench_now_ns() - t0;
     ReleaseSavedStateFiles(h);
     return t;
 }
 
 static double load_libelf(void)
 {
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     int fd = open(big, O_RDONLY);
     Elf *e = elf_begin(fd, ELF_C_READ, NULL);
     size_t n = 0;
@@ -99,7 +89,7 @@ static double load_libelf(void)
     }
     elf_end(e);
     close(fd);
-    return now_ns() - t0;
+    return bench_now_ns() - t0;
 }
 
 static double median_of(double (*fn)(void), int n)
@@ -107,8 +97,7 @@ static double median_of(double (*fn)(void), int n)
     double r[31];
     for (int i = 0; i < n; i++)
         r[i] = fn();
-    qsort(r, n, sizeof *r, cmp_double);
-    return r[n / 2];
+    return bench_median(r, n);
 }
 
 /* ---- reads ---- */
@@ -159,7 +148,7 @@ static double throughput(struct job *tmpl, int threads, int use_pread)
     for (int k = 0; k < 5; k++) {
         struct job j[4];
         pthread_t t[4];
-        double t0 = now_ns();
+        double t0 = bench_now_ns();
         for (int i = 0; i < threads; i++) {
             j[i] = *tmpl;
             j[i].use_pread = use_pread;
@@ -171,9 +160,9 @@ static double throughput(struct job *tmpl, int threads, int use_pread)
             pthread_join(t[i], NULL);
             bytes += j[i].bytes;
         }
-        r[k] = bytes / ((now_ns() - t0) / 1e9) / 1e6;
+        r[k] = bytes / ((bench_now_ns() - t0) / 1e9) / 1e6;
     }
-    qsort(r, 5, sizeof *r, cmp_double);
+    qsort(r, 5, sizeof *r, bench_cmp_double);
     return r[2];
 }
 
@@ -182,25 +171,25 @@ static double throughput(struct job *tmpl, int threads, int use_pread)
 static double kdump_winmem(VM_SAVED_STATE_DUMP_HANDLE h, int pages)
 {
     uint8_t b[4096];
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (int i = 0; i < pages; i++) {
         UINT32 got;
         ReadGuestPhysicalAddress(h, (uint64_t)(i % 2048) * 4096, b, 4096, &got);
         sink += b[0];
     }
-    return (now_ns() - t0) / pages;
+    return (bench_now_ns() - t0) / pages;
 }
 
 static double kdump_lib(kdump_ctx_t *k, int pages)
 {
     uint8_t b[4096];
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (int i = 0; i < pages; i++) {
         size_t len = 4096;
         kdump_read(k, KDUMP_MACHPHYSADDR, (uint64_t)(i % 2048) * 4096, b, &len);
         sink += b[0];
     }
-    return (now_ns() - t0) / pages;
+    return (bench_now_ns() - t0) / pages;
 }
 
 int main(void)
@@ -220,12 +209,12 @@ int main(void)
     winmem_LoadSavedStateFileUtf8(big, &h);
     GPA_MEMORY_CHUNK c[4];
     UINT64 n = 4, ps;
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (int i = 0; i < 100000; i++) {
         n = 4;
         GetGuestPhysicalMemoryChunks(h, &ps, c, &n);
     }
-    printf("  GetGuestPhysicalMemoryChunks after load: %.0f ns per call (no I/O)\n", (now_ns() - t0) / 100000);
+    printf("  GetGuestPhysicalMemoryChunks after load: %.0f ns per call (no I/O)\n", (bench_now_ns() - t0) / 100000);
     ReleaseSavedStateFiles(h);
     close(bfd);
     unlink(big);
