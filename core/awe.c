@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -46,38 +45,6 @@ typedef wm_awe_window window;
 #pragma weak wm_space_put
 
 /* ---- caller memory ---- */
-
-/* Copies len bytes from the caller's src without faulting on a bad pointer.
- * Falls back to memcpy only if the system call itself is unavailable. */
-static bool copy_in(void *dst, const void *src, size_t len)
-{
-    if (!len)
-        return true;
-    struct iovec l = { dst, len }, r = { (void *)src, len };
-    ssize_t n = process_vm_readv(getpid(), &l, 1, &r, 1, 0);
-    if (n == (ssize_t)len)
-        return true;
-    if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
-        memcpy(dst, src, len);
-        return true;
-    }
-    return false;
-}
-
-static bool copy_out(void *dst, const void *src, size_t len)
-{
-    if (!len)
-        return true;
-    struct iovec l = { (void *)src, len }, r = { dst, len };
-    ssize_t n = process_vm_writev(getpid(), &l, 1, &r, 1, 0);
-    if (n == (ssize_t)len)
-        return true;
-    if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
-        memcpy(dst, src, len);
-        return true;
-    }
-    return false;
-}
 
 static NTSTATUS check_process(HANDLE h)
 {
@@ -239,7 +206,7 @@ void wm_awe_forget_window(uint64_t base, uint64_t size)
 NTSTATUS wm_awe_allocate(HANDLE process, ULONG_PTR *count, ULONG_PTR *frames)
 {
     ULONG_PTR want;
-    if (!count || !copy_in(&want, count, sizeof want))
+    if (!count || !wm_self_read(&want, count, sizeof want))
         return STATUS_ACCESS_VIOLATION;
     NTSTATUS st = check_process(process);
     if (st)
@@ -282,7 +249,7 @@ NTSTATUS wm_awe_allocate(HANDLE process, ULONG_PTR *count, ULONG_PTR *frames)
     st = STATUS_SUCCESS;
     if (got == 0)
         st = STATUS_INSUFFICIENT_RESOURCES;
-    else if (!copy_out(frames, out, got * sizeof *out) || !copy_out(count, &got, sizeof got))
+    else if (!wm_self_write(frames, out, got * sizeof *out) || !wm_self_write(count, &got, sizeof got))
         st = STATUS_ACCESS_VIOLATION;
     if (st && got) {                    /* failure: no frame stays allocated */
         pthread_mutex_lock(&S.lock);
@@ -301,7 +268,7 @@ static NTSTATUS capture(const void *src, ULONG_PTR n, ULONG_PTR *stackbuf, ULONG
     *out = stackbuf;
     if (n > STACK_COPY && !(*out = malloc(n * sizeof(ULONG_PTR))))
         return STATUS_INSUFFICIENT_RESOURCES;
-    if (!copy_in(*out, src, n * sizeof(ULONG_PTR))) {
+    if (!wm_self_read(*out, src, n * sizeof(ULONG_PTR))) {
         if (*out != stackbuf)
             free(*out);
         return STATUS_ACCESS_VIOLATION;
@@ -473,7 +440,7 @@ out:
 NTSTATUS wm_awe_free(HANDLE process, ULONG_PTR *count, const ULONG_PTR *frames)
 {
     ULONG_PTR n, zero = 0, stackbuf[STACK_COPY], *list;
-    if (!count || !copy_in(&n, count, sizeof n) || !copy_out(count, &zero, sizeof zero))
+    if (!count || !wm_self_read(&n, count, sizeof n) || !wm_self_write(count, &zero, sizeof zero))
         return STATUS_ACCESS_VIOLATION;
     NTSTATUS st = check_process(process);
     if (st)
@@ -506,7 +473,7 @@ NTSTATUS wm_awe_free(HANDLE process, ULONG_PTR *count, const ULONG_PTR *frames)
         wm_awe_give_back(idx);
     }
     pthread_mutex_unlock(&S.lock);
-    copy_out(count, &done, sizeof done);
+    wm_self_write(count, &done, sizeof done);
     if (list != stackbuf)
         free(list);
     return st;

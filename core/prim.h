@@ -129,7 +129,9 @@ bool wm_self_writable(void *addr, size_t len);
 
 /* Fault-safe copies within this process: false (nothing or part copied) when
  * the source is unreadable / the destination unwritable. A buffer on the
- * calling thread's stack is copied directly; others cost one system call. */
+ * calling thread's stack is copied directly; others cost one system call.
+ * Where a sandbox refuses process_vm_readv/writev (ENOSYS, EPERM), they
+ * copy plainly: a bad pointer then faults as it would without winmem. */
 bool wm_self_read(void *dst, const void *src, size_t len);
 bool wm_self_write(void *dst, const void *src, size_t len);
 
