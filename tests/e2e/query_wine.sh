@@ -10,7 +10,7 @@ command -v wine >/dev/null && command -v x86_64-w64-mingw32-gcc >/dev/null || { 
 libs=$(sed -n 's/^Libs.private: //p' "${BUILD:-build}/winmem.pc")
 gcc -std=gnu11 -O1 -Iinclude -o "$out/query_walk" tests/e2e/query_walk.c "${BUILD:-build}/libwinmem.a" $libs
 x86_64-w64-mingw32-gcc -O1 -o "$out/query_pe.exe" tests/e2e/query_pe.c
-export WINEPREFIX="${WINEPREFIX_E2E:-/tmp/winmem-e2e-query-$(id -u)}" WINEDEBUG=-all
+export WINEPREFIX="${WINEPREFIX_E2E:-$PWD/$out/prefix}" WINEDEBUG=-all
 rm -f "$out/pe.out"
 wine "$out/query_pe.exe" > "$out/pe.out" 2>/dev/null &
 wpid=$!
