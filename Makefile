@@ -62,4 +62,5 @@ clean:
 help:
 	@sed -n '2,10p' Makefile
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# Dependency files; the Wine 10.0 root under build/ is a whole Debian tree: not searched.
+-include $(shell find $(BUILD) -path $(BUILD)/wine10-root -prune -o -name '*.d' -type f -print 2>/dev/null)

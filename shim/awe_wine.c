@@ -39,6 +39,7 @@
 #include "registry.h"
 #include "awe_internal.h"
 #include "shim.h"
+#include "wine_abi.h"
 
 /* ---- PE images, read in place (PE32+ layout) ---- */
 
@@ -151,9 +152,8 @@ static void note(const char *what, const char *tail)
 
 static void set_teb_error(DWORD err)
 {
-    uint8_t *teb;
-    __asm__ volatile("mov %%gs:0x30, %0" : "=r"(teb));
-    *(DWORD *)(teb + 0x68) = err;
+    uint8_t *teb = (uint8_t *)(uintptr_t)wm_teb();
+    *(DWORD *)(teb + WM_TEB_LAST_ERROR) = err;
 }
 
 static BOOL pe_result(NTSTATUS st)
@@ -195,11 +195,11 @@ static void bind_scatter_everywhere(void)
     ULONG_PTR magic;
     if (!lock_loader || !unlock_loader || lock_loader(0, NULL, &magic) != STATUS_SUCCESS)
         return;
-    __asm__ volatile("mov %%gs:0x30, %0" : "=r"(teb));
-    if (teb && (peb = *(uint8_t **)(teb + 0x60)) && (ldr = *(uint8_t **)(peb + 0x18))) {
-        uint8_t *head = ldr + 0x10;
+    teb = (uint8_t *)(uintptr_t)wm_teb();
+    if (teb && (peb = *(uint8_t **)(teb + WM_TEB_PEB)) && (ldr = *(uint8_t **)(peb + WM_PEB_LDR))) {
+        uint8_t *head = ldr + WM_LDR_LOAD_ORDER;
         for (uint8_t *e = *(uint8_t **)head; e && e != head; e = *(uint8_t **)e) {
-            uint8_t *base = *(uint8_t **)(e + 0x30);
+            uint8_t *base = *(uint8_t **)(e + WM_LDR_ENTRY_BASE);
             if (base && pe_opt(base))
                 pe_imports(base, bind_scatter, NULL);
         }

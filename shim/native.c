@@ -8,8 +8,9 @@
  * last-error; if the program has none, the copy of the core linked into the
  * shim (its API symbols renamed wmcore_* at build time, all hidden).
  * In a Wine process the exported Nt/ZwQueryVirtualMemory forward to Wine's
- * own function unrecorded: Wine's unix libraries may bind to our export
- * (we are preloaded), and they must keep getting Wine's answers.
+ * own function unrecorded (wm_nt_forward): Wine's unix libraries may bind
+ * to our export (we are preloaded), and they must keep getting Wine's
+ * answers.
  *
  * Why the entry points are assembly: they are ms_abi (WINAPI), and the
  * compiler's ms_abi prologue saves xmm6–15 with CFI that libunwind cannot
@@ -30,9 +31,36 @@
     X(VirtualProtectEx) X(VirtualLock) X(VirtualUnlock) X(AllocateUserPhysicalPages) \
     X(MapUserPhysicalPages) X(FreeUserPhysicalPages) X(GetLastError) X(SetLastError)
 
+/* In a Wine process the exported Nt/ZwQueryVirtualMemory are for Wine's
+ * unix libraries, which call them in Wine's own convention (ms_abi in 8.0,
+ * System V in 10.0): the thunk jumps to Wine's function before touching a
+ * register, so either convention arrives intact. */
+void *wm_nt_forward WM_HIDDEN;
+#define FORWARD_JUMP "mov wm_nt_forward(%rip),%rax\ntest %rax,%rax\njz 1f\njmp *%rax\n1:\n"
+#define FORWARD_NtQueryVirtualMemory FORWARD_JUMP
+#define FORWARD_ZwQueryVirtualMemory FORWARD_JUMP
+#define FORWARD_VirtualQuery ""
+#define FORWARD_VirtualQueryEx ""
+#define FORWARD_QueryVirtualMemoryInformation ""
+#define FORWARD_QueryWorkingSetEx ""
+#define FORWARD_K32QueryWorkingSetEx ""
+#define FORWARD_VirtualAlloc ""
+#define FORWARD_VirtualAllocEx ""
+#define FORWARD_VirtualFree ""
+#define FORWARD_VirtualFreeEx ""
+#define FORWARD_VirtualProtect ""
+#define FORWARD_VirtualProtectEx ""
+#define FORWARD_VirtualLock ""
+#define FORWARD_VirtualUnlock ""
+#define FORWARD_AllocateUserPhysicalPages ""
+#define FORWARD_MapUserPhysicalPages ""
+#define FORWARD_FreeUserPhysicalPages ""
+#define FORWARD_GetLastError ""
+#define FORWARD_SetLastError ""
+
 #define THUNK(name)                                                                     \
     __asm__(".text\n.globl " #name "\n.type " #name ",@function\n.p2align 4\n" #name ":\n" \
-            ".cfi_startproc\npush %rbp\n.cfi_def_cfa_offset 16\n.cfi_offset %rbp,-16\n"  \
+            ".cfi_startproc\n" FORWARD_##name "push %rbp\n.cfi_def_cfa_offset 16\n.cfi_offset %rbp,-16\n"  \
             "mov %rsp,%rbp\n.cfi_def_cfa_register %rbp\n"                               \
             "push %rsi\n.cfi_offset %rsi,-24\npush %rdi\n.cfi_offset %rdi,-32\n"        \
             "sub $176,%rsp\n"                                                           \
@@ -85,8 +113,6 @@ void wm_native_init(void)
 
 static void *get(int i)
 {
-    if ((i == T_NtQueryVirtualMemory || i == T_ZwQueryVirtualMemory) && wm_cfg.wine && wm_nt_real[WM_NT_QUERY])
-        return wm_nt_real[WM_NT_QUERY];
     if (!target[i])
         wm_native_init();
     return target[i];

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "shim.h"
+#include "wine_abi.h"
 
 #define MAX_PE 512
 
@@ -41,15 +42,14 @@ static int scanned;
 static unsigned misses;
 
 
-typedef long WM_MSABI (*query_fn)(void *, const void *, int, void *, size_t, size_t *);
-
 struct mbi { uint64_t base, alloc_base; uint32_t alloc_prot, pad; uint64_t size; uint32_t state, prot, type, pad2; };
 
 static bool real_query(uint64_t addr, int cls, void *buf, size_t len)
 {
-    query_fn q = (query_fn)wm_nt_real[WM_NT_QUERY];
+    void *q = wm_nt_real[WM_NT_QUERY];
     size_t ret = 0;
-    return q && q((void *)(intptr_t)-1, (const void *)addr, cls, buf, len, &ret) == 0;
+    return q && wm_wine_conv != WM_CONV_NONE &&
+           wm_nt_call(q, (uint64_t)-1, addr, (uint32_t)cls, (uintptr_t)buf, len, (uintptr_t)&ret) == 0;
 }
 
 /* Headers of a mapped image, checked before use. */
@@ -298,25 +298,24 @@ static bool step(struct ctx *c, const struct pe_mod *m)
 
 int wm_pe_unwind(uint64_t *pcs, int max)
 {
-    uint64_t teb, frame;
-    __asm__ volatile("mov %%gs:0x30, %0" : "=r"(teb));
-    if (!teb || (teb & 0xfff))
+    uint64_t teb = wm_teb(), frame;
+    if (!teb)
         return 0;
-    frame = *(const uint64_t *)(teb + 0x328);
+    frame = *(const uint64_t *)(teb + WM_TEB_WINE_FRAME);
     if (!frame || (frame & 7))
         return 0;
     if (!__atomic_load_n(&scanned, __ATOMIC_ACQUIRE))
         wm_pe_scan();
     const uint64_t *f = (const uint64_t *)frame;
-    struct ctx c = { .rip = f[0x70 / 8], .rsp = f[0x88 / 8] };
-    c.reg[3] = f[0x08 / 8];
-    c.reg[5] = f[0x98 / 8];
-    c.reg[6] = f[0x20 / 8];
-    c.reg[7] = f[0x28 / 8];
+    struct ctx c = { .rip = f[WM_FRAME_RIP / 8], .rsp = f[WM_FRAME_RSP / 8] };
+    c.reg[3] = f[WM_FRAME_RBX / 8];
+    c.reg[5] = f[WM_FRAME_RBP / 8];
+    c.reg[6] = f[WM_FRAME_RSI / 8];
+    c.reg[7] = f[WM_FRAME_RDI / 8];
     for (int r = 12; r <= 15; r++)
-        c.reg[r] = f[(0x50 + (r - 12) * 8) / 8];
-    c.hi = *(const uint64_t *)(teb + 0x08);     /* NtTib.StackBase */
-    c.lo = *(const uint64_t *)(teb + 0x10);     /* NtTib.StackLimit */
+        c.reg[r] = f[(WM_FRAME_R12 + (r - 12) * 8) / 8];
+    c.hi = *(const uint64_t *)(teb + WM_TEB_STACK_BASE);
+    c.lo = *(const uint64_t *)(teb + WM_TEB_STACK_LIMIT);
     int n = 0;
     for (int hops = 0; n < max && c.rip && hops < 256; hops++) {
         if (wm_in_shim(c.rip)) {

@@ -27,13 +27,12 @@
 #include <pthread.h>
 #include <string.h>
 #include "shim.h"
+#include "wine_abi.h"
 #include "prim.h"
 
 #define MEM_IMAGE_T 0x1000000u
 #define MAX_IMG 512
 
-typedef long WM_MSABI (*query_fn)(void *, const void *, int, void *, size_t, size_t *);
-typedef long WM_MSABI (*qip_fn)(void *, int, void *, uint32_t, uint32_t *);
 
 struct mbi { uint64_t base, alloc_base; uint32_t alloc_prot, pad; uint64_t size; uint32_t state, prot, type, pad2; };
 
@@ -52,16 +51,10 @@ void *wm_nt_query_process;            /* Wine's NtQueryInformationProcess (shim/
 
 static bool real_query(uint64_t addr, struct mbi *m)
 {
-    query_fn q = (query_fn)wm_nt_real[WM_NT_QUERY];
+    void *q = wm_nt_real[WM_NT_QUERY];
     size_t ret = 0;
-    return q && q((void *)(intptr_t)-1, (const void *)addr, 0, m, sizeof *m, &ret) == 0;
-}
-
-static uint64_t teb_now(void)
-{
-    uint64_t teb;
-    __asm__ volatile("mov %%gs:0x30, %0" : "=r"(teb));
-    return teb && !(teb & 0xfff) ? teb : 0;
+    return q && wm_wine_conv != WM_CONV_NONE &&
+           wm_nt_call(q, (uint64_t)-1, addr, 0, (uintptr_t)m, sizeof *m, (uintptr_t)&ret) == 0;
 }
 
 /* The loader list's head links (TEB+0x60 → PEB, PEB+0x18 → Ldr, the
@@ -72,10 +65,10 @@ static uint64_t teb_now(void)
 static void ldr_mark(uint64_t out[2])
 {
     out[0] = out[1] = 0;
-    uint64_t teb = teb_now(), peb, ldr;
-    if (!teb || !(peb = *(const uint64_t *)(teb + 0x60)) || (peb & 7))
+    uint64_t teb = wm_teb(), peb, ldr;
+    if (!teb || !(peb = *(const uint64_t *)(teb + WM_TEB_PEB)) || (peb & 7))
         return;
-    if (!(ldr = *(const uint64_t *)(peb + 0x18)) || (ldr & 7))
+    if (!(ldr = *(const uint64_t *)(peb + WM_PEB_LDR)) || (ldr & 7))
         return;
     if (ldr != __atomic_load_n(&ldr_checked, __ATOMIC_RELAXED)) {
         struct mbi m;
@@ -86,8 +79,8 @@ static void ldr_mark(uint64_t out[2])
         }
         __atomic_store_n(&ldr_checked, ldr, __ATOMIC_RELAXED);
     }
-    out[0] = __atomic_load_n((const uint64_t *)(ldr + 0x10), __ATOMIC_RELAXED);
-    out[1] = __atomic_load_n((const uint64_t *)(ldr + 0x18), __ATOMIC_RELAXED);
+    out[0] = __atomic_load_n((const uint64_t *)(ldr + WM_LDR_LOAD_ORDER), __ATOMIC_RELAXED);
+    out[1] = __atomic_load_n((const uint64_t *)(ldr + WM_LDR_LOAD_ORDER + 8), __ATOMIC_RELAXED);
 }
 
 /* The Linux file behind the image's header page (Wine maps it from the file
@@ -206,14 +199,14 @@ void wm_pe_core_changed(void)
  * access, or anything unexpected, says no (Wine then answers). */
 bool wm_wine_handle_is_self(void *handle)
 {
-    qip_fn f = (qip_fn)wm_nt_query_process;
-    uint64_t teb = teb_now();
+    void *f = wm_nt_query_process;
+    uint64_t teb = wm_teb();
     if (!f || !teb || !handle)
         return false;
     uint64_t pbi[6] = {0};            /* PROCESS_BASIC_INFORMATION, 48 bytes */
     uint32_t ret = 0;
-    if (f(handle, 0, pbi, sizeof pbi, &ret) != 0)
+    if (wm_nt_call(f, (uintptr_t)handle, 0, (uintptr_t)pbi, sizeof pbi, (uintptr_t)&ret, 0) != 0)
         return false;
-    uint64_t self = *(const uint64_t *)(teb + 0x40);
+    uint64_t self = *(const uint64_t *)(teb + WM_TEB_CLIENT_PID);
     return self && pbi[4] == self;
 }

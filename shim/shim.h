@@ -115,16 +115,53 @@ void wm_pe_note_image(uint64_t base) WM_HIDDEN;
 void wm_pe_scan(void) WM_HIDDEN;              /* walk the space for images */
 uint32_t wm_pe_module_of(uint64_t addr, uint64_t *start) WM_HIDDEN;
 
-/* ---- Wine door (shim/wine.c, shim/wine_calls.c) ---- */
+/* ---- Wine door (shim/wine.c, shim/wine_ids.c, shim/wine_calls.c) ----
+ * The Nt calls the door hooks: index, name, argument count. This one list
+ * makes the index enum, the names the shim looks up, and both calling
+ * conventions' wrappers; how each call is recorded is its line in
+ * shim/wine_calls.c's door[] table. */
+#define WM_NT_CALLS(X) \
+    X(QUERY, NtQueryVirtualMemory, 6)      X(ALLOC, NtAllocateVirtualMemory, 6) \
+    X(ALLOC_EX, NtAllocateVirtualMemoryEx, 7) X(FREE, NtFreeVirtualMemory, 4) \
+    X(PROTECT, NtProtectVirtualMemory, 5)  X(MAP, NtMapViewOfSection, 10) \
+    X(MAP_EX, NtMapViewOfSectionEx, 9)     X(UNMAP, NtUnmapViewOfSection, 2) \
+    X(UNMAP_EX, NtUnmapViewOfSectionEx, 3) X(READ, NtReadVirtualMemory, 5) \
+    X(WRITE, NtWriteVirtualMemory, 5)      X(LOCK, NtLockVirtualMemory, 4) \
+    X(UNLOCK, NtUnlockVirtualMemory, 4)    X(FLUSH, NtFlushVirtualMemory, 4)
 enum wm_nt_idx {
-    WM_NT_QUERY, WM_NT_ALLOC, WM_NT_ALLOC_EX, WM_NT_FREE, WM_NT_PROTECT,
-    WM_NT_MAP, WM_NT_MAP_EX, WM_NT_UNMAP, WM_NT_UNMAP_EX, WM_NT_READ,
-    WM_NT_WRITE, WM_NT_LOCK, WM_NT_UNLOCK, WM_NT_FLUSH, WM_NT_COUNT
+#define WM_NT_ENUM_(idx, name, n) WM_NT_##idx,
+    WM_NT_CALLS(WM_NT_ENUM_)
+#undef WM_NT_ENUM_
+    WM_NT_COUNT
 };
 extern void *wm_nt_real[WM_NT_COUNT] WM_HIDDEN;   /* Wine's functions */
-extern void *const wm_nt_wrap[WM_NT_COUNT] WM_HIDDEN;
 extern const char *const wm_nt_names[WM_NT_COUNT] WM_HIDDEN;
 extern bool wm_wine_hooked WM_HIDDEN;
+
+/* How Wine's dispatcher calls the system-call array's entries, as read from
+ * its code (shim/wine.c): Wine 8.0 ms_abi, Wine 10.0 System V. NONE until
+ * a dispatcher was recognised; then every call the shim makes to Wine's
+ * unix-side functions goes through wm_nt_call(). */
+enum wm_conv { WM_CONV_NONE, WM_CONV_MS, WM_CONV_SYSV };
+extern enum wm_conv wm_wine_conv WM_HIDDEN;
+/* The door's wrappers for one convention (shim/wine_calls.c). */
+void *wm_nt_wrapper(enum wm_conv conv, int idx) WM_HIDDEN;
+/* Calls a Wine unix-side Nt function with up to 6 arguments in the
+ * recognised convention. Precondition: wm_wine_conv != WM_CONV_NONE. */
+long wm_nt_call(void *fn, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5) WM_HIDDEN;
+/* The build's version label ("wine-10.0 (Debian 10.0~repack-6)") once
+ * ntdll.so was seen, "" before or when it has none. */
+extern char wm_wine_version[64] WM_HIDDEN;
+/* Wine's NtQueryVirtualMemory once ntdll.so is loaded: the native door's
+ * exported Nt/ZwQueryVirtualMemory jump there (shim/native.c). */
+extern void *wm_nt_forward WM_HIDDEN;
+
+/* System-call ids of the named ntdll.dll exports (the `mov $id,%eax` of
+ * their PE stubs), read from the file next to ntdll.so. ids[i] = -1 for a
+ * name without such a stub. Returns the array length the stubs imply (the
+ * highest id + 1), or -1 when the file is not a PE ntdll.dll. No malloc:
+ * the file is mapped with a raw system call. */
+int wm_wine_syscall_ids(const char *ntdll_so_path, const char *const names[], int n, int ids[]) WM_HIDDEN;
 void wm_wine_ntdll_loaded(void *handle, const char *path) WM_HIDDEN;
 
 /* Native mode (shim/pe_core.c): before winmem's core answers a query about

@@ -1,12 +1,21 @@
 /*
- * shim/wine_calls.c — the wrappers that go into ntdll.so's system-call
- * array, one per hooked Nt* call.
+ * shim/wine_calls.c — the Wine door's wrappers: what goes into ntdll.so's
+ * system-call array in place of each hooked Nt call.
  *
- * They must be ms_abi: Wine's dispatcher calls the array's entries with the
- * Windows convention and does not restore xmm6–15 afterwards, so a sysv
- * wrapper would silently corrupt the caller's xmm registers.
+ * One table (door[] below, one line per call) says how each call is
+ * recorded; one body, door_call(), does what every call does: enter the
+ * guard, take the stack and the clock, reserve the CALL record, call Wine,
+ * decode the outputs, complete the record, leave. The wrappers themselves
+ * are generated twice from WM_NT_CALLS (shim.h), once per calling
+ * convention Wine's dispatcher may use:
+ *  - ms_abi (Wine 8.0): the dispatcher does not restore xmm6–15 after the
+ *    call, so the wrapper must be ms_abi itself (the compiler then saves
+ *    them) — a System V wrapper would silently corrupt the caller's xmm.
+ *  - System V (Wine 10.0): the dispatcher passes the arguments in the Unix
+ *    registers and restores xmm6–15 from its frame afterwards.
+ * shim/wine.c reads the dispatcher's code and installs the matching set.
  *
- * Each records the call BEFORE calling through (PENDING), because a fault
+ * Each call is recorded BEFORE calling through (PENDING), because a fault
  * on a bad user pointer makes Wine abort the whole system call: our
  * epilogue never runs, and the pending record is all that remains. Values
  * behind the caller's in/out pointers are read at entry exactly where Wine
@@ -17,40 +26,181 @@
 #include "shim.h"
 
 typedef void *H;
-typedef long WM_MSABI (*query_fn)(H, const void *, int, void *, size_t, size_t *);
-typedef long WM_MSABI (*alloc_fn)(H, void **, uintptr_t, size_t *, uint32_t, uint32_t);
-typedef long WM_MSABI (*alloc_ex_fn)(H, void **, size_t *, uint32_t, uint32_t, void *, uint32_t);
-typedef long WM_MSABI (*free_fn)(H, void **, size_t *, uint32_t);
-typedef long WM_MSABI (*protect_fn)(H, void **, size_t *, uint32_t, uint32_t *);
-typedef long WM_MSABI (*map_fn)(H, H, void **, uintptr_t, size_t, const int64_t *, size_t *, uint32_t, uint32_t, uint32_t);
-typedef long WM_MSABI (*map_ex_fn)(H, H, void **, const int64_t *, size_t *, uint32_t, uint32_t, void *, uint32_t);
-typedef long WM_MSABI (*unmap_fn)(H, void *);
-typedef long WM_MSABI (*unmap_ex_fn)(H, void *, uint32_t);
-typedef long WM_MSABI (*rw_fn)(H, void *, void *, size_t, size_t *);
-typedef long WM_MSABI (*lock_fn)(H, void **, size_t *, uint32_t);
-
 #define SELF ((H)(intptr_t)-1)
-#define REAL(idx, type) ((type)wm_nt_real[idx])
-#define SP() ((uintptr_t)__builtin_frame_address(0))
+#define STATUS_NOT_IMPLEMENTED  0xC0000002L
+#define STATUS_PARTIAL_COPY     0x8000000DL
 
+/* ---- calling Wine's functions in the recognised convention ----
+ * Wine's functions take at most 10 arguments; passing all 10 is harmless
+ * (in both conventions the caller owns the stack arguments and a callee
+ * ignores those it does not take) and keeps one call per convention.
+ * Each call is a function of its own that no optimisation may look into
+ * (noipa): GCC 12 merges an ms_abi and a System V indirect call with the
+ * same arguments into one System V call when they share a function. */
+typedef uint64_t U;
+typedef long (*sysv10)(U, U, U, U, U, U, U, U, U, U);
+typedef long (WM_MSABI *ms10)(U, U, U, U, U, U, U, U, U, U);
 
-static void start(struct wmt_call *c, uint16_t api, H process)
+__attribute__((noipa)) static long call_ms(void *fn, const U *a)
 {
+    return ((ms10)fn)(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]);
+}
+
+__attribute__((noipa)) static long call_sysv(void *fn, const U *a)
+{
+    return ((sysv10)fn)(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]);
+}
+
+static long call_real(void *fn, const U *a)
+{
+    return wm_wine_conv == WM_CONV_MS ? call_ms(fn, a) : call_sysv(fn, a);
+}
+
+long wm_nt_call(void *fn, U a0, U a1, U a2, U a3, U a4, U a5)
+{
+    const U a[10] = { a0, a1, a2, a3, a4, a5 };
+    return call_real(fn, a);
+}
+
+/* ---- what every call shares ---- */
+struct door_call {
+    int idx;
+    U a[10];
+    long st;
+    bool served;        /* answered by winmem's core (native mode) */
+    bool image;         /* unmap: the view was an image (native mode) */
+    bool poll_awe;      /* after leaving: try the AWE redirection */
+    struct wmt_call c;
+};
+
+/* How the trace slots are filled, two characters a slot: an operation and
+ * an argument number. A: the argument itself. I: its low 32 bits (a ULONG
+ * argument: the register's upper half is undefined). D: the 64-bit value
+ * it points to. O: same, 0 for a NULL pointer. L: the 32-bit value it
+ * points to. Inputs are read at entry; outputs (out[]) after a successful
+ * call. */
+static U slot(const char *op, const U *a)
+{
+    U v = a[op[1] - '0'];
+    switch (op[0]) {
+    case 'D': return *(const U *)(uintptr_t)v;
+    case 'O': return v ? *(const U *)(uintptr_t)v : 0;
+    case 'L': return *(const uint32_t *)(uintptr_t)v;
+    case 'I': return (uint32_t)v;
+    default:  return v;
+    }
+}
+
+static void fill(U *slots, const char *spec, const U *a)
+{
+    for (int k = 0; spec[2 * k]; k++)
+        slots[k] = slot(spec + 2 * k, a);
+}
+
+/* Per-call rules before / after Wine's function (NULL: none). */
+typedef void door_hook(struct door_call *);
+static door_hook before_query, after_query, after_alloc, after_alloc_ex, after_free,
+                 after_map, before_unmap, after_unmap;
+
+enum ok_rule { OK_ZERO, OK_NONNEG, OK_READ };   /* which statuses have outputs */
+static const struct door_entry {
+    uint16_t api;
+    uint8_t process;        /* which argument is the process handle */
+    uint8_t ok;             /* enum ok_rule */
+    const char *args, *outs;
+    door_hook *before, *after;
+} door[WM_NT_COUNT] = {
+    [WM_NT_QUERY]    = { WMT_API_NtQueryVirtualMemory, 0, OK_ZERO, "A0A1I2A3A4A5", "", before_query, after_query },
+    [WM_NT_ALLOC]    = { WMT_API_NtAllocateVirtualMemory, 0, OK_ZERO, "A0D1A2D3I4I5A1A3", "D1D3", NULL, after_alloc },
+    [WM_NT_ALLOC_EX] = { WMT_API_NtAllocateVirtualMemoryEx, 0, OK_ZERO, "A0D1D2I3I4A5I6A1A2", "D1D2", NULL, after_alloc_ex },
+    [WM_NT_FREE]     = { WMT_API_NtFreeVirtualMemory, 0, OK_ZERO, "A0D1D2I3A1A2", "D1D2", NULL, after_free },
+    [WM_NT_PROTECT]  = { WMT_API_NtProtectVirtualMemory, 0, OK_ZERO, "A0D1D2I3A4A1A2", "D1D2L4", NULL, NULL },
+    [WM_NT_MAP]      = { WMT_API_NtMapViewOfSection, 1, OK_NONNEG, "A0A1D2A3A4O5D6I7I8I9", "D2D6", NULL, after_map },
+    [WM_NT_MAP_EX]   = { WMT_API_NtMapViewOfSectionEx, 1, OK_NONNEG, "A0A1D2O3D4I5I6A7I8", "D2D4", NULL, after_map },
+    [WM_NT_UNMAP]    = { WMT_API_NtUnmapViewOfSection, 0, OK_ZERO, "A0A1", "", before_unmap, after_unmap },
+    [WM_NT_UNMAP_EX] = { WMT_API_NtUnmapViewOfSectionEx, 0, OK_ZERO, "A0A1I2", "", before_unmap, after_unmap },
+    [WM_NT_READ]     = { WMT_API_NtReadVirtualMemory, 0, OK_READ, "A0A1A2A3A4", "O4", NULL, NULL },
+    [WM_NT_WRITE]    = { WMT_API_NtWriteVirtualMemory, 0, OK_READ, "A0A1A2A3A4", "O4", NULL, NULL },
+    [WM_NT_LOCK]     = { WMT_API_NtLockVirtualMemory, 0, OK_ZERO, "A0D1D2I3A1A2", "D1D2", NULL, NULL },
+    [WM_NT_UNLOCK]   = { WMT_API_NtUnlockVirtualMemory, 0, OK_ZERO, "A0D1D2I3A1A2", "D1D2", NULL, NULL },
+    [WM_NT_FLUSH]    = { WMT_API_NtFlushVirtualMemory, 0, OK_ZERO, "A0D1D2I3A1A2", "D1D2", NULL, NULL },
+};
+
+static bool has_outputs(const struct door_entry *e, long st)
+{
+    switch (e->ok) {
+    case OK_NONNEG: return st >= 0;   /* STATUS_IMAGE_NOT_AT_BASE is a success */
+    case OK_READ:   return st == 0 || st == STATUS_PARTIAL_COPY;
+    default:        return st == 0;
+    }
+}
+
+static long door_call(int idx, const U *args)
+{
+    void *real = wm_nt_real[idx];
+    const struct door_entry *e = &door[idx];
+    if (!wm_enter((uintptr_t)__builtin_frame_address(0), true))
+        return call_real(real, args);
+    struct door_call dc = { .idx = idx };
+    memcpy(dc.a, args, sizeof dc.a);
+    struct wmt_call *c = &dc.c;
     memset(c, 0, sizeof *c);
-    c->api = api;
-    c->flags = WMT_DOOR_WINE | (process != SELF ? WMT_CF_REMOTE : 0);
+    c->api = e->api;
+    c->flags = WMT_DOOR_WINE | ((H)(uintptr_t)args[e->process] != SELF ? WMT_CF_REMOTE : 0);
     c->stack = wm_self.cur_stack = wm_stack_capture(true);
     c->start_ns = wm_now_ns();
-}
-
-static void finish(struct wmt_call *c, long st)
-{
+    fill(c->arg, e->args, args);
+    wm_call_begin(c);
+    if (e->before)
+        e->before(&dc);
+    if (!dc.served)
+        dc.st = (long)(int32_t)call_real(real, args);
+    if (has_outputs(e, dc.st))
+        fill(c->out, e->outs, args);
+    if (e->after)
+        e->after(&dc);
     c->dur_ns = wm_now_ns() - c->start_ns;
-    c->ret = (uint64_t)(int64_t)(int32_t)st;
-    c->status = (uint32_t)st;
+    c->ret = (uint64_t)(int64_t)dc.st;
+    c->status = (uint32_t)dc.st;
     wm_call_end(c);
+    wm_leave();
+    if (dc.poll_awe)
+        wm_awe_poll();
+    return dc.st;
 }
 
+/* ---- the wrappers: one per call and convention, from WM_NT_CALLS ---- */
+#define P2 U a0, U a1
+#define P3 P2, U a2
+#define P4 P3, U a3
+#define P5 P4, U a4
+#define P6 P5, U a5
+#define P7 P6, U a6
+#define P9 P7, U a7, U a8
+#define P10 P9, U a9
+#define V2 a0, a1
+#define V3 V2, a2
+#define V4 V3, a3
+#define V5 V4, a4
+#define V6 V5, a5
+#define V7 V6, a6
+#define V9 V7, a7, a8
+#define V10 V9, a9
+#define WRAPPERS_(idx, name, n)                                                        \
+    static long WM_MSABI ms_##name(P##n) { const U a[10] = { V##n }; return door_call(WM_NT_##idx, a); } \
+    static long sv_##name(P##n) { const U a[10] = { V##n }; return door_call(WM_NT_##idx, a); }
+WM_NT_CALLS(WRAPPERS_)
+
+void *wm_nt_wrapper(enum wm_conv conv, int idx)
+{
+#define MS_(idx, name, n) (void *)ms_##name,
+#define SV_(idx, name, n) (void *)sv_##name,
+    static void *const ms[WM_NT_COUNT] = { WM_NT_CALLS(MS_) };
+    static void *const sv[WM_NT_COUNT] = { WM_NT_CALLS(SV_) };
+    return conv == WM_CONV_MS ? ms[idx] : sv[idx];
+}
+
+/* ---- per-call rules ---- */
 static int awe_done;
 void wm_awe_poll(void)
 {
@@ -58,279 +208,95 @@ void wm_awe_poll(void)
         awe_done = wm_awe_wine_try_install() != 0;
 }
 
-/* Decodes a successful query's answer into out[] (trace.h lists slots). */
-static void decode_query(struct wmt_call *c, int cls, const void *buf, size_t len, const size_t *ret)
+/* Native mode: winmem answers about this process, named by the
+ * pseudo-handle or by a real handle (the core is asked with the
+ * pseudo-handle: it knows no Wine handles). It first learns the PE images
+ * Wine mapped since the last query. Wine-private classes (>= 1000) are
+ * always Wine's. */
+static void before_query(struct door_call *dc)
 {
-    const uint64_t *q = buf;
-    if (cls == 0 && len >= 48) {
-        c->out[0] = q[0], c->out[1] = q[1], c->out[2] = (uint32_t)q[2], c->out[3] = q[3];
-        c->out[4] = (uint32_t)q[4], c->out[5] = (uint32_t)(q[4] >> 32), c->out[6] = (uint32_t)q[5];
-    } else if (cls == 2 && len >= 16) {
-        c->out[0] = q[0] & 0xffff;
-    } else if (cls == 3 && len >= 40) {
-        c->out[0] = q[0], c->out[1] = (uint32_t)q[1], c->out[2] = (uint32_t)(q[1] >> 32);
-        c->out[3] = q[2], c->out[4] = q[3];
-    } else if (cls == 4 && len >= 16) {
-        c->out[0] = q[0], c->out[1] = q[1], c->out[2] = len / 16;
-    }
-    c->out[7] = ret ? *ret : 0;
-}
-
-static long WM_MSABI w_query(H process, const void *addr, int cls, void *buf, size_t len, size_t *retlen)
-{
-    query_fn real = REAL(WM_NT_QUERY, query_fn);
-    if (!wm_enter(SP(), true))
-        return real(process, addr, cls, buf, len, retlen);
-    struct wmt_call c;
-    start(&c, WMT_API_NtQueryVirtualMemory, process);
-    c.arg[0] = (uintptr_t)process, c.arg[1] = (uintptr_t)addr, c.arg[2] = (uint32_t)cls;
-    c.arg[3] = (uintptr_t)buf, c.arg[4] = len, c.arg[5] = (uintptr_t)retlen;
+    H process = (H)(uintptr_t)dc->a[0];
+    int cls = (int)dc->a[2];
     if (cls >= 1000)
-        c.flags |= WMT_CF_INTERNAL;    /* Wine-private: always Wine's answer */
-    bool served = false;
-    long st = 0;
-    wm_call_begin(&c);
-    /* Native mode: winmem answers about this process, named by the
-     * pseudo-handle or by a real handle (the core is asked with the
-     * pseudo-handle: it knows no Wine handles). It first learns the PE
-     * images Wine mapped since the last query. */
-    if (wm_cfg.mode == WMT_MODE_NATIVE && cls < 1000 &&
-        (process == SELF || wm_wine_handle_is_self(process))) {
-        wm_pe_core_sync();
-        st = wm_core_query(SELF, addr, cls, buf, len, retlen);
-        served = st != (long)0xC0000002; /* NOT_IMPLEMENTED: no core linked */
+        dc->c.flags |= WMT_CF_INTERNAL;
+    if (wm_cfg.mode != WMT_MODE_NATIVE || cls >= 1000 || !(process == SELF || wm_wine_handle_is_self(process)))
+        return;
+    wm_pe_core_sync();
+    dc->st = wm_core_query(SELF, (const void *)(uintptr_t)dc->a[1], cls, (void *)(uintptr_t)dc->a[3],
+                           (size_t)dc->a[4], (size_t *)(uintptr_t)dc->a[5]);
+    dc->served = dc->st != STATUS_NOT_IMPLEMENTED;   /* else no core linked */
+    if (dc->served)
+        dc->c.flags |= WMT_CF_SERVED;
+}
+
+/* Decodes a successful query's answer into out[] (trace.h lists slots). */
+static void after_query(struct door_call *dc)
+{
+    int cls = (int)dc->a[2];
+    const U *q = (const U *)(uintptr_t)dc->a[3];
+    size_t len = (size_t)dc->a[4];
+    const size_t *ret = (const size_t *)(uintptr_t)dc->a[5];
+    U *out = dc->c.out;
+    if (dc->st != 0)
+        return;
+    dc->poll_awe = true;
+    if (cls == 0 && len >= 48) {
+        out[0] = q[0], out[1] = q[1], out[2] = (uint32_t)q[2], out[3] = q[3];
+        out[4] = (uint32_t)q[4], out[5] = (uint32_t)(q[4] >> 32), out[6] = (uint32_t)q[5];
+    } else if (cls == 2 && len >= 16) {
+        out[0] = q[0] & 0xffff;
+    } else if (cls == 3 && len >= 40) {
+        out[0] = q[0], out[1] = (uint32_t)q[1], out[2] = (uint32_t)(q[1] >> 32);
+        out[3] = q[2], out[4] = q[3];
+    } else if (cls == 4 && len >= 16) {
+        out[0] = q[0], out[1] = q[1], out[2] = len / 16;
     }
-    if (!served)
-        st = real(process, addr, cls, buf, len, retlen);
-    if (served)
-        c.flags |= WMT_CF_SERVED;
-    if (st == 0)
-        decode_query(&c, cls, buf, len, retlen);
-    finish(&c, st);
-    if (st == 0 && cls == 0 && wm_cfg.mode == WMT_MODE_CHECK && process == SELF && !served)
-        wm_check_basic(WMT_API_NtQueryVirtualMemory, c.seq, (uintptr_t)addr, buf);
-    wm_leave();
-    if (st == 0)
-        wm_awe_poll();
-    return st;
+    out[7] = ret ? *ret : 0;
+    if (cls == 0 && wm_cfg.mode == WMT_MODE_CHECK && (H)(uintptr_t)dc->a[0] == SELF && !dc->served)
+        wm_check_basic(WMT_API_NtQueryVirtualMemory, dc->c.seq, dc->a[1], q);
 }
 
-static long WM_MSABI w_alloc(H process, void **base, uintptr_t zero_bits, size_t *size, uint32_t type, uint32_t prot)
+/* Check mode knows the write-watched reservations (see shim/check.c). */
+static void after_alloc(struct door_call *dc)
 {
-    alloc_fn real = REAL(WM_NT_ALLOC, alloc_fn);
-    if (!wm_enter(SP(), true))
-        return real(process, base, zero_bits, size, type, prot);
-    struct wmt_call c;
-    start(&c, WMT_API_NtAllocateVirtualMemory, process);
-    c.arg[0] = (uintptr_t)process, c.arg[1] = (uintptr_t)*base, c.arg[2] = zero_bits;
-    c.arg[3] = *size, c.arg[4] = type, c.arg[5] = prot, c.arg[6] = (uintptr_t)base, c.arg[7] = (uintptr_t)size;
-    wm_call_begin(&c);
-    long st = real(process, base, zero_bits, size, type, prot);
-    if (st == 0) {
-        c.out[0] = (uintptr_t)*base, c.out[1] = *size;
-        if (process == SELF)
-            wm_check_note_alloc((uintptr_t)*base, *size, type);
-    }
-    finish(&c, st);
-    wm_leave();
-    if (st == 0)
-        wm_awe_poll();
-    return st;
+    if (dc->st == 0 && (H)(uintptr_t)dc->a[0] == SELF)
+        wm_check_note_alloc(dc->c.out[0], dc->c.out[1], (uint32_t)dc->a[4]);
+    dc->poll_awe = dc->st == 0;
 }
 
-static long WM_MSABI w_alloc_ex(H process, void **base, size_t *size, uint32_t type, uint32_t prot, void *params, uint32_t count)
+static void after_alloc_ex(struct door_call *dc)
 {
-    alloc_ex_fn real = REAL(WM_NT_ALLOC_EX, alloc_ex_fn);
-    if (!wm_enter(SP(), true))
-        return real(process, base, size, type, prot, params, count);
-    struct wmt_call c;
-    start(&c, WMT_API_NtAllocateVirtualMemoryEx, process);
-    c.arg[0] = (uintptr_t)process, c.arg[1] = (uintptr_t)*base, c.arg[2] = *size, c.arg[3] = type;
-    c.arg[4] = prot, c.arg[5] = (uintptr_t)params, c.arg[6] = count, c.arg[7] = (uintptr_t)base, c.arg[8] = (uintptr_t)size;
-    wm_call_begin(&c);
-    long st = real(process, base, size, type, prot, params, count);
-    if (st == 0) {
-        c.out[0] = (uintptr_t)*base, c.out[1] = *size;
-        if (process == SELF)
-            wm_check_note_alloc((uintptr_t)*base, *size, type);
-    }
-    finish(&c, st);
-    wm_leave();
-    return st;
+    if (dc->st == 0 && (H)(uintptr_t)dc->a[0] == SELF)
+        wm_check_note_alloc(dc->c.out[0], dc->c.out[1], (uint32_t)dc->a[3]);
 }
 
-/* NtFreeVirtualMemory, NtLock/Unlock/FlushVirtualMemory share one shape. */
-static long base_size_call(int idx, uint16_t api, H process, void **base, size_t *size, uint32_t x)
+static void after_free(struct door_call *dc)
 {
-    free_fn real = REAL(idx, free_fn);
-    struct wmt_call c;
-    start(&c, api, process);
-    c.arg[0] = (uintptr_t)process, c.arg[1] = (uintptr_t)*base, c.arg[2] = *size, c.arg[3] = x;
-    c.arg[4] = (uintptr_t)base, c.arg[5] = (uintptr_t)size;
-    wm_call_begin(&c);
-    long st = real(process, base, size, x);
-    if (st == 0) {
-        c.out[0] = (uintptr_t)*base, c.out[1] = *size;
-        if (api == WMT_API_NtFreeVirtualMemory && process == SELF)
-            wm_check_note_free((uintptr_t)*base, x);
-    }
-    finish(&c, st);
-    wm_leave();
-    return st;
+    if (dc->st == 0 && (H)(uintptr_t)dc->a[0] == SELF)
+        wm_check_note_free(dc->c.out[0], (uint32_t)dc->a[3]);
 }
 
-#define BASE_SIZE_WRAPPER(name, idx, api)                                             \
-    static long WM_MSABI name(H process, void **base, size_t *size, uint32_t x)       \
-    {                                                                                 \
-        if (!wm_enter(SP(), true))                                                    \
-            return REAL(idx, free_fn)(process, base, size, x);                        \
-        return base_size_call(idx, api, process, base, size, x);                      \
-    }
-BASE_SIZE_WRAPPER(w_free, WM_NT_FREE, WMT_API_NtFreeVirtualMemory)
-BASE_SIZE_WRAPPER(w_lock, WM_NT_LOCK, WMT_API_NtLockVirtualMemory)
-BASE_SIZE_WRAPPER(w_unlock, WM_NT_UNLOCK, WMT_API_NtUnlockVirtualMemory)
-BASE_SIZE_WRAPPER(w_flush, WM_NT_FLUSH, WMT_API_NtFlushVirtualMemory)
-
-static long WM_MSABI w_protect(H process, void **base, size_t *size, uint32_t prot, uint32_t *old)
+/* A DLL being loaded: learn it for stacks, and for winmem's core before
+ * its next answer in native mode. */
+static void after_map(struct door_call *dc)
 {
-    protect_fn real = REAL(WM_NT_PROTECT, protect_fn);
-    if (!wm_enter(SP(), true))
-        return real(process, base, size, prot, old);
-    struct wmt_call c;
-    start(&c, WMT_API_NtProtectVirtualMemory, process);
-    c.arg[0] = (uintptr_t)process, c.arg[1] = (uintptr_t)*base, c.arg[2] = *size, c.arg[3] = prot;
-    c.arg[4] = (uintptr_t)old, c.arg[5] = (uintptr_t)base, c.arg[6] = (uintptr_t)size;
-    wm_call_begin(&c);
-    long st = real(process, base, size, prot, old);
-    if (st == 0)
-        c.out[0] = (uintptr_t)*base, c.out[1] = *size, c.out[2] = *old;
-    finish(&c, st);
-    wm_leave();
-    return st;
-}
-
-static long WM_MSABI w_map(H section, H process, void **base, uintptr_t zero_bits, size_t commit,
-                           const int64_t *offset, size_t *size, uint32_t inherit, uint32_t type, uint32_t prot)
-{
-    map_fn real = REAL(WM_NT_MAP, map_fn);
-    if (!wm_enter(SP(), true))
-        return real(section, process, base, zero_bits, commit, offset, size, inherit, type, prot);
-    struct wmt_call c;
-    start(&c, WMT_API_NtMapViewOfSection, process);
-    c.arg[0] = (uintptr_t)section, c.arg[1] = (uintptr_t)process, c.arg[2] = (uintptr_t)*base;
-    c.arg[3] = zero_bits, c.arg[4] = commit, c.arg[5] = offset ? (uint64_t)*offset : 0;
-    c.arg[6] = *size, c.arg[7] = inherit, c.arg[8] = type, c.arg[9] = prot;
-    wm_call_begin(&c);
-    long st = real(section, process, base, zero_bits, commit, offset, size, inherit, type, prot);
-    bool ok = st >= 0;                 /* STATUS_IMAGE_NOT_AT_BASE is a success */
-    if (ok)
-        c.out[0] = (uintptr_t)*base, c.out[1] = *size;
-    finish(&c, st);
-    if (ok && process == SELF)
-        wm_pe_note_image(c.out[0]);   /* a DLL being loaded: learn it for stacks */
-    if (ok && wm_cfg.mode == WMT_MODE_NATIVE && wm_pe_core_view_is_image(process, c.out[0]))
-        wm_pe_core_changed();         /* and winmem's core, before its next answer */
-    wm_leave();
-    return st;
-}
-
-static long WM_MSABI w_map_ex(H section, H process, void **base, const int64_t *offset, size_t *size,
-                              uint32_t type, uint32_t prot, void *params, uint32_t count)
-{
-    map_ex_fn real = REAL(WM_NT_MAP_EX, map_ex_fn);
-    if (!wm_enter(SP(), true))
-        return real(section, process, base, offset, size, type, prot, params, count);
-    struct wmt_call c;
-    start(&c, WMT_API_NtMapViewOfSectionEx, process);
-    c.arg[0] = (uintptr_t)section, c.arg[1] = (uintptr_t)process, c.arg[2] = (uintptr_t)*base;
-    c.arg[3] = offset ? (uint64_t)*offset : 0, c.arg[4] = *size, c.arg[5] = type, c.arg[6] = prot;
-    c.arg[7] = (uintptr_t)params, c.arg[8] = count;
-    wm_call_begin(&c);
-    long st = real(section, process, base, offset, size, type, prot, params, count);
-    bool ok = st >= 0;
-    if (ok)
-        c.out[0] = (uintptr_t)*base, c.out[1] = *size;
-    finish(&c, st);
-    if (ok && process == SELF)
-        wm_pe_note_image(c.out[0]);
-    if (ok && wm_cfg.mode == WMT_MODE_NATIVE && wm_pe_core_view_is_image(process, c.out[0]))
+    H process = (H)(uintptr_t)dc->a[1];
+    if (dc->st < 0)
+        return;
+    if (process == SELF)
+        wm_pe_note_image(dc->c.out[0]);
+    if (wm_cfg.mode == WMT_MODE_NATIVE && wm_pe_core_view_is_image(process, dc->c.out[0]))
         wm_pe_core_changed();
-    wm_leave();
-    return st;
 }
 
-static long WM_MSABI w_unmap(H process, void *addr)
+static void before_unmap(struct door_call *dc)
 {
-    unmap_fn real = REAL(WM_NT_UNMAP, unmap_fn);
-    if (!wm_enter(SP(), true))
-        return real(process, addr);
-    struct wmt_call c;
-    start(&c, WMT_API_NtUnmapViewOfSection, process);
-    c.arg[0] = (uintptr_t)process, c.arg[1] = (uintptr_t)addr;
-    wm_call_begin(&c);
-    bool img = wm_cfg.mode == WMT_MODE_NATIVE && wm_pe_core_view_is_image(process, (uintptr_t)addr);
-    long st = real(process, addr);
-    if (st == 0 && img)
+    dc->image = wm_cfg.mode == WMT_MODE_NATIVE &&
+                wm_pe_core_view_is_image((H)(uintptr_t)dc->a[0], dc->a[1]);
+}
+
+static void after_unmap(struct door_call *dc)
+{
+    if (dc->st == 0 && dc->image)
         wm_pe_core_changed();         /* an image is gone */
-    finish(&c, st);
-    wm_leave();
-    return st;
 }
-
-static long WM_MSABI w_unmap_ex(H process, void *addr, uint32_t flags)
-{
-    unmap_ex_fn real = REAL(WM_NT_UNMAP_EX, unmap_ex_fn);
-    if (!wm_enter(SP(), true))
-        return real(process, addr, flags);
-    struct wmt_call c;
-    start(&c, WMT_API_NtUnmapViewOfSectionEx, process);
-    c.arg[0] = (uintptr_t)process, c.arg[1] = (uintptr_t)addr, c.arg[2] = flags;
-    wm_call_begin(&c);
-    bool img = wm_cfg.mode == WMT_MODE_NATIVE && wm_pe_core_view_is_image(process, (uintptr_t)addr);
-    long st = real(process, addr, flags);
-    if (st == 0 && img)
-        wm_pe_core_changed();         /* an image is gone */
-    finish(&c, st);
-    wm_leave();
-    return st;
-}
-
-static long rw_call(int idx, uint16_t api, H process, void *addr, void *buf, size_t size, size_t *done)
-{
-    rw_fn real = REAL(idx, rw_fn);
-    struct wmt_call c;
-    start(&c, api, process);
-    c.arg[0] = (uintptr_t)process, c.arg[1] = (uintptr_t)addr, c.arg[2] = (uintptr_t)buf;
-    c.arg[3] = size, c.arg[4] = (uintptr_t)done;
-    wm_call_begin(&c);
-    long st = real(process, addr, buf, size, done);
-    if (done && (st == 0 || st == (long)0x8000000D /* PARTIAL_COPY */))
-        c.out[0] = *done;
-    finish(&c, st);
-    wm_leave();
-    return st;
-}
-
-static long WM_MSABI w_read(H process, void *addr, void *buf, size_t size, size_t *done)
-{
-    if (!wm_enter(SP(), true))
-        return REAL(WM_NT_READ, rw_fn)(process, addr, buf, size, done);
-    return rw_call(WM_NT_READ, WMT_API_NtReadVirtualMemory, process, addr, buf, size, done);
-}
-
-static long WM_MSABI w_write(H process, void *addr, void *buf, size_t size, size_t *done)
-{
-    if (!wm_enter(SP(), true))
-        return REAL(WM_NT_WRITE, rw_fn)(process, addr, buf, size, done);
-    return rw_call(WM_NT_WRITE, WMT_API_NtWriteVirtualMemory, process, addr, buf, size, done);
-}
-
-void *const wm_nt_wrap[WM_NT_COUNT] = {
-    [WM_NT_QUERY] = (void *)w_query,     [WM_NT_ALLOC] = (void *)w_alloc,
-    [WM_NT_ALLOC_EX] = (void *)w_alloc_ex, [WM_NT_FREE] = (void *)w_free,
-    [WM_NT_PROTECT] = (void *)w_protect, [WM_NT_MAP] = (void *)w_map,
-    [WM_NT_MAP_EX] = (void *)w_map_ex,   [WM_NT_UNMAP] = (void *)w_unmap,
-    [WM_NT_UNMAP_EX] = (void *)w_unmap_ex, [WM_NT_READ] = (void *)w_read,
-    [WM_NT_WRITE] = (void *)w_write,     [WM_NT_LOCK] = (void *)w_lock,
-    [WM_NT_UNLOCK] = (void *)w_unlock,   [WM_NT_FLUSH] = (void *)w_flush,
-};
