@@ -47,6 +47,7 @@ make_root() {
 in_root() {
     unshare --mount --propagation private /bin/sh -c '
         r=$1; tree=$2; shift 2
+        mount --bind "$r" "$r"     # / inside is a mount point: tests can unshare again
         mount -t proc proc "$r/proc"
         mount --rbind /sys "$r/sys"
         mount --rbind /dev "$r/dev"

@@ -65,8 +65,11 @@ def parse_output(prog, text, rc, timed_out):
     return cells
 
 
-def load_expected(path):
-    """Lines: TEST-GLOB[,...] RUN-GLOB[,...] fail|skip REASON. '#' comments."""
+def load_expected(path, wine_major=None):
+    """Lines: TEST-GLOB[,...] RUN-GLOB[,...] fail|skip REASON. '#' comments.
+    A run may carry '@N' (a Wine major version): then it applies only when
+    the Wine under test is version N (wine_major); a line none of whose runs
+    applies is left out."""
     entries = []
     if not path or not os.path.exists(path):
         return entries
@@ -77,9 +80,18 @@ def load_expected(path):
         parts = line.split(None, 3)
         if len(parts) < 4 or parts[2] not in ("fail", "skip", "supplied"):
             sys.exit("%s:%d: want 'TEST RUNS fail|skip|supplied REASON', got: %s" % (path, n, line))
-        if parts[2] == "supplied" and any(not r.startswith("shim-") for r in parts[1].split(",")):
+        runs = []
+        for r in parts[1].split(","):
+            name, _, ver = r.partition("@")
+            if ver and not ver.isdigit():
+                sys.exit("%s:%d: '%s': a run's Wine version is '@' and a major number (wine-pe@10)" % (path, n, r))
+            if not ver or wine_major is None or int(ver) == wine_major:
+                runs.append(name)
+        if not runs:
+            continue
+        if parts[2] == "supplied" and any(not r.startswith("shim-") for r in runs):
             sys.exit("%s:%d: 'supplied' names shim runs only (the shim adds an API Wine lacks)" % (path, n))
-        entries.append({"line": n, "test": parts[0], "tests": parts[0].split(","), "runs": parts[1].split(","),
+        entries.append({"line": n, "test": parts[0], "tests": parts[0].split(","), "runs": runs,
                         "outcome": parts[2], "reason": parts[3], "used": False, "hit": False})
     return entries
 
@@ -179,11 +191,12 @@ def judge(res, runs, programs, entries, have_shim, evidence):
                 for why in evidence(p, SHIM_RUNS[r]):
                     problems.append(("%s.%s" % (p, EXIT), r, why, []))
                     shown[("%s.%s" % (p, EXIT), r)] = "SHIM?"
-    ran = set(p for (r, p), cells in res.items() if cells[EXIT].status not in ("n/a", "no build"))
+    ran = set((r, p) for (r, p), cells in res.items() if cells[EXIT].status not in ("n/a", "no build"))
     for e in entries:
         # A line whose program ran in a run it names but never matched is stale.
         progs = [t.split(".", 1)[0] for t in e["tests"]]
-        relevant = any(fnmatch.fnmatch(p, g) for p in ran for g in progs)
+        relevant = any(fnmatch.fnmatch(p, g) and any(fnmatch.fnmatch(r, rg) for rg in e["runs"])
+                       for r, p in ran for g in progs)
         if relevant and not e["used"] and not any(
                 r.startswith("shim-") and not have_shim for r in e["runs"]):
             problems.append(("%s (line %d)" % (e["test"], e["line"]), ",".join(e["runs"]),

@@ -55,3 +55,11 @@ check-conformance: | $(DEPS_STAMP)
 		  grep -E ' error|Error [0-9]' $(BUILD)/wine-tests/build.log | head -20; }
 	@python3 tools/wt_selftest.py >$(BUILD)/wine-tests/selftest.log || { cat $(BUILD)/wine-tests/selftest.log; exit 1; }
 	@python3 tools/wt-matrix --build $(BUILD) $(if $(SHIM_SO),--require-shim) --expected wine-tests/expected-differences.txt $(WT_MATRIX_ARGS) $(WT_NAMES)
+
+# The same shim tests and matrix on Debian 13's Wine 10.0 (a debootstrap'ed
+# root under build/, made once and cached; tools/wine10-check.sh).
+CHECKS += check-wine10
+.PHONY: check-wine10
+check-wine10: all shim-test-programs | $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory -k wine-tests $(WT_PREREQS) >$(BUILD)/wine-tests/build-w10.log 2>&1 || true
+	@BUILD=$(BUILD) ./tools/wine10-check.sh

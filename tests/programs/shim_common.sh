@@ -13,7 +13,8 @@ P=$ROOT/$BUILD/tests/programs
 SHIM=$ROOT/$BUILD/libwinmem-shim.so
 DUMP=$P/trace_dump
 OUT=$(mktemp -d "$ROOT/$BUILD/shim-e2e.XXXXXX")
-export WINEPREFIX="$ROOT/$BUILD/wp-shim" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+# WINMEM_WINE_TAG names the Wine under test (w10 in the Debian 13 root): each Wine its own prefix.
+export WINEPREFIX="$ROOT/$BUILD/wp-shim${WINMEM_WINE_TAG:+-$WINMEM_WINE_TAG}" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 unset WINMEM_OUTPUT WINMEM_MODE WINMEM_STACK WINMEM_ONLY WINMEM_UNIX WINMEM_QUIET
 fails=0
 

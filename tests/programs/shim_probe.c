@@ -97,6 +97,11 @@ static __attribute__((noinline)) int all(void)
     struct { void *va; ULONG_PTR attr; } ws = { p, 0 };
     st = q(GetCurrentProcess(), NULL, 4, &ws, sizeof ws, &got);
     printf("NtQueryVirtualMemory class4 0x%lx valid=%lu\n", (unsigned long)st, (unsigned long)(ws.attr & 1));
+    /* A Wine-private class (1000, MemoryWineUnixFuncs; Windows: STATUS_INVALID_INFO_CLASS):
+     * the shim passes it to Wine untouched, so the status printed is plain Wine's. */
+    ULONG64 funcs = 0;
+    st = q(GetCurrentProcess(), (void *)GetModuleHandleA(NULL), 1000, &funcs, sizeof funcs, NULL);
+    printf("NtQueryVirtualMemory class1000 0x%lx\n", (unsigned long)st);
     /* VirtualProtect → NtProtectVirtualMemory */
     DWORD old = 0;
     BOOL ok = VirtualProtect(p + 0x2000, 0x1000, PAGE_READONLY, &old);
