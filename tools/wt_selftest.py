@@ -6,7 +6,7 @@ rule that does not fire (or fires on a clean input)."""
 import os, struct, sys, tempfile, zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wt_judge import RUNS, parse_output, judge  # noqa: E402
+from wt_judge import RUNS, parse_output, judge, load_expected  # noqa: E402
 from wt_trace import shim_evidence  # noqa: E402
 
 FAILED = []
@@ -87,6 +87,14 @@ def main():
     case("listed native skip", {"native": (out("p", ("a", "skip", 0, 0)), 0)},
          [entry(1, "p.*", "native", "skip")], None)
     with tempfile.TemporaryDirectory() as d:
+        # A line keyed to one Wine version is read only for that version.
+        path = os.path.join(d, "expected.txt")
+        with open(path, "w") as f:
+            f.write("p.a  wine-pe@8,shim-trace@8,shim-check@8  fail  Wine 8.0 only\n")
+        wine8, wine10 = load_expected(path, 8), load_expected(path, 10)
+        fails = {"wine-pe": (bad, 1), "shim-trace": (bad, 1), "shim-check": (bad, 1)}
+        case("line keyed @8, on Wine 8", fails, wine8, None)
+        case("line keyed @8 is not read on Wine 10", fails, wine10, "p.a [wine-pe]: expected pass, got fail")
         trace_file(os.path.join(d, "p.check.1.trace"))
         case("hooked trace, no divergence", {}, [], None, lambda p, m: shim_evidence(d, p, "check"))
         trace_file(os.path.join(d, "p.check.1.trace"), divergence=True)
