@@ -20,6 +20,7 @@
  * without the shim. docs/shim.md lists what is checked.
  */
 #include <dlfcn.h>
+#include <stdio.h>
 #include <link.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -74,9 +75,14 @@ static int find_ntdll(struct dl_phdr_info *info, size_t size, void *arg)
     return 1;
 }
 
+/* The one line an unrecognised build gets; it names the build when ntdll.so
+ * says which it is. */
 static void refuse(const char *why)
 {
-    wm_note("unrecognised Wine ntdll.so (", why, "): Wine calls are not traced, nothing was changed");
+    char what[160];
+    snprintf(what, sizeof what, "unrecognised Wine ntdll.so%s%s (", wm_wine_version[0] ? " of " : "",
+             wm_wine_version);
+    wm_note(what, why, "): Wine calls are not traced, nothing was changed");
 }
 
 /* ---- the dispatcher: how it calls the array's entries ----
@@ -227,7 +233,7 @@ static void install(void *handle, const char *path)
         goto fail;
     }
     if (!version_matches(w)) {
-        refuse(wm_wine_version[0] ? wm_wine_version : "no version string");
+        refuse(wm_wine_version[0] ? "its dispatcher was never verified on this Wine version" : "no version string");
         goto fail;
     }
     /* Slot numbers from ntdll.dll's stubs; NtQueryInformationProcess is
