@@ -20,16 +20,36 @@
  */
 #include <dlfcn.h>
 #include <string.h>
-#include "shim.h"
+#include "door.h"
 #include "winmem/memory.h"
 
-/* name, argument count (all ≤ 6 integer arguments) */
+/* The exported API, one line each: name, what it returns, which argument
+ * is the process handle (-1: none, this process), how its arguments are
+ * recorded (wm_door_fill's spec, shim/door.h) and what decodes its outputs.
+ * The thunks, the forwarding, the bodies and the table come from here.
+ * All take at most 6 integer arguments. GetLastError/SetLastError are
+ * forwarded unrecorded (api 0). */
 #define NATIVE_APIS(X) \
-    X(VirtualQuery) X(VirtualQueryEx) X(NtQueryVirtualMemory) X(ZwQueryVirtualMemory) \
-    X(QueryVirtualMemoryInformation) X(QueryWorkingSetEx) X(K32QueryWorkingSetEx) \
-    X(VirtualAlloc) X(VirtualAllocEx) X(VirtualFree) X(VirtualFreeEx) X(VirtualProtect) \
-    X(VirtualProtectEx) X(VirtualLock) X(VirtualUnlock) X(AllocateUserPhysicalPages) \
-    X(MapUserPhysicalPages) X(FreeUserPhysicalPages) X(GetLastError) X(SetLastError)
+    X(VirtualQuery,          R_SIZE, -1, "A0A1A2",       dec_mbi1) \
+    X(VirtualQueryEx,        R_SIZE, 0,  "A0A1A2A3",     dec_mbi2) \
+    X(NtQueryVirtualMemory,  R_NT,   0,  "A0A1I2A3A4A5", dec_ntq) \
+    X(ZwQueryVirtualMemory,  R_NT,   0,  "A0A1I2A3A4A5", dec_ntq) \
+    X(QueryVirtualMemoryInformation, R_BOOL, 0, "A0A1I2A3A4A5", dec_region) \
+    X(QueryWorkingSetEx,     R_BOOL, 0,  "A0A1I2",       dec_ws) \
+    X(K32QueryWorkingSetEx,  R_BOOL, 0,  "A0A1I2",       dec_ws) \
+    X(VirtualAlloc,          R_PTR,  -1, "A0A1I2I3",     NULL) \
+    X(VirtualAllocEx,        R_PTR,  0,  "A0A1A2I3I4",   NULL) \
+    X(VirtualFree,           R_BOOL, -1, "A0A1I2",       NULL) \
+    X(VirtualFreeEx,         R_BOOL, 0,  "A0A1A2I3",     NULL) \
+    X(VirtualProtect,        R_BOOL, -1, "A0A1I2A3",     dec_old3) \
+    X(VirtualProtectEx,      R_BOOL, 0,  "A0A1A2I3A4",   dec_old4) \
+    X(VirtualLock,           R_BOOL, -1, "A0A1",         NULL) \
+    X(VirtualUnlock,         R_BOOL, -1, "A0A1",         NULL) \
+    X(AllocateUserPhysicalPages, R_BOOL, 0, "A0A1A2D1",  dec_count) \
+    X(MapUserPhysicalPages,  R_BOOL, -1, "A0A1A2",       NULL) \
+    X(FreeUserPhysicalPages, R_BOOL, 0,  "A0A1A2D1",     dec_count) \
+    X(GetLastError,          R_BOOL, -1, "",             NULL) \
+    X(SetLastError,          R_BOOL, -1, "",             NULL)
 
 /* In a Wine process the exported Nt/ZwQueryVirtualMemory are for Wine's
  * unix libraries, which call them in Wine's own convention (ms_abi in 8.0,
@@ -58,7 +78,7 @@ void *wm_nt_forward WM_HIDDEN;
 #define FORWARD_GetLastError ""
 #define FORWARD_SetLastError ""
 
-#define THUNK(name)                                                                     \
+#define THUNK(name, ...)                                                                   \
     __asm__(".text\n.globl " #name "\n.type " #name ",@function\n.p2align 4\n" #name ":\n" \
             ".cfi_startproc\n" FORWARD_##name "push %rbp\n.cfi_def_cfa_offset 16\n.cfi_offset %rbp,-16\n"  \
             "mov %rsp,%rbp\n.cfi_def_cfa_register %rbp\n"                               \
@@ -80,22 +100,22 @@ void *wm_nt_forward WM_HIDDEN;
 NATIVE_APIS(THUNK)
 
 /* The core linked into the shim, renamed by shim/module.mk. */
-#define CORE_DECL(name) extern char wmcore_##name[] __attribute__((weak));
+#define CORE_DECL(name, ...) extern char wmcore_##name[] __attribute__((weak));
 NATIVE_APIS(CORE_DECL)
 
 enum {
-#define IDX(name) T_##name,
+#define IDX(name, ...) T_##name,
     NATIVE_APIS(IDX)
 #undef IDX
     T_COUNT
 };
 static const char *const names[T_COUNT] = {
-#define NAME(name) #name,
+#define NAME(name, ...) #name,
     NATIVE_APIS(NAME)
 #undef NAME
 };
 static void *const internal[T_COUNT] = {
-#define INT(name) (void *)wmcore_##name,
+#define INT(name, ...) (void *)wmcore_##name,
     NATIVE_APIS(INT)
 #undef INT
 };
@@ -134,295 +154,108 @@ static DWORD last_error(void)
     return f ? f() : 0;
 }
 
-#define SP() ((uintptr_t)__builtin_frame_address(0))
-#define FN(i, type) ((type)get(i))
-#define MISSING 120 /* ERROR_CALL_NOT_IMPLEMENTED */
+/* ---- the one body every exported call runs ---- */
+typedef wm_u64 U;
+#define SELF ((U)(intptr_t)-1)
 
-static void start(struct wmt_call *c, uint16_t api, HANDLE process)
+struct native_api;
+typedef void native_decode(struct wmt_call *c, const U *a, U ret, bool ok);
+static native_decode dec_mbi1, dec_mbi2, dec_ntq, dec_region, dec_ws, dec_old3, dec_old4, dec_count;
+enum result { R_NT, R_BOOL, R_SIZE, R_PTR };
+static const struct native_api {
+    uint16_t api;           /* WMT_API_*; 0: forwarded unrecorded */
+    uint8_t result;         /* enum result */
+    int8_t handle;          /* the process handle's argument, -1: none */
+    const char *args;
+    native_decode *decode;
+} apis[T_COUNT] = {
+#define API_(name, res, h, spec, dec) [T_##name] = { WMT_API_##name, res, h, spec, dec },
+#define WMT_API_GetLastError 0
+#define WMT_API_SetLastError 0
+    NATIVE_APIS(API_)
+#undef API_
+};
+
+/* rax narrowed to what the function returns: NTSTATUS and BOOL are 32-bit
+ * (sign-extended, as the record always stored them), sizes and pointers 64. */
+static U result_of(const struct native_api *e, long rax)
 {
-    memset(c, 0, sizeof *c);
-    c->api = api;
-    c->flags = WMT_DOOR_NATIVE | WMT_CF_SERVED |
-               (process != (HANDLE)(intptr_t)-1 ? WMT_CF_REMOTE : 0);
-    c->stack = wm_stack_capture(false);
-    c->start_ns = wm_now_ns();
-    wm_call_begin(c);
+    return e->result == R_NT || e->result == R_BOOL ? (U)(int64_t)(int32_t)rax : (U)rax;
 }
 
-static void finish(struct wmt_call *c, uint64_t ret, bool nt)
+static U native_call(int i, const U *a)
 {
-    c->dur_ns = wm_now_ns() - c->start_ns;
-    c->ret = ret;
-    if (nt)
-        c->status = (uint32_t)ret;
+    const struct native_api *e = &apis[i];
+    void *f = get(i);
+    if (!f)
+        return e->result == R_NT ? (U)(int64_t)(int32_t)0xC0000002 : 0;  /* NOT_IMPLEMENTED / FALSE */
+    /* In a Wine process only Wine's unix libraries can reach the Nt query
+     * here before ntdll.so is loaded: never recorded. */
+    if (!e->api || (e->result == R_NT && wm_cfg.wine) || !wm_enter((uintptr_t)__builtin_frame_address(0), false))
+        return result_of(e, wm_call_ms(f, a));
+    struct wmt_call c;
+    memset(&c, 0, sizeof c);
+    c.api = e->api;
+    c.flags = WMT_DOOR_NATIVE | WMT_CF_SERVED | (e->handle >= 0 && a[e->handle] != SELF ? WMT_CF_REMOTE : 0);
+    c.stack = wm_stack_capture(false);
+    c.start_ns = wm_now_ns();
+    wm_door_fill(c.arg, e->args, a);
+    wm_call_begin(&c);
+    U r = result_of(e, wm_call_ms(f, a));
+    if (e->decode)
+        e->decode(&c, a, r, e->result == R_NT ? r == 0 : r != 0);
+    c.dur_ns = wm_now_ns() - c.start_ns;
+    c.ret = r;
+    if (e->result == R_NT)
+        c.status = (uint32_t)r;
     else
-        c->error = last_error();
-    wm_call_end(c);
+        c.error = last_error();
+    wm_call_end(&c);
     wm_leave();
-}
-
-static void mbi_out(struct wmt_call *c, const MEMORY_BASIC_INFORMATION *m)
-{
-    c->out[0] = (uintptr_t)m->BaseAddress, c->out[1] = (uintptr_t)m->AllocationBase;
-    c->out[2] = m->AllocationProtect, c->out[3] = m->RegionSize, c->out[4] = m->State;
-    c->out[5] = m->Protect, c->out[6] = m->Type;
-}
-
-/* ---- queries ---- */
-typedef SIZE_T WINMEM_API (*vq_fn)(LPCVOID, PMEMORY_BASIC_INFORMATION, SIZE_T);
-SIZE_T wm_n_VirtualQuery(LPCVOID a, PMEMORY_BASIC_INFORMATION b, SIZE_T l) WM_HIDDEN;
-SIZE_T wm_n_VirtualQuery(LPCVOID a, PMEMORY_BASIC_INFORMATION b, SIZE_T l)
-{
-    vq_fn f = FN(T_VirtualQuery, vq_fn);
-    if (!f) return 0;
-    if (!wm_enter(SP(), false)) return f(a, b, l);
-    struct wmt_call c;
-    start(&c, WMT_API_VirtualQuery, (HANDLE)(intptr_t)-1);
-    c.arg[0] = (uintptr_t)a, c.arg[1] = (uintptr_t)b, c.arg[2] = l;
-    SIZE_T r = f(a, b, l);
-    if (r >= sizeof *b) mbi_out(&c, b);
-    finish(&c, r, false);
     return r;
 }
 
-typedef SIZE_T WINMEM_API (*vqex_fn)(HANDLE, LPCVOID, PMEMORY_BASIC_INFORMATION, SIZE_T);
-SIZE_T wm_n_VirtualQueryEx(HANDLE h, LPCVOID a, PMEMORY_BASIC_INFORMATION b, SIZE_T l) WM_HIDDEN;
-SIZE_T wm_n_VirtualQueryEx(HANDLE h, LPCVOID a, PMEMORY_BASIC_INFORMATION b, SIZE_T l)
-{
-    vqex_fn f = FN(T_VirtualQueryEx, vqex_fn);
-    if (!f) return 0;
-    if (!wm_enter(SP(), false)) return f(h, a, b, l);
-    struct wmt_call c;
-    start(&c, WMT_API_VirtualQueryEx, h);
-    c.arg[0] = (uintptr_t)h, c.arg[1] = (uintptr_t)a, c.arg[2] = (uintptr_t)b, c.arg[3] = l;
-    SIZE_T r = f(h, a, b, l);
-    if (r >= sizeof *b) mbi_out(&c, b);
-    finish(&c, r, false);
-    return r;
-}
-
-typedef NTSTATUS WINMEM_API (*ntq_fn)(HANDLE, LPCVOID, int, PVOID, SIZE_T, SIZE_T *);
-static NTSTATUS nt_query(int idx, uint16_t api, HANDLE h, LPCVOID a, int cls, PVOID b, SIZE_T l, SIZE_T *rl)
-{
-    ntq_fn f = FN(idx, ntq_fn);
-    if (!f) return (NTSTATUS)0xC0000002;
-    if (wm_cfg.wine || !wm_enter(SP(), false)) return f(h, a, cls, b, l, rl);
-    struct wmt_call c;
-    start(&c, api, h);
-    c.arg[0] = (uintptr_t)h, c.arg[1] = (uintptr_t)a, c.arg[2] = (uint32_t)cls;
-    c.arg[3] = (uintptr_t)b, c.arg[4] = l, c.arg[5] = (uintptr_t)rl;
-    NTSTATUS st = f(h, a, cls, b, l, rl);
-    if (st == 0 && cls == 0 && l >= sizeof(MEMORY_BASIC_INFORMATION))
-        mbi_out(&c, b);
-    if (st == 0 && rl) c.out[7] = *rl;
-    finish(&c, (uint64_t)(int64_t)st, true);
-    return st;
-}
-NTSTATUS wm_n_NtQueryVirtualMemory(HANDLE h, LPCVOID a, int cls, PVOID b, SIZE_T l, SIZE_T *rl) WM_HIDDEN;
-NTSTATUS wm_n_NtQueryVirtualMemory(HANDLE h, LPCVOID a, int cls, PVOID b, SIZE_T l, SIZE_T *rl)
-{ return nt_query(T_NtQueryVirtualMemory, WMT_API_NtQueryVirtualMemory, h, a, cls, b, l, rl); }
-NTSTATUS wm_n_ZwQueryVirtualMemory(HANDLE h, LPCVOID a, int cls, PVOID b, SIZE_T l, SIZE_T *rl) WM_HIDDEN;
-NTSTATUS wm_n_ZwQueryVirtualMemory(HANDLE h, LPCVOID a, int cls, PVOID b, SIZE_T l, SIZE_T *rl)
-{ return nt_query(T_ZwQueryVirtualMemory, WMT_API_ZwQueryVirtualMemory, h, a, cls, b, l, rl); }
-
-typedef BOOL WINMEM_API (*qvmi_fn)(HANDLE, const void *, int, PVOID, SIZE_T, PSIZE_T);
-BOOL wm_n_QueryVirtualMemoryInformation(HANDLE h, const void *a, int cls, PVOID b, SIZE_T l, PSIZE_T rl) WM_HIDDEN;
-BOOL wm_n_QueryVirtualMemoryInformation(HANDLE h, const void *a, int cls, PVOID b, SIZE_T l, PSIZE_T rl)
-{
-    qvmi_fn f = FN(T_QueryVirtualMemoryInformation, qvmi_fn);
-    if (!f) return FALSE;
-    if (!wm_enter(SP(), false)) return f(h, a, cls, b, l, rl);
-    struct wmt_call c;
-    start(&c, WMT_API_QueryVirtualMemoryInformation, h);
-    c.arg[0] = (uintptr_t)h, c.arg[1] = (uintptr_t)a, c.arg[2] = (uint32_t)cls;
-    c.arg[3] = (uintptr_t)b, c.arg[4] = l, c.arg[5] = (uintptr_t)rl;
-    BOOL r = f(h, a, cls, b, l, rl);
-    if (r && l >= sizeof(WIN32_MEMORY_REGION_INFORMATION)) {
-        const WIN32_MEMORY_REGION_INFORMATION *w = b;
-        c.out[0] = (uintptr_t)w->AllocationBase, c.out[1] = w->AllocationProtect;
-        c.out[2] = w->Flags, c.out[3] = w->RegionSize, c.out[4] = w->CommitSize;
+/* The C bodies the thunks call, with the six argument registers. */
+#define BODY_(name, ...)                                                    \
+    U wm_n_##name(U a0, U a1, U a2, U a3, U a4, U a5) WM_HIDDEN;            \
+    U wm_n_##name(U a0, U a1, U a2, U a3, U a4, U a5)                       \
+    {                                                                       \
+        const U a[10] = { a0, a1, a2, a3, a4, a5 };                         \
+        return native_call(T_##name, a);                                    \
     }
-    if (r && rl) c.out[7] = *rl;
-    finish(&c, (uint64_t)r, false);
-    return r;
+NATIVE_APIS(BODY_)
+
+/* ---- output decoders (slots: include/winmem/trace.h) ---- */
+static void mbi_from(struct wmt_call *c, U buf, U ret)
+{
+    wm_door_decode_query(c->out, 0, (const void *)(uintptr_t)buf, (size_t)ret, NULL, 40);
+}
+static void dec_mbi1(struct wmt_call *c, const U *a, U r, bool ok) { if (r >= 48) mbi_from(c, a[1], r); }
+static void dec_mbi2(struct wmt_call *c, const U *a, U r, bool ok) { if (r >= 48) mbi_from(c, a[2], r); }
+
+static void dec_ntq(struct wmt_call *c, const U *a, U r, bool ok)
+{
+    if (ok)
+        wm_door_decode_query(c->out, (int)a[2], (const void *)(uintptr_t)a[3], (size_t)a[4],
+                             (const size_t *)(uintptr_t)a[5], 40);
 }
 
-typedef BOOL WINMEM_API (*qws_fn)(HANDLE, PVOID, DWORD);
-static BOOL qws(int idx, uint16_t api, HANDLE h, PVOID pv, DWORD cb)
+/* QueryVirtualMemoryInformation: WIN32_MEMORY_REGION_INFORMATION (32 bytes). */
+static void dec_region(struct wmt_call *c, const U *a, U r, bool ok)
 {
-    qws_fn f = FN(idx, qws_fn);
-    if (!f) return FALSE;
-    if (!wm_enter(SP(), false)) return f(h, pv, cb);
-    struct wmt_call c;
-    start(&c, api, h);
-    c.arg[0] = (uintptr_t)h, c.arg[1] = (uintptr_t)pv, c.arg[2] = cb;
-    BOOL r = f(h, pv, cb);
-    if (r && cb >= 16)
-        c.out[0] = ((uint64_t *)pv)[0], c.out[1] = ((uint64_t *)pv)[1], c.out[2] = cb / 16;
-    finish(&c, (uint64_t)r, false);
-    return r;
-}
-BOOL wm_n_QueryWorkingSetEx(HANDLE h, PVOID pv, DWORD cb) WM_HIDDEN;
-BOOL wm_n_QueryWorkingSetEx(HANDLE h, PVOID pv, DWORD cb) { return qws(T_QueryWorkingSetEx, WMT_API_QueryWorkingSetEx, h, pv, cb); }
-BOOL wm_n_K32QueryWorkingSetEx(HANDLE h, PVOID pv, DWORD cb) WM_HIDDEN;
-BOOL wm_n_K32QueryWorkingSetEx(HANDLE h, PVOID pv, DWORD cb) { return qws(T_K32QueryWorkingSetEx, WMT_API_K32QueryWorkingSetEx, h, pv, cb); }
-
-/* ---- allocation ---- */
-typedef LPVOID WINMEM_API (*va_fn)(LPVOID, SIZE_T, DWORD, DWORD);
-LPVOID wm_n_VirtualAlloc(LPVOID a, SIZE_T s, DWORD t, DWORD p) WM_HIDDEN;
-LPVOID wm_n_VirtualAlloc(LPVOID a, SIZE_T s, DWORD t, DWORD p)
-{
-    va_fn f = FN(T_VirtualAlloc, va_fn);
-    if (!f) return NULL;
-    if (!wm_enter(SP(), false)) return f(a, s, t, p);
-    struct wmt_call c;
-    start(&c, WMT_API_VirtualAlloc, (HANDLE)(intptr_t)-1);
-    c.arg[0] = (uintptr_t)a, c.arg[1] = s, c.arg[2] = t, c.arg[3] = p;
-    LPVOID r = f(a, s, t, p);
-    finish(&c, (uintptr_t)r, false);
-    return r;
+    if (ok)
+        wm_door_decode_query(c->out, 3, (const void *)(uintptr_t)a[3], (size_t)a[4],
+                             (const size_t *)(uintptr_t)a[5], 32);
 }
 
-typedef LPVOID WINMEM_API (*vaex_fn)(HANDLE, LPVOID, SIZE_T, DWORD, DWORD);
-LPVOID wm_n_VirtualAllocEx(HANDLE h, LPVOID a, SIZE_T s, DWORD t, DWORD p) WM_HIDDEN;
-LPVOID wm_n_VirtualAllocEx(HANDLE h, LPVOID a, SIZE_T s, DWORD t, DWORD p)
+static void dec_ws(struct wmt_call *c, const U *a, U r, bool ok)
 {
-    vaex_fn f = FN(T_VirtualAllocEx, vaex_fn);
-    if (!f) return NULL;
-    if (!wm_enter(SP(), false)) return f(h, a, s, t, p);
-    struct wmt_call c;
-    start(&c, WMT_API_VirtualAllocEx, h);
-    c.arg[0] = (uintptr_t)h, c.arg[1] = (uintptr_t)a, c.arg[2] = s, c.arg[3] = t, c.arg[4] = p;
-    LPVOID r = f(h, a, s, t, p);
-    finish(&c, (uintptr_t)r, false);
-    return r;
+    if (ok)
+        wm_door_decode_query(c->out, 4, (const void *)(uintptr_t)a[1], (uint32_t)a[2], NULL, 40);
 }
 
-typedef BOOL WINMEM_API (*vf_fn)(LPVOID, SIZE_T, DWORD);
-BOOL wm_n_VirtualFree(LPVOID a, SIZE_T s, DWORD t) WM_HIDDEN;
-BOOL wm_n_VirtualFree(LPVOID a, SIZE_T s, DWORD t)
-{
-    vf_fn f = FN(T_VirtualFree, vf_fn);
-    if (!f) return FALSE;
-    if (!wm_enter(SP(), false)) return f(a, s, t);
-    struct wmt_call c;
-    start(&c, WMT_API_VirtualFree, (HANDLE)(intptr_t)-1);
-    c.arg[0] = (uintptr_t)a, c.arg[1] = s, c.arg[2] = t;
-    BOOL r = f(a, s, t);
-    finish(&c, (uint64_t)r, false);
-    return r;
-}
+static void dec_old3(struct wmt_call *c, const U *a, U r, bool ok) { if (ok) wm_door_fill(c->out, "----L3", a); }
+static void dec_old4(struct wmt_call *c, const U *a, U r, bool ok) { if (ok) wm_door_fill(c->out, "----L4", a); }
 
-typedef BOOL WINMEM_API (*vfex_fn)(HANDLE, LPVOID, SIZE_T, DWORD);
-BOOL wm_n_VirtualFreeEx(HANDLE h, LPVOID a, SIZE_T s, DWORD t) WM_HIDDEN;
-BOOL wm_n_VirtualFreeEx(HANDLE h, LPVOID a, SIZE_T s, DWORD t)
-{
-    vfex_fn f = FN(T_VirtualFreeEx, vfex_fn);
-    if (!f) return FALSE;
-    if (!wm_enter(SP(), false)) return f(h, a, s, t);
-    struct wmt_call c;
-    start(&c, WMT_API_VirtualFreeEx, h);
-    c.arg[0] = (uintptr_t)h, c.arg[1] = (uintptr_t)a, c.arg[2] = s, c.arg[3] = t;
-    BOOL r = f(h, a, s, t);
-    finish(&c, (uint64_t)r, false);
-    return r;
-}
-
-typedef BOOL WINMEM_API (*vp_fn)(LPVOID, SIZE_T, DWORD, PDWORD);
-BOOL wm_n_VirtualProtect(LPVOID a, SIZE_T s, DWORD p, PDWORD old) WM_HIDDEN;
-BOOL wm_n_VirtualProtect(LPVOID a, SIZE_T s, DWORD p, PDWORD old)
-{
-    vp_fn f = FN(T_VirtualProtect, vp_fn);
-    if (!f) return FALSE;
-    if (!wm_enter(SP(), false)) return f(a, s, p, old);
-    struct wmt_call c;
-    start(&c, WMT_API_VirtualProtect, (HANDLE)(intptr_t)-1);
-    c.arg[0] = (uintptr_t)a, c.arg[1] = s, c.arg[2] = p, c.arg[3] = (uintptr_t)old;
-    BOOL r = f(a, s, p, old);
-    if (r && old) c.out[2] = *old;
-    finish(&c, (uint64_t)r, false);
-    return r;
-}
-
-typedef BOOL WINMEM_API (*vpex_fn)(HANDLE, LPVOID, SIZE_T, DWORD, PDWORD);
-BOOL wm_n_VirtualProtectEx(HANDLE h, LPVOID a, SIZE_T s, DWORD p, PDWORD old) WM_HIDDEN;
-BOOL wm_n_VirtualProtectEx(HANDLE h, LPVOID a, SIZE_T s, DWORD p, PDWORD old)
-{
-    vpex_fn f = FN(T_VirtualProtectEx, vpex_fn);
-    if (!f) return FALSE;
-    if (!wm_enter(SP(), false)) return f(h, a, s, p, old);
-    struct wmt_call c;
-    start(&c, WMT_API_VirtualProtectEx, h);
-    c.arg[0] = (uintptr_t)h, c.arg[1] = (uintptr_t)a, c.arg[2] = s, c.arg[3] = p, c.arg[4] = (uintptr_t)old;
-    BOOL r = f(h, a, s, p, old);
-    if (r && old) c.out[2] = *old;
-    finish(&c, (uint64_t)r, false);
-    return r;
-}
-
-typedef BOOL WINMEM_API (*vl_fn)(LPVOID, SIZE_T);
-static BOOL lock_call(int idx, uint16_t api, LPVOID a, SIZE_T s)
-{
-    vl_fn f = FN(idx, vl_fn);
-    if (!f) return FALSE;
-    if (!wm_enter(SP(), false)) return f(a, s);
-    struct wmt_call c;
-    start(&c, api, (HANDLE)(intptr_t)-1);
-    c.arg[0] = (uintptr_t)a, c.arg[1] = s;
-    BOOL r = f(a, s);
-    finish(&c, (uint64_t)r, false);
-    return r;
-}
-BOOL wm_n_VirtualLock(LPVOID a, SIZE_T s) WM_HIDDEN;
-BOOL wm_n_VirtualLock(LPVOID a, SIZE_T s) { return lock_call(T_VirtualLock, WMT_API_VirtualLock, a, s); }
-BOOL wm_n_VirtualUnlock(LPVOID a, SIZE_T s) WM_HIDDEN;
-BOOL wm_n_VirtualUnlock(LPVOID a, SIZE_T s) { return lock_call(T_VirtualUnlock, WMT_API_VirtualUnlock, a, s); }
-
-/* ---- AWE ---- */
-typedef BOOL WINMEM_API (*awe_fn)(HANDLE, PULONG_PTR, PULONG_PTR);
-static BOOL awe_call(int idx, uint16_t api, HANDLE h, PULONG_PTR n, PULONG_PTR pfns)
-{
-    awe_fn f = FN(idx, awe_fn);
-    if (!f) return FALSE;
-    if (!wm_enter(SP(), false)) return f(h, n, pfns);
-    struct wmt_call c;
-    start(&c, api, h);
-    c.arg[0] = (uintptr_t)h, c.arg[1] = (uintptr_t)n, c.arg[2] = (uintptr_t)pfns;
-    c.arg[3] = *n;                      /* read where the core reads it */
-    BOOL r = f(h, n, pfns);
-    c.out[0] = *n;
-    finish(&c, (uint64_t)r, false);
-    return r;
-}
-BOOL wm_n_AllocateUserPhysicalPages(HANDLE h, PULONG_PTR n, PULONG_PTR p) WM_HIDDEN;
-BOOL wm_n_AllocateUserPhysicalPages(HANDLE h, PULONG_PTR n, PULONG_PTR p)
-{ return awe_call(T_AllocateUserPhysicalPages, WMT_API_AllocateUserPhysicalPages, h, n, p); }
-BOOL wm_n_FreeUserPhysicalPages(HANDLE h, PULONG_PTR n, PULONG_PTR p) WM_HIDDEN;
-BOOL wm_n_FreeUserPhysicalPages(HANDLE h, PULONG_PTR n, PULONG_PTR p)
-{ return awe_call(T_FreeUserPhysicalPages, WMT_API_FreeUserPhysicalPages, h, n, p); }
-
-typedef BOOL WINMEM_API (*map_fn)(PVOID, ULONG_PTR, PULONG_PTR);
-BOOL wm_n_MapUserPhysicalPages(PVOID a, ULONG_PTR n, PULONG_PTR p) WM_HIDDEN;
-BOOL wm_n_MapUserPhysicalPages(PVOID a, ULONG_PTR n, PULONG_PTR p)
-{
-    map_fn f = FN(T_MapUserPhysicalPages, map_fn);
-    if (!f) return FALSE;
-    if (!wm_enter(SP(), false)) return f(a, n, p);
-    struct wmt_call c;
-    start(&c, WMT_API_MapUserPhysicalPages, (HANDLE)(intptr_t)-1);
-    c.arg[0] = (uintptr_t)a, c.arg[1] = n, c.arg[2] = (uintptr_t)p;
-    BOOL r = f(a, n, p);
-    finish(&c, (uint64_t)r, false);
-    return r;
-}
-
-/* ---- last error: forwarded unrecorded, to the same core as the calls ---- */
-DWORD wm_n_GetLastError(void) WM_HIDDEN;
-DWORD wm_n_GetLastError(void) { return last_error(); }
-void wm_n_SetLastError(DWORD e) WM_HIDDEN;
-void wm_n_SetLastError(DWORD e)
-{
-    typedef void WINMEM_API (*fn)(DWORD);
-    fn f = (fn)get(T_SetLastError);
-    if (f) f(e);
-}
+/* AWE: the page count is in/out, read back whatever the result. */
+static void dec_count(struct wmt_call *c, const U *a, U r, bool ok) { wm_door_fill(c->out, "D1", a); }

@@ -23,37 +23,19 @@
  * the shim (Wine then returns STATUS_ACCESS_VIOLATION to the caller).
  */
 #include <string.h>
-#include "shim.h"
+#include "door.h"
 
 typedef void *H;
 #define SELF ((H)(intptr_t)-1)
 #define STATUS_NOT_IMPLEMENTED  0xC0000002L
 #define STATUS_PARTIAL_COPY     0x8000000DL
 
-/* ---- calling Wine's functions in the recognised convention ----
- * Wine's functions take at most 10 arguments; passing all 10 is harmless
- * (in both conventions the caller owns the stack arguments and a callee
- * ignores those it does not take) and keeps one call per convention.
- * Each call is a function of its own that no optimisation may look into
- * (noipa): GCC 12 merges an ms_abi and a System V indirect call with the
- * same arguments into one System V call when they share a function. */
-typedef uint64_t U;
-typedef long (*sysv10)(U, U, U, U, U, U, U, U, U, U);
-typedef long (WM_MSABI *ms10)(U, U, U, U, U, U, U, U, U, U);
+typedef wm_u64 U;
 
-__attribute__((noipa)) static long call_ms(void *fn, const U *a)
-{
-    return ((ms10)fn)(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]);
-}
-
-__attribute__((noipa)) static long call_sysv(void *fn, const U *a)
-{
-    return ((sysv10)fn)(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]);
-}
-
+/* ---- calling Wine's functions in the recognised convention ---- */
 static long call_real(void *fn, const U *a)
 {
-    return wm_wine_conv == WM_CONV_MS ? call_ms(fn, a) : call_sysv(fn, a);
+    return wm_wine_conv == WM_CONV_MS ? wm_call_ms(fn, a) : wm_call_sysv(fn, a);
 }
 
 long wm_nt_call(void *fn, U a0, U a1, U a2, U a3, U a4, U a5)
@@ -73,30 +55,8 @@ struct door_call {
     struct wmt_call c;
 };
 
-/* How the trace slots are filled, two characters a slot: an operation and
- * an argument number. A: the argument itself. I: its low 32 bits (a ULONG
- * argument: the register's upper half is undefined). D: the 64-bit value
- * it points to. O: same, 0 for a NULL pointer. L: the 32-bit value it
- * points to. Inputs are read at entry; outputs (out[]) after a successful
- * call. */
-static U slot(const char *op, const U *a)
-{
-    U v = a[op[1] - '0'];
-    switch (op[0]) {
-    case 'D': return *(const U *)(uintptr_t)v;
-    case 'O': return v ? *(const U *)(uintptr_t)v : 0;
-    case 'L': return *(const uint32_t *)(uintptr_t)v;
-    case 'I': return (uint32_t)v;
-    default:  return v;
-    }
-}
-
-static void fill(U *slots, const char *spec, const U *a)
-{
-    for (int k = 0; spec[2 * k]; k++)
-        slots[k] = slot(spec + 2 * k, a);
-}
-
+/* How each call's trace slots are filled: wm_door_fill's specs (door.h).
+ * Inputs are read at entry; outputs (out[]) after a successful call. */
 /* Per-call rules before / after Wine's function (NULL: none). */
 typedef void door_hook(struct door_call *);
 static door_hook before_query, after_query, after_alloc, after_alloc_ex, after_free,
@@ -149,14 +109,14 @@ static long door_call(int idx, const U *args)
     c->flags = WMT_DOOR_WINE | ((H)(uintptr_t)args[e->process] != SELF ? WMT_CF_REMOTE : 0);
     c->stack = wm_self.cur_stack = wm_stack_capture(true);
     c->start_ns = wm_now_ns();
-    fill(c->arg, e->args, args);
+    wm_door_fill(c->arg, e->args, args);
     wm_call_begin(c);
     if (e->before)
         e->before(&dc);
     if (!dc.served)
         dc.st = (long)(int32_t)call_real(real, args);
     if (has_outputs(e, dc.st))
-        fill(c->out, e->outs, args);
+        wm_door_fill(c->out, e->outs, args);
     if (e->after)
         e->after(&dc);
     c->dur_ns = wm_now_ns() - c->start_ns;
@@ -233,27 +193,13 @@ static void before_query(struct door_call *dc)
 static void after_query(struct door_call *dc)
 {
     int cls = (int)dc->a[2];
-    const U *q = (const U *)(uintptr_t)dc->a[3];
-    size_t len = (size_t)dc->a[4];
-    const size_t *ret = (const size_t *)(uintptr_t)dc->a[5];
-    U *out = dc->c.out;
+    const void *buf = (const void *)(uintptr_t)dc->a[3];
     if (dc->st != 0)
         return;
     dc->poll_awe = true;
-    if (cls == 0 && len >= 48) {
-        out[0] = q[0], out[1] = q[1], out[2] = (uint32_t)q[2], out[3] = q[3];
-        out[4] = (uint32_t)q[4], out[5] = (uint32_t)(q[4] >> 32), out[6] = (uint32_t)q[5];
-    } else if (cls == 2 && len >= 16) {
-        out[0] = q[0] & 0xffff;
-    } else if (cls == 3 && len >= 40) {
-        out[0] = q[0], out[1] = (uint32_t)q[1], out[2] = (uint32_t)(q[1] >> 32);
-        out[3] = q[2], out[4] = q[3];
-    } else if (cls == 4 && len >= 16) {
-        out[0] = q[0], out[1] = q[1], out[2] = len / 16;
-    }
-    out[7] = ret ? *ret : 0;
+    wm_door_decode_query(dc->c.out, cls, buf, (size_t)dc->a[4], (const size_t *)(uintptr_t)dc->a[5], 40);
     if (cls == 0 && wm_cfg.mode == WMT_MODE_CHECK && (H)(uintptr_t)dc->a[0] == SELF && !dc->served)
-        wm_check_basic(WMT_API_NtQueryVirtualMemory, dc->c.seq, dc->a[1], q);
+        wm_check_basic(WMT_API_NtQueryVirtualMemory, dc->c.seq, dc->a[1], buf);
 }
 
 /* Check mode knows the write-watched reservations (see shim/check.c). */
