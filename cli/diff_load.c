@@ -1,7 +1,6 @@
 /*
- * cli/diff_load.c — one side of `winmem diff`: a trace read into per-thread
- * sequences of normalized calls, one line each: API, arguments, result and
- * outputs, with addresses rewritten so two runs compare by meaning.
+ * cli/diff_load.c — one side of `winmem diff`: a trace replayed in time
+ * order, keeping the set of live allocations, into either model of diff.h.
  *
  * An address inside an allocation the trace saw being made becomes
  * "alloc T<thread>#<n>+offset" (the n-th allocation of that thread in time
@@ -10,6 +9,10 @@
  * "addr?" (memory made before recording or by Wine's unix side). Calls of all
  * threads are replayed in time order, so an address resolves to the
  * allocation another thread made before it.
+ *
+ * Every allocation counts: MEM_RESERVE, and MEM_COMMIT alone too when it
+ * lands outside any known allocation (it reserves implicitly), taken from
+ * the call's own result (base and size after the call).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -89,7 +92,7 @@ static void remove_at(side *s, size_t i)
     s->nal--;
 }
 
-static void new_alloc(side *s, const struct wmt_call *c, uint64_t base, uint64_t size)
+static void new_alloc(side *s, const struct wmt_call *c, uint64_t base, uint64_t size, uint32_t bi)
 {
     if (!base || !size || base + size < base)
         return;
@@ -108,7 +111,7 @@ static void new_alloc(side *s, const struct wmt_call *c, uint64_t base, uint64_t
     }
     int ti = thread_index(s, c->tid);
     memmove(&s->al[i + 1], &s->al[i], (s->nal - i) * sizeof *s->al);
-    s->al[i] = (alloc){ base, size, ti < 0 ? 999 : (unsigned)ti, ti < 0 ? 0 : ++s->allocs_by_thread[ti] };
+    s->al[i] = (alloc){ base, size, ti < 0 ? 999 : (unsigned)ti, ti < 0 ? 0 : ++s->allocs_by_thread[ti], bi };
     s->nal++;
 }
 
@@ -119,34 +122,42 @@ static void end_alloc(side *s, uint64_t addr)
         remove_at(s, (size_t)(x - s->al));
 }
 
-/* After the call: what it did to the set of known allocations. */
-static void track(side *s, const struct wmt_call *c)
+/* An allocating call of this type makes a new allocation at base: it
+ * reserves, or it commits where nothing known was (an implicit reserve). */
+static bool allocates(side *s, uint64_t type, uint64_t base)
+{
+    return (type & MEM_RESERVE) || ((type & MEM_COMMIT) && !containing(s, base));
+}
+
+/* After the call: what it did to the set of known allocations. bi: the
+* behaviour the call was counted in (UINT32_MAX: none). */
+static void track(side *s, const struct wmt_call *c, uint32_t bi)
 {
     if ((c->flags & WMT_CF_PENDING) || call_failed(c) || (c->flags & WMT_CF_REMOTE))
         return;
     switch (c->api) {
     case WMT_API_NtAllocateVirtualMemory:
-        if (c->arg[4] & MEM_RESERVE)
-            new_alloc(s, c, c->out[0], c->out[1]);
+        if (allocates(s, c->arg[4], c->out[0]))
+            new_alloc(s, c, c->out[0], c->out[1], bi);
         break;
     case WMT_API_NtAllocateVirtualMemoryEx:
-        if (c->arg[3] & MEM_RESERVE)
-            new_alloc(s, c, c->out[0], c->out[1]);
+        if (allocates(s, c->arg[3], c->out[0]))
+            new_alloc(s, c, c->out[0], c->out[1], bi);
         break;
     case WMT_API_VirtualAlloc:
-        if (c->arg[2] & MEM_RESERVE)
-            new_alloc(s, c, c->ret, c->arg[1]);
+        if (allocates(s, c->arg[2], c->ret))
+            new_alloc(s, c, c->ret, c->arg[1], bi);
         break;
     case WMT_API_VirtualAllocEx:
-        if (c->arg[3] & MEM_RESERVE)
-            new_alloc(s, c, c->ret, c->arg[2]);
+        if (allocates(s, c->arg[3], c->ret))
+            new_alloc(s, c, c->ret, c->arg[2], bi);
         break;
     case WMT_API_NtMapViewOfSection:
     case WMT_API_NtMapViewOfSectionEx:
-        new_alloc(s, c, c->out[0], c->out[1]);
+        new_alloc(s, c, c->out[0], c->out[1], bi);
         break;
     case WMT_API_mmap:
-        new_alloc(s, c, c->ret, c->arg[1]);
+        new_alloc(s, c, c->ret, c->arg[1], bi);
         break;
     case WMT_API_NtFreeVirtualMemory:
         if (c->arg[3] & MEM_RELEASE)
@@ -363,6 +374,7 @@ static int by_start(const void *a, const void *b)
 /* Reads one trace and builds its normalized per-thread sequences. */
 int diff_load(side *s, const char *path, const opts *o)
 {
+    memset(s, 0, sizeof *s);
     char err[512];
     if (tr_open(&s->t, path, true, err, sizeof err)) {
         fprintf(stderr, "winmem diff: %s\n", err);
@@ -385,8 +397,8 @@ int diff_load(side *s, const char *path, const opts *o)
     qsort(s->threads, s->nthreads, sizeof *s->threads, by_first);
     size_t n = 0;
     for (size_t i = 0; i < s->nthreads; i++) {
-        s->evs[i] = calloc(s->threads[i]->ncalls + 1, sizeof **s->evs);
-        if (!s->evs[i]) {
+        s->evs[i] = o->exact ? calloc(s->threads[i]->ncalls + 1, sizeof **s->evs) : NULL;
+        if (o->exact && !s->evs[i]) {
             free(all);
             return -1;
         }
@@ -402,14 +414,19 @@ int diff_load(side *s, const char *path, const opts *o)
         int ti = thread_index(s, c->tid);
         bool keep = ti >= 0 && !listed(call_api_name(c->api), o->ignore_api, o->n_ignore_api) &&
                     (!o->only_from || from_module(s, c, o->only_from));
-        if (keep) {
+        uint32_t bi = UINT32_MAX;
+        if (keep && o->exact) {
             ev *e = &s->evs[ti][s->nevs[ti]++];
             e->c = c;
             e->text = normalize(s, c, o);
+        } else if (keep) {
+            bi = beh_add(s, c, o);
         }
-        track(s, c);
+        track(s, c, bi);
     }
     free(all);
+    if (!o->exact)
+        beh_finish(s);
     return 0;
 }
 
@@ -425,6 +442,10 @@ void diff_unload(side *s)
     free(s->threads);
     free(s->al);
     free(s->allocs_by_thread);
+    free(s->beh);
+    free(s->bhash);
+    free(s->stk_id);
+    free(s->stk_site);
     if (s->t.map)
         tr_close(&s->t);
 }
