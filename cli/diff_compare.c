@@ -630,13 +630,17 @@ long diff_behaviour(side **base, int nbase, side *b, const opts *o)
         tmin = base[i]->nthreads < tmin ? base[i]->nthreads : tmin;
         tmax = base[i]->nthreads > tmax ? base[i]->nthreads : tmax;
     }
-    if (b->nthreads < tmin || b->nthreads > tmax) {
+    /* Pool threads that happen to get no work make no calls: a thread or
+     * two either way is noise, a pool of a different size is not. */
+    if (beyond(b->nthreads, tmin, tmax, 1.5, 1)) {
         finding *f = add(&x, S_THREADS, NULL, NULL);
-        if (f)
-            snprintf(f->text, sizeof f->text, "threads that call memory APIs: %zu%s%zu in A, %zu in B", tmin,
-                     tmin == tmax ? "" : "..", tmin == tmax ? (size_t)0 : tmax, b->nthreads);
         if (f && tmin == tmax)
             snprintf(f->text, sizeof f->text, "threads that call memory APIs: %zu in A, %zu in B", tmin, b->nthreads);
+        else if (f)
+            snprintf(f->text, sizeof f->text, "threads that call memory APIs: %zu..%zu in A, %zu in B", tmin, tmax,
+                     b->nthreads);
+    } else if (b->nthreads < tmin || b->nthreads > tmax) {
+        hide(&x, "tolerance (x1.5, +1): threads that call memory APIs: %zu..%zu in A, %zu in B", tmin, tmax, b->nthreads);
     }
     qsort(x.f, x.nf, sizeof *x.f, by_sev);
     unsigned count[S_N] = { 0 };

@@ -7,9 +7,11 @@
  *  - 4 workers take 96 tasks in whatever order the scheduler gives them;
  *  - a heap grows in chunks whose size (64, 128 or 256 KiB) depends on the
  *    clock at the moment it grows, so the number of chunks varies;
- *  - a collector thread queries every chunk (VirtualQuery) each cycle, for
- *    as many cycles as the workers take, and decommits chunks whose objects
- *    are all dead;
+ *  - a collector thread, woken when the heap grows (growths that come
+ *    while it works or sleeps are collected together, as by real GCs),
+ *    queries every chunk (VirtualQuery) and decommits chunks whose objects
+ *    are all dead; whether the last collection finds work depends on who
+ *    got there first;
  *  - random short sleeps everywhere (seeded from the clock).
  * What does not vary: the call sites, the protections asked for, the
  * arenas (4 MEM_COMMIT-only allocations of 64 KiB), one config page sealed
@@ -39,6 +41,7 @@ static LONG nchunks;
 static CRITICAL_SECTION heap_lock;
 static LONG next_task, tasks_done;
 static volatile LONG stop_gc;
+static HANDLE gc_wake;
 
 static unsigned rnd(unsigned *s)
 {
@@ -63,7 +66,7 @@ static __attribute__((noinline)) struct chunk *heap_grow(SIZE_T need)
 #ifdef INJECT_FAIL
     static int tried_big;
     if (!tried_big++)   /* "try one huge arena first": refused, fall back */
-        p = VirtualAlloc(NULL, (SIZE_T)1 << 47, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+        p = VirtualAlloc(NULL, (SIZE_T)1 << 44, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);   /* 16 TiB: STATUS_NO_MEMORY */
 #endif
     if (!p)
         p = VirtualAlloc(NULL, size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
@@ -72,6 +75,7 @@ static __attribute__((noinline)) struct chunk *heap_grow(SIZE_T need)
     struct chunk *c = &chunks[nchunks];
     c->base = p, c->size = size, c->used = 0, c->live = 0, c->decommitted = 0;
     InterlockedIncrement(&nchunks);
+    SetEvent(gc_wake);
     return c;
 }
 
@@ -149,9 +153,9 @@ static DWORD WINAPI collector(void *arg)
 {
     unsigned seed = clock_bits();
     (void)arg;
-    while (!stop_gc) {
+    while (WaitForSingleObject(gc_wake, INFINITE) == WAIT_OBJECT_0 && !stop_gc) {
         gc_cycle();
-        Sleep(1 + rnd(&seed) % 3);
+        Sleep(rnd(&seed) % 3);
     }
     return 0;
 }
@@ -211,6 +215,7 @@ static __attribute__((noinline)) void release_all(void)
 int main(void)
 {
     InitializeCriticalSection(&heap_lock);
+    gc_wake = CreateEventA(NULL, FALSE, FALSE, NULL);
     for (int i = 0; i < 4; i++)
         regions[nregions++] = arena_new();
     void *cache = cache_new();
@@ -234,6 +239,7 @@ int main(void)
         w[i] = CreateThread(NULL, 0, worker, (void *)(ULONG_PTR)(i * 7919), 0, NULL);
     WaitForMultipleObjects(WORKERS, w, TRUE, INFINITE);
     stop_gc = 1;
+    SetEvent(gc_wake);
     WaitForSingleObject(gc, INFINITE);
     gc_cycle();   /* a last collection once every object is dead */
     release_all();
