@@ -43,7 +43,7 @@ typedef struct row {
     bool used;
 } row;
 
-typedef struct finding { int sev; row *a, *b; char text[400]; } finding;
+typedef struct finding { int sev; row *a, *b; char text[480]; } finding;
 
 typedef struct ctx {
     row *rows; size_t n, cap;
@@ -271,10 +271,13 @@ static void check_size(ctx *x, row *r, char *site)
                      r->bmax ? (double)b->bytes / (double)r->bmax : 0.0);
         return;
     }
-    if (b->n != r->cmax || b->n != r->cmin || b->bytes != r->bmax || b->bytes != r->bmin)
+    if (o->explain && (b->n != r->cmax || b->n != r->cmin || b->bytes != r->bmax || b->bytes != r->bmin)) {
+        char req[200];
+        beh_request(&r->k, req, sizeof req);
         hide(x, "tolerance (x%.1f, +%llu calls, +%llu bytes): %s(%s) at %s: calls %s -> %llu, bytes %s -> %s", f,
-             (unsigned long long)o->slack_calls, (unsigned long long)o->slack_bytes, call_api_name(r->k.api), "",
+             (unsigned long long)o->slack_calls, (unsigned long long)o->slack_bytes, call_api_name(r->k.api), req,
              site, range_c, (unsigned long long)b->n, range_b, h3);
+    }
 }
 
 /* The same request from the same function of the program (the site's
@@ -626,6 +629,7 @@ long diff_behaviour(side **base, int nbase, side *b, const opts *o)
             check_size(&x, r, site);
     }
     size_t tmin = SIZE_MAX, tmax = 0;
+    char tbuf[32];
     for (int i = 0; i < nbase; i++) {
         tmin = base[i]->nthreads < tmin ? base[i]->nthreads : tmin;
         tmax = base[i]->nthreads > tmax ? base[i]->nthreads : tmax;
@@ -640,9 +644,11 @@ long diff_behaviour(side **base, int nbase, side *b, const opts *o)
             snprintf(f->text, sizeof f->text, "threads that call memory APIs: %zu..%zu in A, %zu in B", tmin, tmax,
                      b->nthreads);
     } else if (b->nthreads < tmin || b->nthreads > tmax) {
-        hide(&x, "tolerance (x1.5, +1): threads that call memory APIs: %zu..%zu in A, %zu in B", tmin, tmax, b->nthreads);
+        hide(&x, "tolerance (x1.5, +1): threads that call memory APIs: %zu%s%s in A, %zu in B", tmin,
+             tmin == tmax ? "" : "..", tmin == tmax ? "" : (snprintf(tbuf, sizeof tbuf, "%zu", tmax), tbuf), b->nthreads);
     }
-    qsort(x.f, x.nf, sizeof *x.f, by_sev);
+    if (x.nf)
+        qsort(x.f, x.nf, sizeof *x.f, by_sev);
     unsigned count[S_N] = { 0 };
     for (size_t i = 0; i < x.nf; i++)
         count[x.f[i].sev]++;
