@@ -115,7 +115,8 @@ static void usage(FILE *f)
                "  --ignore-field NAME   --exact: do not compare argument or output NAME\n"
                "                        (repeatable; also: ret, error, out)\n"
                "  --only-from MODULE    only calls with MODULE (e.g. app.exe) on their stack\n"
-               "  --strict-addresses    compare raw addresses (for runs without randomisation)\n"
+               "  --strict-addresses    compare raw addresses, call by call (implies --exact;\n"
+               "                        for runs without randomisation)\n"
                "  --show N              differences to print (default 10)\n"
                "  --frames N            frames per stack (default 8)\n\n"
                "Exit status: 0 same, 1 different, 2 error (including a cut or damaged trace:\n"
@@ -184,7 +185,7 @@ int cmd_diff(int argc, char **argv)
         case 'h': usage(stdout); return 0;
         case 'a': if (o.n_ignore_api < 64) ign_api[o.n_ignore_api++] = optarg; break;
         case 'f': if (o.n_ignore_field < 64) ign_field[o.n_ignore_field++] = optarg; break;
-        case 's': o.strict = true; break;
+        case 's': o.strict = o.exact = true; break;   /* raw addresses are a call-by-call notion */
         case 'n': o.max_show = atoi(optarg); break;
         case 'F': o.frames = atoi(optarg); break;
         case 'm': o.only_from = optarg; break;

@@ -335,6 +335,20 @@ static void check_sites(ctx *x)
             if (f)
                 snprintf(f->text, sizeof f->text, "request changed: A asked %s, B asks %s", ra, rb);
         } else {
+            /* the site still makes its old requests too: a new protection there */
+            const row *same = NULL;
+            for (size_t j = 0; j < x->n && !same; j++) {
+                const row *g = &x->rows[j];
+                if (g->in_a && g->k.site == nb->k.site && g->k.api == nb->k.api && g->k.prot != nb->k.prot)
+                    same = g;
+            }
+            if (same) {
+                beh_request(&same->k, ra, sizeof ra);
+                finding *f = add(x, is_wx(&nb->k) && !is_wx(&same->k) ? S_RWX : S_PROT, NULL, nb);
+                if (f)
+                    snprintf(f->text, sizeof f->text, "new request at this site: %s (A asked %s here)", rb, ra);
+                continue;
+            }
             char why[400];
             if (!is_wx(&nb->k) && moved_caller(x, nb, why, sizeof why)) {
                 hide(x, "caller moved: %s(%s) from a new caller of %s", call_api_name(nb->k.api), rb, why);
