@@ -109,7 +109,7 @@ static void usage(FILE *f)
                "  --explain             also list what the noise rules hid, and which rule\n"
                "  --json                one JSON object (for CI)\n"
                "  --tolerance F         calls/bytes may grow or shrink by factor F (default %.0f)\n"
-               "  --slack N             ... and by N calls / N*64 KiB more (default %d)\n"
+               "  --slack N             ... and by N calls / N*8 KiB more (default %d)\n"
                "  --exact               call-by-call comparison per thread (deterministic programs)\n"
                "  --ignore-api NAME     leave out calls of NAME (repeatable; e.g. NtQueryVirtualMemory)\n"
                "  --ignore-field NAME   --exact: do not compare argument or output NAME\n"
@@ -165,7 +165,7 @@ int cmd_diff(int argc, char **argv)
 {
     diff_sites sites = { 0 };
     opts o = { .max_show = 10, .frames = 8, .ratio = DIFF_RATIO, .slack_calls = DIFF_SLACK,
-               .slack_bytes = DIFF_SLACK * 0x10000ull, .margin = DIFF_MARGIN, .sites = &sites };
+               .slack_bytes = DIFF_SLACK * 0x2000ull, .margin = DIFF_MARGIN, .sites = &sites };
     const char *ign_api[64], *ign_field[64];
     o.ignore_api = ign_api, o.ignore_field = ign_field;
     static const struct option lo[] = {
@@ -194,7 +194,7 @@ int cmd_diff(int argc, char **argv)
         case 'e': o.explain = true; break;
         case 'b': baseline = true; break;
         case 't': o.ratio = o.margin = atof(optarg); break;
-        case 'S': o.slack_calls = strtoull(optarg, NULL, 0), o.slack_bytes = o.slack_calls * 0x10000ull; break;
+        case 'S': o.slack_calls = strtoull(optarg, NULL, 0), o.slack_bytes = o.slack_calls * 0x2000ull; break;
         default: usage(stderr); return 2;
         }
     }
