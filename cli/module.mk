@@ -47,6 +47,12 @@ $(NOISY_DIR)/noisy.exe: tests/programs/noisy.c | $(DEPS_STAMP)
 $(NOISY_DIR)/noisy-%/noisy.exe: tests/programs/noisy.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	x86_64-w64-mingw32-gcc -O1 -g -Wall -DINJECT_$(shell echo $* | tr a-z A-Z) -o $@ $<
+# No unwind data for the program's own functions (like Go before 1.21):
+# its stacks must end at the last frame that can be trusted.
+NOISY_EXES += $(NOISY_DIR)/noisy-nounwind/noisy.exe
+$(NOISY_DIR)/noisy-nounwind/noisy.exe: tests/programs/noisy.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	x86_64-w64-mingw32-gcc -O1 -g -Wall -fno-asynchronous-unwind-tables -fno-unwind-tables -o $@ $<
 # winegcc writes the launcher script noisy_wl.exe next to the .exe.so.
 $(NOISY_DIR)/noisy_wl.exe.so: tests/programs/noisy.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)

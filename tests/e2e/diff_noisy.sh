@@ -96,6 +96,17 @@ PY'
 "$W" diff --json "$D/base1.wmt" "$D/base2.wmt" > "$D/same.json" 2>&1; rc=$?
 check "--json of identical runs: verdict same, exit 0" '[ $rc -eq 0 ] && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d[\"verdict\"]==\"same\" and d[\"items\"]==[]" "$D/same.json"'
 
+# --- no unwind data for the program's functions: no made-up frames ---
+rec nu1 "$P/noisy-nounwind/noisy.exe"; rc1=$?
+rec nu2 "$P/noisy-nounwind/noisy.exe"; rc2=$?
+"$W" report --top 40 --frames 16 "$D/nu1.wmt" > "$D/nu-report.out" 2>&1
+check "no unwind data: stacks reach the program's functions" '[ $rc1 -eq 0 ] && grep -q "^      #2  noisy.exe!heap_grow+0x" "$D/nu-report.out"'
+check "no unwind data: no frame outside a known module, none at a module's start" \
+    '! grep -E "^      #[0-9]+ +(0x[0-9a-f]+|[^ ]+\.(dll|exe)\+0x[0-9a-f]{1,3})$" "$D/nu-report.out"'
+"$W" diff "$D/nu1.wmt" "$D/nu2.wmt" > "$D/nu-diff.out" 2>&1; rc=$?
+check "no unwind data: two runs diff as the same" '[ $rc2 -eq 0 ] && [ $rc -eq 0 ]'
+[ $rc -eq 0 ] || cat "$D/nu-diff.out"
+
 # --- the same source as a winelib program: recorded with its threads ---
 # (Not diffed as "same": the shim records the winelib .so's frames against
 # an image range that differs from run to run, so their offsets do too —
