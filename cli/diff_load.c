@@ -363,12 +363,63 @@ static int by_first(const void *a, const void *b)
     return x->first_ns != y->first_ns ? (x->first_ns < y->first_ns ? -1 : 1) : (x->tid > y->tid) - (x->tid < y->tid);
 }
 
-static int by_start(const void *a, const void *b)
+/* Is call x before call y in time (ties: by thread id, then seq)? */
+static bool before(const struct wmt_call *x, const struct wmt_call *y)
 {
-    const struct wmt_call *x = *(const struct wmt_call *const *)a, *y = *(const struct wmt_call *const *)b;
     if (x->start_ns != y->start_ns)
-        return x->start_ns < y->start_ns ? -1 : 1;
-    return x->tid != y->tid ? (x->tid < y->tid ? -1 : 1) : (x->seq > y->seq) - (x->seq < y->seq);
+        return x->start_ns < y->start_ns;
+    return x->tid != y->tid ? x->tid < y->tid : x->seq < y->seq;
+}
+
+typedef struct head { const struct wmt_call *c; uint32_t th; uint64_t k; } head;
+
+static void sift(head *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && before(h[l].c, h[m].c))
+            m = l;
+        if (l + 1 < n && before(h[l + 1].c, h[m].c))
+            m = l + 1;
+        if (m == i)
+            return;
+        head t = h[i];
+        h[i] = h[m], h[m] = t;
+        i = m;
+    }
+}
+
+/* Every thread's calls are already in order: merged through a heap of the
+ * threads' next calls, all[] gets them in time order and th[] the index of
+ * each one's thread — n log(threads), not the n log n of a sort. */
+static size_t time_order(side *s, const struct wmt_call **all, uint32_t *th)
+{
+    head *h = malloc((s->nthreads + 1) * sizeof *h);
+    size_t nh = 0, n = 0;
+    if (!h)
+        return SIZE_MAX;
+    for (size_t i = 0; i < s->nthreads; i++)
+        for (uint64_t k = 0; k < s->threads[i]->ncalls; k++)
+            if (s->threads[i]->calls[k]) {
+                h[nh++] = (head){ s->threads[i]->calls[k], (uint32_t)i, k };
+                break;
+            }
+    for (size_t i = nh; i-- > 0;)
+        sift(h, nh, i);
+    while (nh) {
+        const tr_thread *t = s->threads[h[0].th];
+        all[n] = h[0].c, th[n++] = h[0].th;
+        uint64_t k = h[0].k + 1;
+        while (k < t->ncalls && !t->calls[k])
+            k++;
+        if (k < t->ncalls)
+            h[0].c = t->calls[k], h[0].k = k;
+        else
+            h[0] = h[--nh];
+        sift(h, nh, 0);
+    }
+    free(h);
+    return n;
 }
 
 /* Reads one trace and builds its normalized per-thread sequences. */
@@ -386,8 +437,10 @@ int diff_load(side *s, const char *path, const opts *o)
     s->evs = calloc(t->nthreads + 1, sizeof *s->evs);
     s->nevs = calloc(t->nthreads + 1, sizeof *s->nevs);
     const struct wmt_call **all = malloc((t->ncalls + 1) * sizeof *all);
-    if (!s->threads || !s->allocs_by_thread || !s->evs || !s->nevs || !all) {
+    uint32_t *th = malloc((t->ncalls + 1) * sizeof *th);
+    if (!s->threads || !s->allocs_by_thread || !s->evs || !s->nevs || !all || !th) {
         free(all);
+        free(th);
         fprintf(stderr, "winmem diff: out of memory\n");
         return -1;
     }
@@ -395,23 +448,20 @@ int diff_load(side *s, const char *path, const opts *o)
         if (t->threads[i].ncalls)
             s->threads[s->nthreads++] = &t->threads[i];
     qsort(s->threads, s->nthreads, sizeof *s->threads, by_first);
-    size_t n = 0;
     for (size_t i = 0; i < s->nthreads; i++) {
         s->evs[i] = o->exact ? calloc(s->threads[i]->ncalls + 1, sizeof **s->evs) : NULL;
         if (o->exact && !s->evs[i]) {
             free(all);
+            free(th);
             return -1;
         }
-        for (uint64_t k = 0; k < s->threads[i]->ncalls; k++)
-            if (s->threads[i]->calls[k])
-                all[n++] = s->threads[i]->calls[k];
     }
     /* Time order across threads, so an address used by one thread resolves
      * to the allocation another made before it. */
-    qsort(all, n, sizeof *all, by_start);
-    for (size_t i = 0; i < n; i++) {
+    size_t n = time_order(s, all, th);
+    for (size_t i = 0; i < n && n != SIZE_MAX; i++) {
         const struct wmt_call *c = all[i];
-        int ti = thread_index(s, c->tid);
+        int ti = (int)th[i];
         bool keep = ti >= 0 && !listed(call_api_name(c->api), o->ignore_api, o->n_ignore_api) &&
                     (!o->only_from || from_module(s, c, o->only_from));
         uint32_t bi = UINT32_MAX;
@@ -425,6 +475,11 @@ int diff_load(side *s, const char *path, const opts *o)
         track(s, c, bi);
     }
     free(all);
+    free(th);
+    if (n == SIZE_MAX) {
+        fprintf(stderr, "winmem diff: out of memory\n");
+        return -1;
+    }
     if (!o->exact)
         beh_finish(s);
     return 0;
