@@ -23,36 +23,7 @@
 #include "winmem/memory.h"
 #include "calls.h"
 #include "diff.h"
-
-enum { S_RWX, S_SITE, S_FAIL, S_PROT, S_LEAK, S_SIZE, S_THREADS, S_N };
-static const char *const sev_label[S_N] = { "NEW WRITABLE+EXECUTABLE MEMORY", "call site", "failure", "protection",
-                                            "leak at exit", "calls/bytes", "threads" };
-static const char *const sev_json[S_N] = { "rwx", "site", "failure", "protection", "leak", "size", "threads" };
-static const char *const sev_summary[S_N] = { "new writable+executable memory", "call sites new or gone",
-                                              "failures new or gone", "protections changed",
-                                              "leaks at exit new or gone", "sites beyond the call/byte tolerance",
-                                              "thread count changed" };
-
-typedef struct row {
-    bkey k;
-    int in_a;                      /* baselines where present */
-    uint64_t cmin, cmax, bmin, bmax, live_min, live_max;
-    side *sa; const beh *ba;       /* a baseline's instance (to show) */
-    side *sb; const beh *bb;       /* B's, or NULL */
-    uint32_t code[8]; int code_in[8]; int ncode;   /* failure codes over the baselines */
-    bool used;
-} row;
-
-typedef struct finding { int sev; row *a, *b; char text[480]; } finding;
-
-typedef struct ctx {
-    row *rows; size_t n, cap;
-    uint32_t *hash; size_t hcap;
-    finding *f; size_t nf, fcap;
-    char **hidden; size_t nh, hcap2;
-    int nbase;
-    const opts *o;
-} ctx;
+#include "diff_compare.h"
 
 static bool key_same(const bkey *a, const bkey *b)
 {
@@ -151,26 +122,6 @@ static bool is_wx(const bkey *k)
     return p == PAGE_EXECUTE_READWRITE || p == PAGE_EXECUTE_WRITECOPY;
 }
 
-static void human_bytes(uint64_t b, char *buf, size_t len)
-{
-    if (b >= 10ull << 20)
-        snprintf(buf, len, "%llu MiB", (unsigned long long)(b >> 20));
-    else if (b >= 10ull << 10)
-        snprintf(buf, len, "%llu KiB", (unsigned long long)(b >> 10));
-    else
-        snprintf(buf, len, "%llu bytes", (unsigned long long)b);
-}
-
-static const char *code_name(unsigned api, uint32_t code, char *buf, size_t len)
-{
-    const char *n = call_is_nt(api) ? status_name(code) : call_is_unix(api) ? strerrorname_np((int)code)
-                                                                             : win32_error_name(code);
-    if (n)
-        return n;
-    snprintf(buf, len, "0x%08x", code);
-    return buf;
-}
-
 /* Is v outside [lo/f - slack, hi*f + slack]? */
 static bool beyond(uint64_t v, uint64_t lo, uint64_t hi, double f, uint64_t slack)
 {
@@ -191,11 +142,11 @@ static void check_failures(ctx *x, row *r, char *site)
         if (k < r->ncode) {
             if (r->code_in[k] < x->nbase)
                 hide(x, "baseline: %s at %s also failed with %s in %d of %d baselines", call_api_name(r->k.api), site,
-                     code_name(r->k.api, b->fail_code[i], nb, sizeof nb), r->code_in[k], x->nbase);
+                     diff_code_name(r->k.api, b->fail_code[i], nb, sizeof nb), r->code_in[k], x->nbase);
             continue;
         }
         n += (size_t)snprintf(what + n, n < sizeof what ? sizeof what - n : 0, "%snew failure %s (%u of %llu calls)",
-                              n ? "; " : "", code_name(r->k.api, b->fail_code[i], nb, sizeof nb), b->fail_n[i],
+                              n ? "; " : "", diff_code_name(r->k.api, b->fail_code[i], nb, sizeof nb), b->fail_n[i],
                               (unsigned long long)b->n);
     }
     for (int k = 0; k < r->ncode; k++) {
@@ -206,11 +157,11 @@ static void check_failures(ctx *x, row *r, char *site)
             continue;
         if (r->code_in[k] < x->nbase) {
             hide(x, "baseline: %s at %s failed with %s in only %d of %d baselines", call_api_name(r->k.api), site,
-                 code_name(r->k.api, r->code[k], nb, sizeof nb), r->code_in[k], x->nbase);
+                 diff_code_name(r->k.api, r->code[k], nb, sizeof nb), r->code_in[k], x->nbase);
             continue;
         }
         n += (size_t)snprintf(what + n, n < sizeof what ? sizeof what - n : 0, "%sno longer fails with %s",
-                              n ? "; " : "", code_name(r->k.api, r->code[k], nb, sizeof nb));
+                              n ? "; " : "", diff_code_name(r->k.api, r->code[k], nb, sizeof nb));
     }
     if (n) {
         finding *f = add(x, S_FAIL, r, r);
@@ -225,13 +176,13 @@ static void check_leak(ctx *x, row *r, char *site)
     char h[32];
     if (b->live_n && r->live_max == 0) {
         finding *f = add(x, S_LEAK, r, r);
-        human_bytes(b->live_bytes, h, sizeof h);
+        diff_human_bytes(b->live_bytes, h, sizeof h);
         if (f)
             snprintf(f->text, sizeof f->text, "still allocated at exit: %llu region%s, %s (A freed all it allocated here)",
                      (unsigned long long)b->live_n, b->live_n == 1 ? "" : "s", h);
     } else if (!b->live_n && r->live_min > 0 && r->live_min != UINT64_MAX) {
         finding *f = add(x, S_LEAK, r, r);
-        human_bytes(r->live_min, h, sizeof h);
+        diff_human_bytes(r->live_min, h, sizeof h);
         if (f)
             snprintf(f->text, sizeof f->text, "now freed before exit (A still held %llu region%s here at exit)",
                      (unsigned long long)r->live_min, r->live_min == 1 ? "" : "s");
@@ -249,7 +200,7 @@ static void check_size(ctx *x, row *r, char *site)
     bool calls = beyond(b->n, r->cmin, r->cmax, f, o->slack_calls);
     bool bytes = beyond(b->bytes, r->bmin, r->bmax, f, o->slack_bytes);
     char h1[32], h2[32], h3[32];
-    human_bytes(r->bmin, h1, sizeof h1), human_bytes(r->bmax, h2, sizeof h2), human_bytes(b->bytes, h3, sizeof h3);
+    diff_human_bytes(r->bmin, h1, sizeof h1), diff_human_bytes(r->bmax, h2, sizeof h2), diff_human_bytes(b->bytes, h3, sizeof h3);
     char range_c[64], range_b[80];
     if (r->cmin == r->cmax)
         snprintf(range_c, sizeof range_c, "%llu", (unsigned long long)r->cmin);
@@ -306,8 +257,11 @@ static bool moved_caller(ctx *x, const row *r, char *why, size_t len)
             bn += q->bb->n;
     }
     double f = x->nbase > 1 ? x->o->margin : x->o->ratio;
-    snprintf(why, len, "%s: %llu..%llu calls in A, %llu in B", leaf, (unsigned long long)amin,
-             (unsigned long long)amax, (unsigned long long)bn);
+    if (amin == amax)
+        snprintf(why, len, "%s: %llu calls in A, %llu in B", leaf, (unsigned long long)amax, (unsigned long long)bn);
+    else
+        snprintf(why, len, "%s: %llu..%llu calls in A, %llu in B", leaf, (unsigned long long)amin,
+                 (unsigned long long)amax, (unsigned long long)bn);
     return amax && bn && !beyond(bn, amin, amax, f, x->o->slack_calls);
 }
 
@@ -390,193 +344,6 @@ static int by_sev(const void *p, const void *q)
     if (a->sev != b->sev)
         return a->sev - b->sev;
     return strcmp(a->text, b->text);
-}
-
-/* ---- output ---- */
-
-static void show_stack(side *s, const struct wmt_call *c, const char *label, int max)
-{
-    const struct wmt_stack *st = c ? tr_stack(&s->t, c->stack) : NULL;
-    if (!st) {
-        printf("      %s stack: %s\n", label, c ? "(none recorded)" : "(not in this trace)");
-        return;
-    }
-    char name[512], src[300];
-    int n = diff_good_frames(&s->t, st);
-    printf("      %s stack:\n", label);
-    for (int i = 0; i < n && i < max; i++) {
-        tr_frame_name(&s->t, &tr_frames(st)[i], name, sizeof name);
-        tr_frame_source(&s->t, &tr_frames(st)[i], src, sizeof src);
-        printf("        #%-2d %s%s\n", i, name, src);
-    }
-}
-
-static void stats_line(const char *label, const row *r, bool is_b, int nbase)
-{
-    char h[32], nb[32];
-    if (is_b) {
-        const beh *b = r ? r->bb : NULL;
-        if (!b) {
-            printf("      %s: no such calls\n", label);
-            return;
-        }
-        human_bytes(b->bytes, h, sizeof h);
-        printf("      %s: %llu calls, %s", label, (unsigned long long)b->n, h);
-        for (int i = 0; i < b->nfail; i++)
-            printf(", %u x %s", b->fail_n[i], code_name(r->k.api, b->fail_code[i], nb, sizeof nb));
-        if (b->live_n)
-            printf(", %llu still allocated at exit", (unsigned long long)b->live_n);
-        printf("\n");
-        return;
-    }
-    if (!r || !r->in_a) {
-        printf("      %s: no such calls\n", label);
-        return;
-    }
-    human_bytes(r->bmax, h, sizeof h);
-    if (nbase > 1)
-        printf("      %s: %llu..%llu calls in %d of %d runs, up to %s", label, (unsigned long long)r->cmin,
-               (unsigned long long)r->cmax, r->in_a, nbase, h);
-    else
-        printf("      %s: %llu calls, %s", label, (unsigned long long)r->cmax, h);
-    for (int i = 0; i < r->ncode; i++)
-        printf(", fails with %s", code_name(r->k.api, r->code[i], nb, sizeof nb));
-    if (r->live_max)
-        printf(", %llu still allocated at exit", (unsigned long long)r->live_max);
-    printf("\n");
-}
-
-static void print_text(ctx *x, side *b, unsigned *count)
-{
-    const opts *o = x->o;
-    printf("Summary:%s\n", x->nf ? "" : " nothing changed beyond the noise rules");
-    for (int s = 0; s < S_N; s++)
-        if (count[s])
-            printf("  %u %s\n", count[s], sev_summary[s]);
-    if (x->nf)
-        printf("\nDifferences, most severe first:\n");
-    for (size_t i = 0; i < x->nf && (int)i < o->max_show; i++) {
-        finding *f = &x->f[i];
-        row *r = f->b ? f->b : f->a;
-        char site[300];
-        if (!r) {
-            printf("  %zu. [%s] %s\n", i + 1, sev_label[f->sev], f->text);
-            continue;
-        }
-        beh_site_short(o, r->k.site, site, sizeof site);
-        printf("  %zu. [%s] %s: %s\n", i + 1, sev_label[f->sev], site, f->text);
-        stats_line(x->nbase > 1 ? "A (baselines)" : "A", f->a, false, x->nbase);
-        stats_line("B", f->b, true, x->nbase);
-        show_stack(f->a ? f->a->sa : b, f->a ? f->a->ba->first : NULL, "A", o->frames);
-        show_stack(b, f->b && f->b->bb ? f->b->bb->first : NULL, "B", o->frames);
-    }
-    if ((size_t)o->max_show < x->nf)
-        printf("  ... %zu more differences (--show N prints more)\n", x->nf - (size_t)o->max_show);
-    if (o->explain) {
-        printf("\nHidden by the noise rules (--explain): %zu\n", x->nh);
-        for (size_t i = 0; i < x->nh; i++)
-            printf("  %s\n", x->hidden[i]);
-    }
-}
-
-static void json_side(FILE *f, const row *r, bool is_b)
-{
-    char nb[32];
-    if (is_b ? !(r && r->bb) : !(r && r->in_a)) {
-        fputs("null", f);
-        return;
-    }
-    if (is_b) {
-        const beh *b = r->bb;
-        fprintf(f, "{\"calls\":%llu,\"bytes\":%llu,\"live_at_exit\":%llu,\"failures\":{", (unsigned long long)b->n,
-                (unsigned long long)b->bytes, (unsigned long long)b->live_n);
-        for (int i = 0; i < b->nfail; i++) {
-            json_str(f, code_name(r->k.api, b->fail_code[i], nb, sizeof nb));
-            fprintf(f, ":%u%s", b->fail_n[i], i + 1 < b->nfail ? "," : "");
-        }
-    } else {
-        fprintf(f, "{\"calls_min\":%llu,\"calls_max\":%llu,\"bytes_min\":%llu,\"bytes_max\":%llu,\"live_at_exit\":%llu,\"runs\":%d,\"failures\":{",
-                (unsigned long long)r->cmin, (unsigned long long)r->cmax, (unsigned long long)r->bmin,
-                (unsigned long long)r->bmax, (unsigned long long)r->live_max, r->in_a);
-        for (int i = 0; i < r->ncode; i++) {
-            json_str(f, code_name(r->k.api, r->code[i], nb, sizeof nb));
-            fprintf(f, ":%d%s", r->code_in[i], i + 1 < r->ncode ? "," : "");
-        }
-    }
-    fputs("}}", f);
-}
-
-static void json_stack(FILE *f, side *s, const struct wmt_call *c)
-{
-    const struct wmt_stack *st = c ? tr_stack(&s->t, c->stack) : NULL;
-    char name[512];
-    fputc('[', f);
-    for (int i = 0, n = st ? diff_good_frames(&s->t, st) : 0; i < n; i++) {
-        tr_frame_name(&s->t, &tr_frames(st)[i], name, sizeof name);
-        if (i)
-            fputc(',', f);
-        json_str(f, name);
-    }
-    fputc(']', f);
-}
-
-static void print_json(ctx *x, side **base, side *b, unsigned *count)
-{
-    FILE *f = stdout;
-    fputs("{\"a\":[", f);
-    for (int i = 0; i < x->nbase; i++) {
-        json_str(f, base[i]->t.path);
-        fputs(i + 1 < x->nbase ? "," : "", f);
-    }
-    fputs("],\"b\":", f);
-    json_str(f, b->t.path);
-    fprintf(f, ",\"verdict\":\"%s\",\"differences\":%zu,\"summary\":{", x->nf ? "different" : "same", x->nf);
-    for (int s = 0, first = 1; s < S_N; s++)
-        if (count[s])
-            fprintf(f, "%s\"%s\":%u", first ? "" : ",", sev_json[s], count[s]), first = 0;
-    fputs("},\"items\":[", f);
-    for (size_t i = 0; i < x->nf; i++) {
-        finding *fd = &x->f[i];
-        row *r = fd->b ? fd->b : fd->a;
-        char req[256], site[300];
-        fprintf(f, "%s{\"severity\":%d,\"kind\":\"%s\",\"text\":", i ? "," : "", fd->sev, sev_json[fd->sev]);
-        json_str(f, fd->text);
-        if (r) {
-            beh_site_short(x->o, r->k.site, site, sizeof site);
-            fputs(",\"where\":", f);
-            json_str(f, site);
-            fputs(",\"site\":", f);
-            json_str(f, diff_site_name(x->o, r->k.site));
-            fputs(",\"api\":", f);
-            json_str(f, call_api_name(r->k.api));
-            if (fd->a) {
-                beh_request(&fd->a->k, req, sizeof req);
-                fputs(",\"request_a\":", f);
-                json_str(f, req);
-            }
-            if (fd->b) {
-                beh_request(&fd->b->k, req, sizeof req);
-                fputs(",\"request_b\":", f);
-                json_str(f, req);
-            }
-        }
-        fputs(",\"a\":", f);
-        json_side(f, fd->a, false);
-        fputs(",\"b\":", f);
-        json_side(f, fd->b, true);
-        fputs(",\"stack_a\":", f);
-        json_stack(f, fd->a ? fd->a->sa : b, fd->a ? fd->a->ba->first : NULL);
-        fputs(",\"stack_b\":", f);
-        json_stack(f, b, fd->b && fd->b->bb ? fd->b->bb->first : NULL);
-        fputc('}', f);
-    }
-    fputs("],\"hidden\":[", f);
-    for (size_t i = 0; i < x->nh; i++) {
-        if (i)
-            fputc(',', f);
-        json_str(f, x->hidden[i]);
-    }
-    fputs("]}\n", f);
 }
 
 /* ---- the whole comparison ---- */
@@ -667,9 +434,9 @@ long diff_behaviour(side **base, int nbase, side *b, const opts *o)
     for (size_t i = 0; i < x.nf; i++)
         count[x.f[i].sev]++;
     if (o->json)
-        print_json(&x, base, b, count);
+        diff_print_json(&x, base, b, count);
     else
-        print_text(&x, b, count);
+        diff_print_text(&x, b, count);
     rc = (long)x.nf;
 out:
     for (size_t i = 0; i < x.nh; i++)
