@@ -246,9 +246,27 @@ static uint32_t beh_find(side *s, const bkey *k)
     return (uint32_t)s->nbeh++;
 }
 
+static bool ignored(const opts *o, const char *a, const char *b)
+{
+    for (int i = 0; i < o->n_ignore_field; i++)
+        if (!strcasecmp(o->ignore_field[i], a) || (b && !strcasecmp(o->ignore_field[i], b)))
+            return true;
+    return false;
+}
+
 uint32_t beh_add(side *s, const struct wmt_call *c, const opts *o)
 {
     slots z = api_slots(c->api);
+    if (o->n_ignore_field) {   /* --ignore-field: that part of the request is not compared */
+        if (ignored(o, "protect", "prot"))
+            z.prot = -1;
+        if (ignored(o, "type", "flags"))
+            z.type = -1;
+        if (ignored(o, "class", NULL))
+            z.cls = -1;
+        if (ignored(o, "address", "base"))
+            z.addr = -1;
+    }
     bkey k;
     memset(&k, 0, sizeof k);
     k.site = site_of_stack(s, o, c->stack);

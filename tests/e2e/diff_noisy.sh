@@ -73,7 +73,10 @@ check "the difference shows both stacks down to the program" \
     '[ $(grep -c "noisy.exe!config_seal+0x" "$D/prot-diff.out") -eq 2 ] && [ $(grep -c "noisy.exe!main+0x" "$D/prot-diff.out") -eq 2 ]'
 check "summary first, by severity" 'sed -n 3,4p "$D/rwx-diff.out" | grep -q "1 new writable+executable memory"'
 
-# --- several changes at once: ranked by severity ---
+"$W" diff --ignore-field protect "$D/base1.wmt" "$D/prot.wmt" > /dev/null 2>&1; rc=$?
+check "--ignore-field protect: the protection variant is the same" '[ $rc -eq 0 ]'
+
+# --- baselines ---
 "$W" diff --baseline "$D/base1.wmt" "$D/base2.wmt" -- "$D/rwx.wmt" > /dev/null 2>&1; rc=$?
 check "--baseline A1 A2 -- B: the RWX variant is still different (exit 1)" '[ $rc -eq 1 ]'
 "$W" diff --baseline $(i=1; while [ $i -lt $RUNS ]; do echo "$D/base$i.wmt"; i=$((i + 1)); done) -- "$D/base$RUNS.wmt" > "$D/baseline.out" 2>&1; rc=$?
