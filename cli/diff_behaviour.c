@@ -390,8 +390,8 @@ static bool system_module(const char *f)
 
 void beh_site_short(const opts *o, uint32_t site, char *buf, size_t len)
 {
-    const char *s = diff_site_name(o, site), *p = s;
-    snprintf(buf, len, "%s", *s ? "(no stack)" : "(no stack)");
+    const char *p = diff_site_name(o, site);
+    snprintf(buf, len, "(no stack)");
     const char *first = NULL;
     while (*p) {
         const char *e = strchr(p, ';');
