@@ -202,8 +202,13 @@ int cmd_diff(int argc, char **argv)
     const char *paths[66];
     int np = 0, nbase;
     for (int i = optind; i < argc; i++)
-        if (strcmp(argv[i], "--") && np < 66)
+        if (strcmp(argv[i], "--")) {
+            if (np == 66) {
+                fprintf(stderr, "winmem diff: at most 65 baselines\n");
+                return 2;
+            }
             paths[np++] = argv[i];
+        }
     nbase = np - 1;
     if (np < 2 || (!baseline && np != 2) || (o.exact && np != 2) || o.ratio < 1.0 || (o.exact && o.json)) {
         if (o.exact && (np != 2 || o.json))
