@@ -1,15 +1,17 @@
 /*
  * cli/diff.c — `winmem diff A B`: do two traces of the same program show the
- * same behaviour? Compared per thread (threads paired in order of their
- * first call) as sequences of (API, arguments, result).
+ * same behaviour?
+ *
+ * By default behaviours are compared as sets (cli/diff_compare.c): thread
+ * scheduling, heaps that grow by timing and collectors that run a varying
+ * number of times make no noise, and what remains is ranked by severity.
+ * --exact keeps the call-by-call comparison per thread (threads paired in
+ * order of their first call), for deterministic programs: after a mismatch
+ * the two sequences are re-synchronised with a small look-ahead, so one
+ * changed call reads as one change, not as everything after it.
  *
  * Addresses are rewritten before comparing (cli/diff_load.c), so address
- * randomisation and different heaps make no noise; everything else (sizes,
- * protections, types, statuses, outputs) is compared exactly.
- *
- * After a mismatch the two sequences are re-synchronised with a small
- * look-ahead, so one changed call reads as one change, not as everything
- * after it.
+ * randomisation and different heaps make no noise.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -93,62 +95,42 @@ static unsigned diff_thread(side *a, side *b, size_t ti, const opts *o, unsigned
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: winmem diff [options] A B\n\n"
-               "Compares two traces of the same program by meaning: per thread, the sequence\n"
-               "of (API, arguments, result). Addresses are rewritten relative to their module\n"
-               "or to the allocation they lie in (\"alloc T0#3+0x1000\": thread 0's third\n"
-               "allocation), so address randomisation and different heaps make no noise.\n"
-               "Prints the first differences with both stacks.\n\n"
+    fprintf(f, "usage: winmem diff [options] A B\n"
+               "       winmem diff [options] --baseline A1 A2 ... -- B\n\n"
+               "Compares traces of the same program by behaviour: calls are grouped by call\n"
+               "site (the stack as module!function), API and request (protection, type,\n"
+               "query class, whether the address is in the program's own allocation or an\n"
+               "image), then compared as sets with counts, failures and bytes. Thread order\n"
+               "and timing make no noise. Differences are ranked: new writable+executable\n"
+               "memory, call sites new or gone, failures new or gone, protections changed,\n"
+               "leaks at exit, calls/bytes beyond the tolerance, thread count.\n\n"
+               "  --baseline            A1 A2 ... are identical runs: tolerances are learned\n"
+               "                        from how much they vary; B follows \"--\"\n"
+               "  --explain             also list what the noise rules hid, and which rule\n"
+               "  --json                one JSON object (for CI)\n"
+               "  --tolerance F         calls/bytes may grow or shrink by factor F (default %.0f)\n"
+               "  --slack N             ... and by N calls / N*8 KiB more (default %d)\n"
+               "  --exact               call-by-call comparison per thread (deterministic programs)\n"
                "  --ignore-api NAME     leave out calls of NAME (repeatable; e.g. NtQueryVirtualMemory)\n"
-               "  --ignore-field NAME   do not compare argument or output NAME (repeatable;\n"
-               "                        also: ret, error, out)\n"
+               "  --ignore-field NAME   do not compare argument NAME (protect, type, class,\n"
+               "                        address); with --exact also outputs, ret, error, out\n"
                "  --only-from MODULE    only calls with MODULE (e.g. app.exe) on their stack\n"
-               "  --strict-addresses    compare raw addresses (for runs without randomisation)\n"
+               "  --strict-addresses    compare raw addresses, call by call (implies --exact;\n"
+               "                        for runs without randomisation)\n"
                "  --show N              differences to print (default 10)\n"
                "  --frames N            frames per stack (default 8)\n\n"
                "Exit status: 0 same, 1 different, 2 error (including a cut or damaged trace:\n"
-               "the readable parts are still compared and shown).\n");
+               "the readable parts are still compared and shown).\n", DIFF_RATIO, DIFF_SLACK);
 }
 
-int cmd_diff(int argc, char **argv)
+static int exact(side *a, side *b, const opts *o)
 {
-    opts o = { .max_show = 10, .frames = 8 };
-    const char *ign_api[64], *ign_field[64];
-    o.ignore_api = ign_api, o.ignore_field = ign_field;
-    static const struct option lo[] = {
-        { "help", no_argument, 0, 'h' }, { "ignore-api", required_argument, 0, 'a' },
-        { "ignore-field", required_argument, 0, 'f' }, { "strict-addresses", no_argument, 0, 's' },
-        { "show", required_argument, 0, 'n' }, { "frames", required_argument, 0, 'F' },
-        { "only-from", required_argument, 0, 'm' }, { 0, 0, 0, 0 }
-    };
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
-        switch (c) {
-        case 'h': usage(stdout); return 0;
-        case 'a': if (o.n_ignore_api < 64) ign_api[o.n_ignore_api++] = optarg; break;
-        case 'f': if (o.n_ignore_field < 64) ign_field[o.n_ignore_field++] = optarg; break;
-        case 's': o.strict = true; break;
-        case 'n': o.max_show = atoi(optarg); break;
-        case 'F': o.frames = atoi(optarg); break;
-        case 'm': o.only_from = optarg; break;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind != argc - 2) {
-        usage(stderr);
-        return 2;
-    }
-    side *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
-    int rc = 2;
-    if (!a || !b || diff_load(a, argv[optind], &o) || diff_load(b, argv[optind + 1], &o))
-        goto out;
     printf("winmem diff: A = %s (%llu calls, %zu threads)\n             B = %s (%llu calls, %zu threads)\n",
            a->t.path, (unsigned long long)a->t.ncalls, a->nthreads, b->t.path, (unsigned long long)b->t.ncalls, b->nthreads);
     unsigned total = 0, shown = 0;
     size_t common = a->nthreads < b->nthreads ? a->nthreads : b->nthreads;
     for (size_t i = 0; i < common; i++)
-        total += diff_thread(a, b, i, &o, &shown);
+        total += diff_thread(a, b, i, o, &shown);
     for (size_t i = common; i < a->nthreads || i < b->nthreads; i++) {
         side *x = i < a->nthreads ? a : b;
         printf("  thread %zu (tid %u, \"%s\", %zu calls) exists only in %s\n", i, x->threads[i]->tid,
@@ -157,20 +139,103 @@ int cmd_diff(int argc, char **argv)
     }
     if (shown < total)
         printf("  ... %u more differences (--show N prints more)\n", total - shown);
-    rc = total ? 1 : 0;
     printf("%s: %u difference%s\n", total ? "different" : "same", total, total == 1 ? "" : "s");
-    for (side *x = a; x; x = x == a ? b : NULL)
-        if (x->t.cut[0]) {
+    return total ? 1 : 0;
+}
+
+static int behaviour(side **base, int nbase, side *b, const opts *o)
+{
+    if (!o->json) {
+        for (int i = 0; i < nbase; i++)
+            printf("%s %s (%llu calls, %zu threads)\n", i ? "           " : "winmem diff: A =", base[i]->t.path,
+                   (unsigned long long)base[i]->t.ncalls, base[i]->nthreads);
+        printf("             B = %s (%llu calls, %zu threads)\n", b->t.path, (unsigned long long)b->t.ncalls, b->nthreads);
+    }
+    long n = diff_behaviour(base, nbase, b, o);
+    if (n < 0) {
+        fprintf(stderr, "winmem diff: out of memory\n");
+        return 2;
+    }
+    if (!o->json)
+        printf("%s: %ld difference%s\n", n ? "different" : "same", n, n == 1 ? "" : "s");
+    return n ? 1 : 0;
+}
+
+int cmd_diff(int argc, char **argv)
+{
+    diff_sites sites = { 0 };
+    opts o = { .max_show = 10, .frames = 8, .ratio = DIFF_RATIO, .slack_calls = DIFF_SLACK,
+               .slack_bytes = DIFF_SLACK * 0x2000ull, .margin = DIFF_MARGIN, .sites = &sites };
+    const char *ign_api[64], *ign_field[64];
+    o.ignore_api = ign_api, o.ignore_field = ign_field;
+    static const struct option lo[] = {
+        { "help", no_argument, 0, 'h' }, { "ignore-api", required_argument, 0, 'a' },
+        { "ignore-field", required_argument, 0, 'f' }, { "strict-addresses", no_argument, 0, 's' },
+        { "show", required_argument, 0, 'n' }, { "frames", required_argument, 0, 'F' },
+        { "only-from", required_argument, 0, 'm' }, { "exact", no_argument, 0, 'x' },
+        { "json", no_argument, 0, 'j' }, { "explain", no_argument, 0, 'e' },
+        { "baseline", no_argument, 0, 'b' }, { "tolerance", required_argument, 0, 't' },
+        { "slack", required_argument, 0, 'S' }, { 0, 0, 0, 0 }
+    };
+    int c;
+    bool baseline = false;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'h': usage(stdout); return 0;
+        case 'a': if (o.n_ignore_api < 64) ign_api[o.n_ignore_api++] = optarg; break;
+        case 'f': if (o.n_ignore_field < 64) ign_field[o.n_ignore_field++] = optarg; break;
+        case 's': o.strict = o.exact = true; break;   /* raw addresses are a call-by-call notion */
+        case 'n': o.max_show = atoi(optarg); break;
+        case 'F': o.frames = atoi(optarg); break;
+        case 'm': o.only_from = optarg; break;
+        case 'x': o.exact = true; break;
+        case 'j': o.json = true; break;
+        case 'e': o.explain = true; break;
+        case 'b': baseline = true; break;
+        case 't': o.ratio = o.margin = atof(optarg); break;
+        case 'S': o.slack_calls = strtoull(optarg, NULL, 0), o.slack_bytes = o.slack_calls * 0x2000ull; break;
+        default: usage(stderr); return 2;
+        }
+    }
+    /* The traces: A B, or with --baseline A1 ... An [--] B. */
+    const char *paths[66];
+    int np = 0, nbase;
+    for (int i = optind; i < argc; i++)
+        if (strcmp(argv[i], "--")) {
+            if (np == 66) {
+                fprintf(stderr, "winmem diff: at most 65 baselines\n");
+                return 2;
+            }
+            paths[np++] = argv[i];
+        }
+    nbase = np - 1;
+    if (np < 2 || (!baseline && np != 2) || (o.exact && np != 2) || o.ratio < 1.0 || (o.exact && o.json)) {
+        if (o.exact && (np != 2 || o.json))
+            fprintf(stderr, "winmem diff: --exact compares exactly two traces, as text\n");
+        else if (o.ratio < 1.0)
+            fprintf(stderr, "winmem diff: --tolerance must be at least 1\n");
+        usage(stderr);
+        return 2;
+    }
+    side *s[66] = { 0 };
+    int rc = 2;
+    for (int i = 0; i < np; i++)
+        if (!(s[i] = calloc(1, sizeof *s[i])) || diff_load(s[i], paths[i], &o))
+            goto out;
+    rc = o.exact ? exact(s[0], s[1], &o) : behaviour(s, nbase, s[nbase], &o);
+    for (int i = 0; i < np; i++)
+        if (s[i]->t.cut[0]) {
             fprintf(stderr, "winmem diff: %s: %s; only the readable %llu of %llu bytes were compared\n",
-                    x->t.path, x->t.cut, (unsigned long long)x->t.good_bytes, (unsigned long long)x->t.size);
+                    s[i]->t.path, s[i]->t.cut, (unsigned long long)s[i]->t.good_bytes, (unsigned long long)s[i]->t.size);
             rc = 2;
         }
 out:
-    if (a)
-        diff_unload(a);
-    if (b)
-        diff_unload(b);
-    free(a);
-    free(b);
+    for (int i = 0; i < np; i++)
+        if (s[i]) {
+            diff_unload(s[i]);
+            free(s[i]);
+        }
+    diff_sites_free(&sites);
     return rc;
 }

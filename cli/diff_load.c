@@ -1,7 +1,6 @@
 /*
- * cli/diff_load.c — one side of `winmem diff`: a trace read into per-thread
- * sequences of normalized calls, one line each: API, arguments, result and
- * outputs, with addresses rewritten so two runs compare by meaning.
+ * cli/diff_load.c — one side of `winmem diff`: a trace replayed in time
+ * order, keeping the set of live allocations, into either model of diff.h.
  *
  * An address inside an allocation the trace saw being made becomes
  * "alloc T<thread>#<n>+offset" (the n-th allocation of that thread in time
@@ -10,6 +9,10 @@
  * "addr?" (memory made before recording or by Wine's unix side). Calls of all
  * threads are replayed in time order, so an address resolves to the
  * allocation another thread made before it.
+ *
+ * Every allocation counts: MEM_RESERVE, and MEM_COMMIT alone too when it
+ * lands outside any known allocation (it reserves implicitly), taken from
+ * the call's own result (base and size after the call).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -89,7 +92,7 @@ static void remove_at(side *s, size_t i)
     s->nal--;
 }
 
-static void new_alloc(side *s, const struct wmt_call *c, uint64_t base, uint64_t size)
+static void new_alloc(side *s, const struct wmt_call *c, uint64_t base, uint64_t size, uint32_t bi)
 {
     if (!base || !size || base + size < base)
         return;
@@ -108,7 +111,7 @@ static void new_alloc(side *s, const struct wmt_call *c, uint64_t base, uint64_t
     }
     int ti = thread_index(s, c->tid);
     memmove(&s->al[i + 1], &s->al[i], (s->nal - i) * sizeof *s->al);
-    s->al[i] = (alloc){ base, size, ti < 0 ? 999 : (unsigned)ti, ti < 0 ? 0 : ++s->allocs_by_thread[ti] };
+    s->al[i] = (alloc){ base, size, ti < 0 ? 999 : (unsigned)ti, ti < 0 ? 0 : ++s->allocs_by_thread[ti], bi };
     s->nal++;
 }
 
@@ -119,34 +122,42 @@ static void end_alloc(side *s, uint64_t addr)
         remove_at(s, (size_t)(x - s->al));
 }
 
-/* After the call: what it did to the set of known allocations. */
-static void track(side *s, const struct wmt_call *c)
+/* An allocating call of this type makes a new allocation at base: it
+ * reserves, or it commits where nothing known was (an implicit reserve). */
+static bool allocates(side *s, uint64_t type, uint64_t base)
+{
+    return (type & MEM_RESERVE) || ((type & MEM_COMMIT) && !containing(s, base));
+}
+
+/* After the call: what it did to the set of known allocations. bi: the
+* behaviour the call was counted in (UINT32_MAX: none). */
+static void track(side *s, const struct wmt_call *c, uint32_t bi)
 {
     if ((c->flags & WMT_CF_PENDING) || call_failed(c) || (c->flags & WMT_CF_REMOTE))
         return;
     switch (c->api) {
     case WMT_API_NtAllocateVirtualMemory:
-        if (c->arg[4] & MEM_RESERVE)
-            new_alloc(s, c, c->out[0], c->out[1]);
+        if (allocates(s, c->arg[4], c->out[0]))
+            new_alloc(s, c, c->out[0], c->out[1], bi);
         break;
     case WMT_API_NtAllocateVirtualMemoryEx:
-        if (c->arg[3] & MEM_RESERVE)
-            new_alloc(s, c, c->out[0], c->out[1]);
+        if (allocates(s, c->arg[3], c->out[0]))
+            new_alloc(s, c, c->out[0], c->out[1], bi);
         break;
     case WMT_API_VirtualAlloc:
-        if (c->arg[2] & MEM_RESERVE)
-            new_alloc(s, c, c->ret, c->arg[1]);
+        if (allocates(s, c->arg[2], c->ret))
+            new_alloc(s, c, c->ret, c->arg[1], bi);
         break;
     case WMT_API_VirtualAllocEx:
-        if (c->arg[3] & MEM_RESERVE)
-            new_alloc(s, c, c->ret, c->arg[2]);
+        if (allocates(s, c->arg[3], c->ret))
+            new_alloc(s, c, c->ret, c->arg[2], bi);
         break;
     case WMT_API_NtMapViewOfSection:
     case WMT_API_NtMapViewOfSectionEx:
-        new_alloc(s, c, c->out[0], c->out[1]);
+        new_alloc(s, c, c->out[0], c->out[1], bi);
         break;
     case WMT_API_mmap:
-        new_alloc(s, c, c->ret, c->arg[1]);
+        new_alloc(s, c, c->ret, c->arg[1], bi);
         break;
     case WMT_API_NtFreeVirtualMemory:
         if (c->arg[3] & MEM_RELEASE)
@@ -352,17 +363,69 @@ static int by_first(const void *a, const void *b)
     return x->first_ns != y->first_ns ? (x->first_ns < y->first_ns ? -1 : 1) : (x->tid > y->tid) - (x->tid < y->tid);
 }
 
-static int by_start(const void *a, const void *b)
+/* Is call x before call y in time (ties: by thread id, then seq)? */
+static bool before(const struct wmt_call *x, const struct wmt_call *y)
 {
-    const struct wmt_call *x = *(const struct wmt_call *const *)a, *y = *(const struct wmt_call *const *)b;
     if (x->start_ns != y->start_ns)
-        return x->start_ns < y->start_ns ? -1 : 1;
-    return x->tid != y->tid ? (x->tid < y->tid ? -1 : 1) : (x->seq > y->seq) - (x->seq < y->seq);
+        return x->start_ns < y->start_ns;
+    return x->tid != y->tid ? x->tid < y->tid : x->seq < y->seq;
+}
+
+typedef struct head { const struct wmt_call *c; uint32_t th; uint64_t k; } head;
+
+static void sift(head *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && before(h[l].c, h[m].c))
+            m = l;
+        if (l + 1 < n && before(h[l + 1].c, h[m].c))
+            m = l + 1;
+        if (m == i)
+            return;
+        head t = h[i];
+        h[i] = h[m], h[m] = t;
+        i = m;
+    }
+}
+
+/* Every thread's calls are already in order: merged through a heap of the
+ * threads' next calls, all[] gets them in time order and th[] the index of
+ * each one's thread — n log(threads), not the n log n of a sort. */
+static size_t time_order(side *s, const struct wmt_call **all, uint32_t *th)
+{
+    head *h = malloc((s->nthreads + 1) * sizeof *h);
+    size_t nh = 0, n = 0;
+    if (!h)
+        return SIZE_MAX;
+    for (size_t i = 0; i < s->nthreads; i++)
+        for (uint64_t k = 0; k < s->threads[i]->ncalls; k++)
+            if (s->threads[i]->calls[k]) {
+                h[nh++] = (head){ s->threads[i]->calls[k], (uint32_t)i, k };
+                break;
+            }
+    for (size_t i = nh; i-- > 0;)
+        sift(h, nh, i);
+    while (nh) {
+        const tr_thread *t = s->threads[h[0].th];
+        all[n] = h[0].c, th[n++] = h[0].th;
+        uint64_t k = h[0].k + 1;
+        while (k < t->ncalls && !t->calls[k])
+            k++;
+        if (k < t->ncalls)
+            h[0].c = t->calls[k], h[0].k = k;
+        else
+            h[0] = h[--nh];
+        sift(h, nh, 0);
+    }
+    free(h);
+    return n;
 }
 
 /* Reads one trace and builds its normalized per-thread sequences. */
 int diff_load(side *s, const char *path, const opts *o)
 {
+    memset(s, 0, sizeof *s);
     char err[512];
     if (tr_open(&s->t, path, true, err, sizeof err)) {
         fprintf(stderr, "winmem diff: %s\n", err);
@@ -374,8 +437,10 @@ int diff_load(side *s, const char *path, const opts *o)
     s->evs = calloc(t->nthreads + 1, sizeof *s->evs);
     s->nevs = calloc(t->nthreads + 1, sizeof *s->nevs);
     const struct wmt_call **all = malloc((t->ncalls + 1) * sizeof *all);
-    if (!s->threads || !s->allocs_by_thread || !s->evs || !s->nevs || !all) {
+    uint32_t *th = malloc((t->ncalls + 1) * sizeof *th);
+    if (!s->threads || !s->allocs_by_thread || !s->evs || !s->nevs || !all || !th) {
         free(all);
+        free(th);
         fprintf(stderr, "winmem diff: out of memory\n");
         return -1;
     }
@@ -383,33 +448,40 @@ int diff_load(side *s, const char *path, const opts *o)
         if (t->threads[i].ncalls)
             s->threads[s->nthreads++] = &t->threads[i];
     qsort(s->threads, s->nthreads, sizeof *s->threads, by_first);
-    size_t n = 0;
     for (size_t i = 0; i < s->nthreads; i++) {
-        s->evs[i] = calloc(s->threads[i]->ncalls + 1, sizeof **s->evs);
-        if (!s->evs[i]) {
+        s->evs[i] = o->exact ? calloc(s->threads[i]->ncalls + 1, sizeof **s->evs) : NULL;
+        if (o->exact && !s->evs[i]) {
             free(all);
+            free(th);
             return -1;
         }
-        for (uint64_t k = 0; k < s->threads[i]->ncalls; k++)
-            if (s->threads[i]->calls[k])
-                all[n++] = s->threads[i]->calls[k];
     }
     /* Time order across threads, so an address used by one thread resolves
      * to the allocation another made before it. */
-    qsort(all, n, sizeof *all, by_start);
-    for (size_t i = 0; i < n; i++) {
+    size_t n = time_order(s, all, th);
+    for (size_t i = 0; i < n && n != SIZE_MAX; i++) {
         const struct wmt_call *c = all[i];
-        int ti = thread_index(s, c->tid);
+        int ti = (int)th[i];
         bool keep = ti >= 0 && !listed(call_api_name(c->api), o->ignore_api, o->n_ignore_api) &&
                     (!o->only_from || from_module(s, c, o->only_from));
-        if (keep) {
+        uint32_t bi = UINT32_MAX;
+        if (keep && o->exact) {
             ev *e = &s->evs[ti][s->nevs[ti]++];
             e->c = c;
             e->text = normalize(s, c, o);
+        } else if (keep) {
+            bi = beh_add(s, c, o);
         }
-        track(s, c);
+        track(s, c, bi);
     }
     free(all);
+    free(th);
+    if (n == SIZE_MAX) {
+        fprintf(stderr, "winmem diff: out of memory\n");
+        return -1;
+    }
+    if (!o->exact)
+        beh_finish(s);
     return 0;
 }
 
@@ -425,6 +497,10 @@ void diff_unload(side *s)
     free(s->threads);
     free(s->al);
     free(s->allocs_by_thread);
+    free(s->beh);
+    free(s->bhash);
+    free(s->stk_id);
+    free(s->stk_site);
     if (s->t.map)
         tr_close(&s->t);
 }

@@ -19,7 +19,7 @@
 #include "maps.h"
 #include "trace_read.h"
 
-static void json_str(FILE *f, const char *s)
+void json_str(FILE *f, const char *s)   /* also used by cli/diff_compare.c */
 {
     fputc('"', f);
     for (; *s; s++) {

@@ -34,6 +34,31 @@ $(CLI_NATIVE): tests/programs/cli_native.c $(LIBWINMEM_SO)
 	ln -sf ../../libwinmem.so $(@D)/libwinmem.so.0
 	$(CC) -O1 -g -fno-omit-frame-pointer -Iinclude -o $@ $< -L$(BUILD) -lwinmem -Wl,-rpath,'$$ORIGIN'
 
+# The noisy multi-threaded program `winmem diff` is tested on
+# (tests/e2e/diff_noisy.sh): the PE, one PE per injected change (each in
+# its own directory, named noisy.exe like the program it changes), and the
+# same source as a winelib program.
+NOISY_DIR  := $(BUILD)/tests/programs
+NOISY_VARIANTS := site fail prot rwx leak grow
+NOISY_EXES := $(NOISY_DIR)/noisy.exe $(NOISY_VARIANTS:%=$(NOISY_DIR)/noisy-%/noisy.exe) $(NOISY_DIR)/noisy_wl.exe.so
+$(NOISY_DIR)/noisy.exe: tests/programs/noisy.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	x86_64-w64-mingw32-gcc -O1 -g -Wall -o $@ $<
+$(NOISY_DIR)/noisy-%/noisy.exe: tests/programs/noisy.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	x86_64-w64-mingw32-gcc -O1 -g -Wall -DINJECT_$(shell echo $* | tr a-z A-Z) -o $@ $<
+# No unwind data for the program's own functions (like Go before 1.21):
+# its stacks must end at the last frame that can be trusted.
+NOISY_EXES += $(NOISY_DIR)/noisy-nounwind/noisy.exe
+$(NOISY_DIR)/noisy-nounwind/noisy.exe: tests/programs/noisy.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	x86_64-w64-mingw32-gcc -O1 -g -Wall -fno-asynchronous-unwind-tables -fno-unwind-tables -o $@ $<
+# winegcc writes the launcher script noisy_wl.exe next to the .exe.so.
+$(NOISY_DIR)/noisy_wl.exe.so: tests/programs/noisy.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	winegcc -O1 -g -Wall -DWINELIB -o $(NOISY_DIR)/noisy_wl.exe $<
+check-e2e: $(NOISY_EXES)
+
 # The end-to-end scripts (tests/e2e/cli_*.sh) run in check-e2e; they use the
 # ASan build of winmem, so a corrupt trace that crashed it fails there.
 WINMEM_SAN_BIN := $(BUILD)/san/winmem

@@ -296,6 +296,49 @@ static bool step(struct ctx *c, const struct pe_mod *m)
     return true;
 }
 
+/* Does the image's own unwind data (.pdata) cover pc? */
+static bool has_unwind(const struct pe_mod *m, uint64_t pc)
+{
+    uint64_t rva = pc - m->start;
+    const uint32_t *tab = (const uint32_t *)(m->start + m->pdata);
+    uint32_t lo = 0, hi = m->npdata;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (rva < tab[mid * 3]) hi = mid;
+        else if (rva >= tab[mid * 3 + 1]) lo = mid + 1;
+        else return true;
+    }
+    return false;
+}
+
+/* A return address: inside a known image past its headers, right after a
+ * call instruction (E8 rel32, or FF /2 in its 2-, 3-, 6- and 7-byte forms). */
+static bool return_address(uint64_t ret)
+{
+    unsigned s0;
+    struct pe_mod *m = lookup(ret, &s0);
+    if (!m)
+        return false;
+    uint64_t start = m->start, end = m->end;
+    if (__atomic_load_n(&seq, __ATOMIC_ACQUIRE) != s0 || ret < start + 0x1000 + 8 || ret >= end)
+        return false;
+    const uint8_t *p = (const uint8_t *)ret;
+    return p[-5] == 0xe8 || (p[-2] == 0xff && (p[-1] & 0x38) == 0x10) || (p[-3] == 0xff && (p[-2] & 0x38) == 0x10) ||
+           (p[-6] == 0xff && (p[-5] & 0x38) == 0x10) || (p[-7] == 0xff && (p[-6] & 0x38) == 0x10);
+}
+
+/* A frame without unwind data that is not the innermost one (it made a
+ * call, so it is no leaf and [rsp] is not its return address): go on only
+ * by a frame-pointer chain that checks out. */
+static bool frame_chain(struct ctx *c)
+{
+    uint64_t rbp = c->reg[5], up, ret;
+    if (rbp < c->rsp || !stk(c, rbp, &up) || !stk(c, rbp + 8, &ret) || (up && up <= rbp) || !return_address(ret))
+        return false;
+    c->rsp = rbp + 16, c->rip = ret, c->reg[5] = up;
+    return true;
+}
+
 int wm_pe_unwind(uint64_t *pcs, int max)
 {
     uint64_t teb = wm_teb(), frame;
@@ -342,6 +385,14 @@ int wm_pe_unwind(uint64_t *pcs, int max)
             break;
         uint64_t old_sp = c.rsp;
         c.reg[4] = c.rsp;
+        /* Only the innermost frame may be a leaf without unwind data (the
+         * syscall stub); past it the walk ends at the last frame the image's
+         * data or a checked frame chain vouches for, never at a guess. */
+        if (n > 1 && !has_unwind(&copy, c.rip)) {
+            if (!frame_chain(&c))
+                break;
+            continue;
+        }
         if (!step(&c, &copy) || c.rsp <= old_sp)
             break;
     }

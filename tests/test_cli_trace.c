@@ -223,11 +223,12 @@ static void test_random_damage_never_crashes(void)
                              "-o", "/dev/null", path, NULL };
             int rc = cmd_export(6, argv);
             CU_ASSERT(rc == 0 || rc == 1);
-            char *dargv[] = { "diff", path, path, NULL };
+            /* by behaviour, call by call, and as JSON */
+            char *dargv[] = { "diff", iter % 3 == 0 ? "--exact" : iter % 3 == 1 ? "--json" : "--explain", path, path, NULL };
             fflush(stdout);
             int saved_out = dup(1);
             dup2(null, 1);   /* diff prints to stdout */
-            rc = cmd_diff(3, dargv);
+            rc = cmd_diff(4, dargv);
             fflush(stdout);
             dup2(saved_out, 1);
             close(saved_out);

@@ -4,7 +4,11 @@
  * of 12 frames in 3 modules, a mix of APIs with ~3% failures — written with
  * the format's own structs (tests/cli_tracegen.h), as the shim would.
  *
- *   cli_gen OUT [N]
+ *   cli_gen OUT [N [SEED]]
+ *
+ * Another SEED gives another run of the same "program" (same modules and
+ * stacks, calls in another order with other sizes): what `winmem diff`
+ * compares in the bench.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +17,7 @@
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: cli_gen OUT [N]\n");
+        fprintf(stderr, "usage: cli_gen OUT [N [SEED]]\n");
         return 2;
     }
     uint64_t n = argc > 2 ? strtoull(argv[2], NULL, 10) : 5000000;
@@ -32,7 +36,7 @@ int main(int argc, char **argv)
     tg_flush(&g);
     const unsigned threads = 8, stacks = 4096;
     uint64_t seq[8] = { 0 }, t = 1000000;
-    srand(1);
+    srand(1);   /* the stacks: the same program whatever the seed */
     for (unsigned th = 0; th < threads; th++) {
         char name[16];
         snprintf(name, sizeof name, "worker%u", th);
@@ -44,6 +48,7 @@ int main(int argc, char **argv)
             fr[k] = (struct wmt_frame){ 1 + (unsigned)k % 3, WMT_FR_PE, (uint64_t)(rand() % 0xf000) };
         tg_stack(&g, 1000 + s % threads, s, 12, fr);
     }
+    srand(argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 1);
     static const uint16_t apis[] = { WMT_API_NtAllocateVirtualMemory, WMT_API_NtFreeVirtualMemory,
                                      WMT_API_NtProtectVirtualMemory, WMT_API_NtQueryVirtualMemory };
     for (uint64_t i = 0; i < n; i++) {

@@ -49,19 +49,22 @@ check "report counts the program's 50-call loop as the top site" \
 "$W" diff "$D/a.wmt" "$D/b.wmt" > "$D/diff-ab.out" 2>&1; rc=$?
 check "diff of two runs with ASLR: exit 0, 'same'" '[ $rc -eq 0 ] && grep -q "^same: 0 differences" "$D/diff-ab.out"'
 [ $rc -eq 0 ] || cat "$D/diff-ab.out"
-"$W" diff "$D/a.wmt" "$D/c.wmt" > "$D/diff-ac.out" 2>&1; rc=$?
+"$W" diff --exact "$D/a.wmt" "$D/c.wmt" > "$D/diff-ac.out" 2>&1; rc=$?
 check "diff with the switch: exit 1" '[ $rc -eq 1 ]'
 check "diff with the switch: exactly one difference" 'grep -q "^different: 1 difference$" "$D/diff-ac.out"'
 check "diff names the changed VirtualProtect (PAGE_READONLY -> PAGE_EXECUTE_READ)" \
     'grep -q "A call.*NtProtectVirtualMemory(.*protect=PAGE_READONLY" "$D/diff-ac.out" && grep -q "B call.*NtProtectVirtualMemory(.*protect=PAGE_EXECUTE_READ" "$D/diff-ac.out"'
 check "diff shows both stacks down to the program's main" '[ $(grep -c "cli_target.exe!main+" "$D/diff-ac.out") -eq 2 ]'
-"$W" diff --ignore-field protect "$D/a.wmt" "$D/c.wmt" > /dev/null 2>&1; rc=$?
+"$W" diff --exact --ignore-field protect "$D/a.wmt" "$D/c.wmt" > /dev/null 2>&1; rc=$?
 check "diff --ignore-field protect: the variant is the same" '[ $rc -eq 0 ]'
 "$W" diff --ignore-api NtProtectVirtualMemory "$D/a.wmt" "$D/c.wmt" > /dev/null 2>&1; rc=$?
 check "diff --ignore-api NtProtectVirtualMemory: the variant is the same" '[ $rc -eq 0 ]'
-"$W" diff --only-from cli_target.exe "$D/a.wmt" "$D/c.wmt" > "$D/diff-only.out" 2>&1; rc=$?
+"$W" diff --exact --only-from cli_target.exe "$D/a.wmt" "$D/c.wmt" > "$D/diff-only.out" 2>&1; rc=$?
 check "diff --only-from cli_target.exe: still exactly the one difference" '[ $rc -eq 1 ] && grep -q "^different: 1 difference$" "$D/diff-only.out"'
 check "diff writes addresses relative to their allocation" 'grep -q "base=alloc T0#[0-9]*+0x1000" "$D/diff-ac.out"'
+"$W" diff "$D/a.wmt" "$D/c.wmt" > "$D/diff-ac-beh.out" 2>&1; rc=$?
+check "diff (by behaviour) with the switch: exit 1, the one protection change" \
+    '[ $rc -eq 1 ] && grep -q "^different: 1 difference$" "$D/diff-ac-beh.out" && grep -q "\[protection\] cli_target.exe!main: new request at this site: protect=PAGE_EXECUTE_READ" "$D/diff-ac-beh.out"'
 
 # --- export ---
 "$W" export --format chrome -o "$D/a.json" "$D/a.wmt"; rc=$?
