@@ -100,6 +100,15 @@ bool wm_pagemap_huge(wm_space *sp, uint64_t addr);
 int wm_image_find(wm_space *sp, uint64_t addr, uint64_t *start, uint64_t *end,
                   char *path, size_t path_size);
 
+/* The span an image file occupies once loaded, from its own headers: a PE's
+ * SizeOfImage (headers at the base, sections after them, copied or not), an
+ * ELF's lowest to highest PT_LOAD end (the anonymous .bss included); page
+ * rounded. 0 when the file is neither, cannot be read, or is no longer the
+ * file v maps (its dev and inode differ: replaced, another mount namespace).
+ * Pre: v is a file VMA (inode != 0) and path the name the kernel gave it.
+ * Cached by (dev, inode): each file is read once. */
+uint64_t wm_image_file_span(const char *path, const wm_vma *v);
+
 /* Images the dynamic loader does not know — the PE images Wine maps — for
  * this process: whoever learns of one (the shim, from Wine's own
  * NtQueryVirtualMemory) registers its span, and wm_image_find then reports

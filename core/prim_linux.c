@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include "prim_linux.h"
+#include "winview.h"
 
 /* uapi linux/fs.h of 6.11+; the 6.1 headers here lack it. 104 bytes. */
 struct wm_procmap_query {
@@ -268,45 +269,7 @@ static int find_ioctl(wm_space *sp, uint64_t addr, wm_vma *out, char *name, size
 
 /* ---- VMA lookup: text fallback ---- */
 
-static uint64_t hex(const char **p)
-{
-    uint64_t v = 0;
-    for (;;) {
-        char c = **p;
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (d < 0)
-            return v;
-        v = v << 4 | (uint64_t)d;
-        (*p)++;
-    }
-}
-
-/* Parses one maps line; returns false if malformed. */
-static bool parse_line(const char *s, wm_vma *v, const char **name)
-{
-    const char *p = s;
-    v->start = hex(&p);
-    if (*p++ != '-')
-        return false;
-    v->end = hex(&p);
-    if (*p++ != ' ' || strlen(p) < 5)
-        return false;
-    v->flags = (p[0] == 'r' ? WM_VMA_READ : 0) | (p[1] == 'w' ? WM_VMA_WRITE : 0) |
-               (p[2] == 'x' ? WM_VMA_EXEC : 0) | (p[3] == 's' ? WM_VMA_SHARED : 0);
-    p += 5;
-    v->offset = hex(&p);
-    p++;
-    v->dev_major = (uint32_t)hex(&p);
-    p++;
-    v->dev_minor = (uint32_t)hex(&p);
-    p++;
-    v->inode = strtoull(p, (char **)&p, 10);
-    while (*p == ' ')
-        p++;
-    *name = p;
-    v->page_size = 4096;
-    return true;
-}
+/* Lines are parsed by wm_maps_line (winview.c), the parser `winmem maps` uses. */
 
 static int find_text(wm_space *sp, uint64_t addr, wm_vma *out, char *name, size_t name_size)
 {
@@ -338,12 +301,11 @@ static int find_text(wm_space *sp, uint64_t addr, wm_vma *out, char *name, size_
         any |= n > 0;
         char *line = buf, *nl;
         while ((nl = memchr(line, '\n', have - (size_t)(line - buf)))) {
-            *nl = 0;
             wm_vma v;
             const char *nm;
             /* [vsyscall] sits above the user range; PROCMAP_QUERY never
              * returns it, so neither does this. */
-            if (parse_line(line, &v, &nm) && v.end > addr && v.start < WM_TASK_SIZE) {
+            if (wm_maps_line(line, nl, &v, &nm) && v.end > addr && v.start < WM_TASK_SIZE) {
                 *out = v;
                 if (name && name_size) {
                     snprintf(name, name_size, "%s", nm);
