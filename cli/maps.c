@@ -294,83 +294,120 @@ static int keep_names(wm_maps *m, vmavec *vv, size_t from)
     return 0;
 }
 
-int wm_maps_read(pid_t pid, wm_maps *m, wm_maps_emit emit, void *ctx)
+/* Opens pid's maps and starts the reader thread. */
+static int reader_start(reader *r, pid_t pid, pthread_t *th)
 {
-    memset(m, 0, sizeof *m);
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
-    reader r = { .fd = open(path, O_RDONLY | O_CLOEXEC) };
-    if (r.fd < 0)
+    memset(r, 0, sizeof *r);
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0)
         return -errno;
-    r.tail = &r.head;
-    pthread_mutex_init(&r.mu, NULL);
-    pthread_cond_init(&r.cv, NULL);
-    pthread_t th;
-    int rc = -pthread_create(&th, NULL, read_thread, &r);
-    if (rc) {
-        close(r.fd);
-        return rc;
-    }
-    vmavec vv = { 0 };
-    char carry[HEADROOM];
-    size_t carry_len = 0;
-    for (;;) {
-        pthread_mutex_lock(&r.mu);
-        while (!r.head && !r.done)
-            pthread_cond_wait(&r.cv, &r.mu);
-        rchunk *c = r.head;
-        if (c && !(r.head = c->next))
-            r.tail = &r.head;
-        pthread_mutex_unlock(&r.mu);
-        if (!c)
-            break;
-        char *text = c->buf + HEADROOM - carry_len;
-        memcpy(text, carry, carry_len);
-        size_t len = carry_len + c->len, from = vv.n;
-        size_t used = parse_lines(text, len, false, &vv, &rc);
-        if (!rc)
-            rc = keep_names(m, &vv, from);
-        if (!rc)
-            rc = derive(m, vv.v, vv.n, false);
-        /* The last region may still grow by merging with the next. When
-         * streaming, what was emitted is dropped, so the arrays stay small
-         * and cache-hot instead of growing to 60,000 entries. */
-        if (!rc && emit && m->n > 1) {
-            emit(ctx, m, 0, m->n - 1);
-            m->r[0] = m->r[m->n - 1];
-            m->n = 1;
-            size_t keep = m->ds.done;
-            memmove(vv.v, vv.v + keep, (vv.n - keep) * sizeof *vv.v);
-            vv.n -= keep;
-            m->ds.done -= keep;
-        }
-        carry_len = len - used;
-        if (carry_len > sizeof carry)
-            carry_len = 0;   /* a "line" longer than any path: drop it */
-        memcpy(carry, text + used, carry_len);
-        pthread_mutex_lock(&r.mu);
-        c->next = r.spare;
-        r.spare = c;
-        pthread_mutex_unlock(&r.mu);
-        if (rc)
-            break;
-    }
+    r->tail = &r->head;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    int rc = -pthread_create(th, NULL, read_thread, r);
+    if (rc)
+        close(r->fd);
+    return rc;
+}
+
+/* The next chunk read, or NULL at the end of the text. */
+static rchunk *reader_take(reader *r)
+{
+    pthread_mutex_lock(&r->mu);
+    while (!r->head && !r->done)
+        pthread_cond_wait(&r->cv, &r->mu);
+    rchunk *c = r->head;
+    if (c && !(r->head = c->next))
+        r->tail = &r->head;
+    pthread_mutex_unlock(&r->mu);
+    return c;
+}
+
+static void reader_give_back(reader *r, rchunk *c)
+{
+    pthread_mutex_lock(&r->mu);
+    c->next = r->spare;
+    r->spare = c;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Waits for the thread, frees the chunks; returns the read's -errno or 0. */
+static int reader_stop(reader *r, pthread_t th)
+{
     pthread_join(th, NULL);
-    for (rchunk **l = &r.head; l == &r.head || l == &r.spare; l = l == &r.head ? &r.spare : NULL)
+    for (rchunk **l = &r->head; l; l = l == &r->head ? &r->spare : NULL)
         while (*l) {
             rchunk *c = *l;
             *l = c->next;
             free(c);
         }
-    close(r.fd);
-    if (!rc && r.err)
-        rc = -r.err;
-    if (!rc && carry_len) {   /* a last line without a newline */
-        carry[carry_len < sizeof carry ? carry_len : sizeof carry - 1] = 0;
-        size_t from = vv.n;
-        parse_lines(carry, carry_len < sizeof carry ? carry_len : sizeof carry - 1, true, &vv, &rc);
+    close(r->fd);
+    return -r->err;
+}
+
+/* Parses and derives the complete lines of [text, text+len) (all of it when
+ * final); returns the bytes used (a cut last line is left to carry over). */
+static size_t consume(wm_maps *m, vmavec *vv, char *text, size_t len, bool final, int *rc)
+{
+    size_t from = vv->n;
+    size_t used = parse_lines(text, len, final, vv, rc);
+    if (!*rc)
+        *rc = keep_names(m, vv, from);
+    if (!*rc && !final)
+        *rc = derive(m, vv->v, vv->n, false);
+    return used;
+}
+
+/* When streaming, emits the regions that are final (all but the last, which
+ * may still merge with the next) and drops them with their VMAs, so the
+ * arrays stay small and cache-hot instead of growing to 60,000 entries. */
+static void emit_final(wm_maps *m, vmavec *vv, wm_maps_emit emit, void *ctx)
+{
+    if (!emit || m->n <= 1)
+        return;
+    emit(ctx, m, 0, m->n - 1);
+    m->r[0] = m->r[m->n - 1];
+    m->n = 1;
+    size_t keep = m->ds.done;
+    memmove(vv->v, vv->v + keep, (vv->n - keep) * sizeof *vv->v);
+    vv->n -= keep;
+    m->ds.done -= keep;
+}
+
+int wm_maps_read(pid_t pid, wm_maps *m, wm_maps_emit emit, void *ctx)
+{
+    memset(m, 0, sizeof *m);
+    reader r;
+    pthread_t th;
+    int rc = reader_start(&r, pid, &th);
+    if (rc)
+        return rc;
+    vmavec vv = { 0 };
+    char carry[HEADROOM];
+    size_t carry_len = 0;
+    rchunk *c;
+    while (!rc && (c = reader_take(&r))) {
+        /* A line cut by the chunk boundary goes in front of the next chunk. */
+        char *text = c->buf + HEADROOM - carry_len;
+        memcpy(text, carry, carry_len);
+        size_t len = carry_len + c->len;
+        size_t used = consume(m, &vv, text, len, false, &rc);
         if (!rc)
-            rc = keep_names(m, &vv, from);
+            emit_final(m, &vv, emit, ctx);
+        carry_len = len - used;
+        if (carry_len > sizeof carry)
+            carry_len = 0;   /* a "line" longer than any path: drop it */
+        memcpy(carry, text + used, carry_len);
+        reader_give_back(&r, c);
+    }
+    int err = reader_stop(&r, th);
+    if (!rc)
+        rc = err;
+    if (!rc && carry_len) {   /* a last line without a newline */
+        carry_len = carry_len < sizeof carry ? carry_len : sizeof carry - 1;
+        consume(m, &vv, carry, carry_len, true, &rc);
     }
     char *arena = m->text;
     if (!rc)
