@@ -1,6 +1,6 @@
 /*
  * core/prim_linux.c — address spaces, VMAs, pagemap and fault-safe copies
- * (prim.h). Images are in prim_image.c.
+ * (prim.h). Images are in prim_image.c, system facts in prim_sys.c.
  *
  * VMAs come from the PROCMAP_QUERY ioctl on a /proc/PID/maps descriptor kept
  * open for the life of the space (~0.4 µs a query, flat in VMA count); on
@@ -353,7 +353,7 @@ int wm_pagemap_read(wm_space *sp, uint64_t addr, size_t npages, uint64_t *out)
     if (sp->pagemap_fd < 0)
         return -EACCES;
     size_t want = npages * sizeof(uint64_t);
-    ssize_t n = pread(sp->pagemap_fd, out, want, (off_t)(addr / 4096 * sizeof(uint64_t)));
+    ssize_t n = pread(sp->pagemap_fd, out, want, (off_t)(addr / wm_page_size() * sizeof(uint64_t)));
     if (n < 0)
         return -errno;
     if ((size_t)n < want)   /* past the end of the user range */
@@ -377,7 +377,7 @@ bool wm_pagemap_huge(wm_space *sp, uint64_t addr)
     if (sp->pagemap_fd < 0)
         return false;
     struct wm_page_region r = { 0 };
-    struct wm_pm_scan_arg a = { .size = sizeof a, .start = addr, .end = addr + 4096,
+    struct wm_pm_scan_arg a = { .size = sizeof a, .start = addr, .end = addr + wm_page_size(),
                                 .vec = (uint64_t)(uintptr_t)&r, .vec_len = 1,
                                 .category_anyof_mask = WM_PAGE_IS_HUGE, .return_mask = WM_PAGE_IS_HUGE };
     return ioctl(sp->pagemap_fd, WM_PAGEMAP_SCAN, &a) == 1 && (r.categories & WM_PAGE_IS_HUGE);
@@ -393,14 +393,6 @@ ssize_t wm_space_read(wm_space *sp, uint64_t addr, void *buf, size_t len)
     ssize_t n = process_vm_readv(wm_space_pid(sp), &l, 1, &r, 1, 0);
     return n < 0 ? -errno : n;
 }
-
-/* ---- system facts ---- */
-
-size_t wm_page_size(void) { return 4096; }
-uint64_t wm_user_min(void) { return 0x10000; }
-/* The last address below the highest 64 KiB boundary of the 47-bit user range:
- * 0x7ffffffeffff, the same value 64-bit Windows reports. */
-uint64_t wm_user_max(void) { return (WM_TASK_SIZE & ~0xffffULL) - 1; }
 
 /* ---- fault-safe access to this process's memory ---- */
 
