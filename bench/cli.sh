@@ -2,7 +2,7 @@
 # bench/cli.sh — `make bench` for the CLI, side by side with its anchors:
 #   winmem report on a 5-million-call trace  vs  cat of the same file
 #   winmem maps of a 60,000-VMA process      vs  cat /proc/PID/maps
-# Medians of several runs; targets from issue 4: report >= 5 M records/s,
+# Medians of several runs; targets: report >= 5 M records/s,
 # maps < 30 ms. Printed, never asserted (timing belongs here, not in tests).
 set -eu
 B=${BUILD:-build}

@@ -39,28 +39,20 @@
 #define S wm_awe_S
 typedef wm_awe_window window;
 
-/* Other families own these; weak so core/awe.c links on its own. */
-#pragma weak wm_handle_is_self
-#pragma weak wm_handle_get
-#pragma weak wm_space_put
-
 /* ---- caller memory ---- */
 
 static NTSTATUS check_process(HANDLE h)
 {
     if (h == (HANDLE)(intptr_t)-1)
         return STATUS_SUCCESS;
-    if (wm_handle_is_self && wm_handle_is_self(h))
+    if (wm_handle_is_self(h))
         return STATUS_SUCCESS;
-    if (wm_handle_get) {
-        NTSTATUS st = STATUS_INVALID_HANDLE;
-        wm_space *sp = wm_handle_get(h, &st);
-        if (sp) {
-            wm_space_put(sp);
-            return STATUS_NOT_SUPPORTED;   /* frames live in this process only */
-        }
-    }
-    return STATUS_INVALID_HANDLE;
+    NTSTATUS st = STATUS_INVALID_HANDLE;
+    wm_space *sp = wm_handle_get(h, &st);
+    if (!sp)
+        return STATUS_INVALID_HANDLE;
+    wm_space_put(sp);
+    return STATUS_NOT_SUPPORTED;   /* frames live in this process only */
 }
 
 
@@ -280,7 +272,7 @@ NTSTATUS wm_awe_map(void *addr, ULONG_PTR n, const ULONG_PTR *frames)
 {
     ULONG_PTR stackbuf[STACK_COPY], *list = NULL;
     uint32_t idxbuf[STACK_COPY], *idx = idxbuf;
-    uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t pg = wm_page_size();
     uint64_t va = (uint64_t)(uintptr_t)addr & ~(pg - 1);
     if (n == 0 || n > UINTPTR_MAX / pg || va + n * pg < va)
         return STATUS_INVALID_PARAMETER;
@@ -362,7 +354,7 @@ out:
 NTSTATUS wm_awe_map_scatter(void **vas, ULONG_PTR n, const ULONG_PTR *frames)
 {
     ULONG_PTR vbuf[STACK_COPY], fbuf[STACK_COPY], *va = NULL, *list = NULL;
-    uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t pg = wm_page_size();
     if (n > UINTPTR_MAX / pg)
         return STATUS_INVALID_PARAMETER;
     NTSTATUS st = capture(vas, n, vbuf, &va);
