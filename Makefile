@@ -14,7 +14,7 @@ BUILD   := build
 
 WARN     := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2
 CFLAGS   ?= -O2 -g
-BASE_CFLAGS := -std=gnu11 $(WARN) -fPIC -fno-omit-frame-pointer -Iinclude -Icore -D_GNU_SOURCE
+BASE_CFLAGS := -std=gnu11 $(WARN) -fPIC -fno-omit-frame-pointer -I. -Iinclude -Icore -D_GNU_SOURCE
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 # Libraries every core user links; areas append (e.g. compression for dumps).
@@ -46,7 +46,7 @@ $(BUILD)/san/%.o: %.c | $(DEPS_STAMP)
 # them all, reports each, and prints the closing "N passed, N failed" line.
 # tests/ comes last: it builds every test program, from what the others define.
 CHECKS :=
-MODULES := core shim cli wine wine-tests bench tests
+MODULES := core common shim cli wine wine-tests bench tests
 INSTALLS :=
 BENCHES :=
 -include $(foreach m,$(MODULES),$(m)/module.mk)

@@ -7,13 +7,13 @@ WINMEM_BIN := $(BUILD)/winmem
 
 all: $(WINMEM_BIN)
 
-$(WINMEM_BIN): $(CLI_OBJ) $(LIBWINMEM_A)
-	$(CC) -o $@ $(CLI_OBJ) $(LIBWINMEM_A) $(CORE_LIBS) $(CLI_LIBS)
+$(WINMEM_BIN): $(CLI_OBJ) $(COMMON_OBJ) $(LIBWINMEM_A)
+	$(CC) -o $@ $(CLI_OBJ) $(COMMON_OBJ) $(LIBWINMEM_A) $(CORE_LIBS) $(CLI_LIBS)
 
 # The ASan build of winmem, which the end-to-end scripts (tests/e2e/cli_*.sh)
 # run, so a corrupt trace that crashed it fails there.
 WINMEM_SAN_BIN := $(BUILD)/san/winmem
-$(WINMEM_SAN_BIN): $(CLI_SRC:%.c=$(BUILD)/san/%.o) $(LIBWINMEM_SAN_A)
+$(WINMEM_SAN_BIN): $(CLI_SRC:%.c=$(BUILD)/san/%.o) $(COMMON_SAN_OBJ) $(LIBWINMEM_SAN_A)
 	$(CC) $(SAN_FLAGS) -o $@ $(filter %.o,$^) $(LIBWINMEM_SAN_A) $(CORE_LIBS) $(CLI_LIBS)
 
 # make demo: a real Wine program (tests/module.mk builds it) under

@@ -33,9 +33,9 @@ $(SHIM_GEN)/wmcore.a: $(LIBWINMEM_A) $(SHIM_GEN)/rename.txt
 	objcopy --redefine-syms=$(SHIM_GEN)/rename.txt $< $@
 
 # -u pulls the core's members in (the shim's references are weak).
-$(SHIM_SO): $(SHIM_OBJ) $(SHIM_GEN)/wmcore.a $(SHIM_GEN)/exports.map
+$(SHIM_SO): $(SHIM_OBJ) $(COMMON_OBJ) $(SHIM_GEN)/wmcore.a $(SHIM_GEN)/exports.map
 	$(CC) -shared -Wl,-soname,libwinmem-shim.so -Wl,--version-script=$(SHIM_GEN)/exports.map \
-		-Wl,-z,now -o $@ $(SHIM_OBJ) $(addprefix -Wl$(comma)-u$(comma)wmcore_,$(SHIM_API)) \
+		-Wl,-z,now -o $@ $(SHIM_OBJ) $(COMMON_OBJ) $(addprefix -Wl$(comma)-u$(comma)wmcore_,$(SHIM_API)) \
 		-Wl,-u,wm_guard_forbid_handler $(SHIM_GEN)/wmcore.a -lz -Wl,--as-needed $(CORE_LIBS) -Wl,--no-as-needed
 
 comma := ,
