@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include "common/pe.h"
 #include "prim_linux.h"
 
 #define PG(x)    ((x) & ~4095ULL)
@@ -176,21 +177,13 @@ typedef struct elf_span {
 static elf_span cache[NCACHE];
 static unsigned cache_next;
 
-static uint32_t le32(const unsigned char *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
-
 /* SizeOfImage of a PE file (the headers Wine maps at an image's base), or 0. */
 static uint64_t pe_size_of(int fd)
 {
-    unsigned char h[1024];
+    uint8_t h[1024];
+    wm_pe pe;
     ssize_t n = pread(fd, h, sizeof h, 0);
-    if (n < 64 || h[0] != 'M' || h[1] != 'Z')
-        return 0;
-    uint32_t pe = le32(h + 0x3c);
-    /* "PE\0\0", 20 bytes of file header, then SizeOfImage at optional
-     * header offset 56 (the same in PE32 and PE32+). */
-    if ((size_t)n < 84 || pe > (size_t)n - 84 || memcmp(h + pe, "PE\0\0", 4) != 0)
-        return 0;
-    return le32(h + pe + 24 + 56);
+    return n > 0 && wm_pe_read(h, (size_t)n, &pe) ? pe.size_of_image : 0;
 }
 
 static void read_elf(const char *path, uint64_t dev, uint64_t inode, elf_span *e)
