@@ -19,11 +19,12 @@ $(BUILD)/tests/%: $(BUILD)/san/tests/%.o $(BUILD)/san/tests/unit_main.o $(LIBWIN
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) -o $@ $(filter %.o,$^) $(LIBWINMEM_SAN_A) $(UNIT_LIBS) $(UNIT_EXTRA_LIBS_$*)
 
-# Tests of the CLI's pieces (test_cli_*) and of the rules `winmem maps` shares
-# with the core (test_winview) link the sanitizer build of the CLI's files,
-# all but the command entry points (main.c, guest.c).
+# Tests of the CLI's pieces (test_cli_*), of the rules `winmem maps` shares
+# with the core (test_winview) and of common/ (test_common) link the
+# sanitizer build of the CLI's files, all but the command entry points
+# (main.c, guest.c), and of common/.
 UNIT_CLI_OBJ  := $(patsubst %.c,$(BUILD)/san/%.o,$(filter-out cli/main.c cli/guest.c,$(CLI_SRC))) $(COMMON_SAN_OBJ)
-UNIT_CLI_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_cli_*.c)) $(BUILD)/tests/test_winview
+UNIT_CLI_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_cli_*.c)) $(BUILD)/tests/test_winview $(BUILD)/tests/test_common
 $(UNIT_CLI_BINS): $(UNIT_CLI_OBJ)
 $(foreach t,$(UNIT_CLI_BINS),$(eval UNIT_EXTRA_LIBS_$(notdir $(t)) := $(CLI_LIBS)))
 # test_trace includes shim/crc.c (zlib); the oracle test compares with libkdumpfile.
