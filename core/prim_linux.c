@@ -93,14 +93,8 @@ static bool is_process(pid_t pid)
 {
     char path[40], buf[512];
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (wm_proc_text(path, buf, sizeof buf) <= 0)
         return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = 0;
     const char *t = strstr(buf, "\nTgid:");
     return t && strtol(t + 7, NULL, 10) == pid;
 }

@@ -2,6 +2,7 @@
  * core/prim_sys.c — system facts (prim.h): page size, the user range,
  * processors, and the memory facts AWE's lock budget needs.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <stdlib.h>
@@ -23,19 +24,27 @@ unsigned wm_cpu_count(void)
     return n < 1 ? 1 : (unsigned)n;
 }
 
+ssize_t wm_proc_text(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, buf, size - 1);
+    int err = errno;
+    close(fd);
+    if (n < 0)
+        return -err;
+    buf[n] = 0;
+    return n;
+}
+
 /* The "<key> N kB" line of a /proc file, in bytes; dflt if absent. Read with
  * plain system calls: callers may hold winmem's allocation lock. */
 static uint64_t proc_kb(const char *path, const char *key, uint64_t dflt)
 {
     char buf[8192];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (wm_proc_text(path, buf, sizeof buf) <= 0)
         return dflt;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return dflt;
-    buf[n] = 0;
     size_t k = strlen(key);
     for (const char *l = buf; l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
         if (!strncmp(l, key, k))
