@@ -6,8 +6,8 @@
 set -eu
 out=${BUILD:-build}/e2e/query
 mkdir -p "$out"
-command -v wine >/dev/null && command -v x86_64-w64-mingw32-gcc >/dev/null || { echo "skip - no wine/mingw"; exit 0; }
 tp=${BUILD:-build}/tests/programs   # query_walk and query_pe.exe: built by tests/module.mk
+[ -x "$tp/query_walk" ] && [ -f "$tp/query_pe.exe" ] || { echo "not ok - $tp/query_walk and query_pe.exe not built (make check-e2e builds them)"; exit 1; }
 export WINEPREFIX="${WINEPREFIX_E2E:-$PWD/$out/prefix}" WINEDEBUG=-all
 rm -f "$out/pe.out"
 wine "$tp/query_pe.exe" > "$out/pe.out" 2>/dev/null &
