@@ -107,7 +107,9 @@ E2E_SCRIPTS      := $(filter-out $(SHIM_E2E_SCRIPTS),$(sort $(wildcard tests/e2e
 
 CHECKS += check-e2e
 .PHONY: check-e2e
-check-e2e: all $(WINMEM_SAN_BIN) $(CLI_TARGET_EXE) $(CLI_NATIVE) $(QUERY_WALK) $(QUERY_PE) $(DUMP_FIXTURE_STAMP)
+# awe_wine.sh runs the AWE conformance program natively and as PE (wine-tests/module.mk).
+check-e2e: all $(WINMEM_SAN_BIN) $(CLI_TARGET_EXE) $(CLI_NATIVE) $(QUERY_WALK) $(QUERY_PE) $(DUMP_FIXTURE_STAMP) \
+           $(BUILD)/wine-tests/native/awe $(BUILD)/wine-tests/pe/awe.exe
 	@rc=0; for t in $(E2E_SCRIPTS); do \
 		echo "--- $$t"; BUILD=$(BUILD) sh $$t || { echo "FAILED: $$t"; rc=1; }; \
 	done; exit $$rc
