@@ -1,5 +1,5 @@
-# cli/: the `winmem` command (build/winmem), its man page, its bench and
-# `make demo`. Every cli/*.c is part of the program, with common/'s helpers.
+# cli/: the `winmem` command (build/winmem), its man page and `make demo`
+# (its bench is in bench/module.mk). Every cli/*.c is part of the program, with common/'s helpers.
 CLI_SRC    := $(wildcard cli/*.c)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_LIBS   := -ldw -lelf -lz -lpthread
@@ -28,11 +28,3 @@ install-cli: $(WINMEM_BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(WINMEM_BIN) $(DESTDIR)$(PREFIX)/bin/winmem
 	install -m 644 docs/winmem.1 $(DESTDIR)$(PREFIX)/share/man/man1/winmem.1
-
-BENCHES += bench-cli
-.PHONY: bench-cli
-bench-cli: $(WINMEM_BIN) $(BUILD)/bench/cli_gen $(BUILD)/bench/cli_vmas
-	@BUILD=$(BUILD) sh bench/cli.sh
-$(BUILD)/bench/cli_gen $(BUILD)/bench/cli_vmas: $(BUILD)/bench/%: $(BUILD)/obj/bench/cli/%.o
-	@mkdir -p $(@D)
-	$(CC) -o $@ $< -lz
