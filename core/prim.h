@@ -167,7 +167,9 @@ bool wm_self_writable(void *addr, size_t len);
  * the source is unreadable / the destination unwritable. A buffer on the
  * calling thread's stack is copied directly; others cost one system call.
  * Where a sandbox refuses process_vm_readv/writev (ENOSYS, EPERM), they
- * copy plainly: a bad pointer then faults as it would without winmem. */
+ * copy plainly: a bad pointer then faults as it would without winmem.
+ * Pre: the winmem side (dst of a read, src of a write) holds len bytes; the
+ * caller's side may be any pointer. */
 bool wm_self_read(void *dst, const void *src, size_t len);
 bool wm_self_write(void *dst, const void *src, size_t len);
 
