@@ -14,7 +14,7 @@ BUILD   := build
 
 WARN     := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2
 CFLAGS   ?= -O2 -g
-BASE_CFLAGS := -std=gnu11 $(WARN) -fPIC -fno-omit-frame-pointer -Iinclude -Icore -D_GNU_SOURCE
+BASE_CFLAGS := -std=gnu11 $(WARN) -fPIC -fno-omit-frame-pointer -I. -Iinclude -Icore -D_GNU_SOURCE
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 # Libraries every core user links; areas append (e.g. compression for dumps).
@@ -37,15 +37,16 @@ $(DEPS_STAMP): tools/debian-packages.txt tools/deps.sh
 # Objects: build/obj/ (normal), build/san/ (AddressSanitizer + UBSan, for tests).
 $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(EXTRA_CFLAGS_$(<D)) -fvisibility=hidden -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -fvisibility=hidden -MMD -MP -c $< -o $@
 $(BUILD)/san/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) -O1 -g $(BASE_CFLAGS) $(EXTRA_CFLAGS_$(<D)) $(SAN_FLAGS) -fvisibility=hidden -MMD -MP -c $< -o $@
+	$(CC) -O1 -g $(BASE_CFLAGS) $(SAN_FLAGS) -fvisibility=hidden -MMD -MP -c $< -o $@
 
 # CHECKS: names of check-* targets the areas register; tools/check.sh runs
 # them all, reports each, and prints the closing "N passed, N failed" line.
+# tests/ comes last: it builds every test program, from what the others define.
 CHECKS :=
-MODULES := core shim cli tests wine-tests bench docs wine
+MODULES := core common shim cli wine wine-tests bench tests
 INSTALLS :=
 BENCHES :=
 -include $(foreach m,$(MODULES),$(m)/module.mk)

@@ -7,7 +7,7 @@
  *     and 10,000 live allocations, against a bare binary search over a sorted
  *     array of the same bases (the floor linux-facts.md measured);
  *   - one guard-page exception against the bare mprotect + SIGSEGV handler.
- * Target (issue 2): VirtualQuery on winmem memory <= 110 ns, no system call.
+ * Target: VirtualQuery on winmem memory <= 110 ns, no system call.
  */
 #include <signal.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * 60,000 VMAs, side by side with what a naive port does (parse
  * /proc/self/maps per query), and a whole-process walk per VMA.
  * VMAs are made by protecting every other page of one big mapping.
- * Targets (issue 2): winmem-allocated ≤ 110 ns, foreign ≤ 550 ns and flat,
+ * Targets: winmem-allocated ≤ 110 ns, foreign ≤ 550 ns and flat,
  * walk ≤ 0.5 µs per VMA.
  */
 #include <fcntl.h>

@@ -3,8 +3,8 @@
 #   winmem report on a 5-million-call trace  vs  cat of the same file
 #   winmem maps of a 60,000-VMA process      vs  cat /proc/PID/maps
 #   winmem diff of two 1-million-call runs   vs  winmem report of both
-# Medians of several runs; targets from issue 4: report >= 5 M records/s,
-# maps < 30 ms; issue 13: diff within 3x of report on the same traces.
+# Medians of several runs; targets: report >= 5 M records/s, maps < 30 ms,
+# diff within 3x of report on the same traces.
 # Printed, never asserted (timing belongs here, not in tests).
 set -eu
 B=${BUILD:-build}

@@ -16,3 +16,13 @@ bench-programs: $(BENCH_BINS)
 
 bench: all
 	@for t in $(BENCHES); do $(MAKE) --no-print-directory $$t || exit 1; done
+
+# The CLI against cat: `winmem report` of a generated 5-million-call trace,
+# `winmem maps` of a process with 60,000 VMAs (bench/cli/*.c make both).
+BENCHES += bench-cli
+.PHONY: bench-cli
+bench-cli: $(WINMEM_BIN) $(BUILD)/bench/cli_gen $(BUILD)/bench/cli_vmas
+	@BUILD=$(BUILD) sh bench/cli.sh
+$(BUILD)/bench/cli_gen $(BUILD)/bench/cli_vmas: $(BUILD)/bench/%: $(BUILD)/obj/bench/cli/%.o
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< -lz

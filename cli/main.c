@@ -9,10 +9,6 @@
 #include <string.h>
 #include "commands.h"
 
-/* cli/guest.c belongs to the saved-state area and may not be in the tree
- * yet: a weak reference keeps this program linkable without it. */
-int cmd_guest(int argc, char **argv) __attribute__((weak));
-
 #ifndef WINMEM_VERSION
 #define WINMEM_VERSION "0.1.0"
 #endif
@@ -27,7 +23,7 @@ static const struct command {
     { "export", cmd_export, "a trace as Chrome/Perfetto JSON, folded stacks or JSON lines" },
     { "diff",   cmd_diff,   "compare two traces by meaning (regression testing)" },
     { "maps",   cmd_maps,   "a process's memory in Windows terms (like VMMap)" },
-    { "guest",  NULL,       "saved-state (VM memory dump) tools" },
+    { "guest",  cmd_guest,  "saved-state (VM memory dump) tools" },
 };
 
 static void usage(FILE *f)
@@ -36,11 +32,8 @@ static void usage(FILE *f)
                "The Windows memory API on Linux: record, read and compare the memory calls of\n"
                "Wine and native programs, and show any process's memory in Windows terms.\n\n"
                "commands:\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        if (!strcmp(commands[i].name, "guest") && !cmd_guest)
-            continue;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-7s %s\n", commands[i].name, commands[i].summary);
-    }
     fprintf(f, "\n`winmem COMMAND --help` describes one command; `man winmem` all of them.\n"
                "Typical use:\n"
                "  winmem run -- wine app.exe      record; prints where the trace went\n"
@@ -64,18 +57,9 @@ int main(int argc, char **argv)
         printf("winmem %s\n", WINMEM_VERSION);
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        if (strcmp(commands[i].name, name))
-            continue;
-        int (*fn)(int, char **) = commands[i].fn;
-        if (!strcmp(name, "guest"))
-            fn = cmd_guest;
-        if (!fn) {
-            fprintf(stderr, "winmem: the '%s' command is not part of this build\n", name);
-            return 2;
-        }
-        return fn(argc - 1, argv + 1);
-    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(commands[i].name, name))
+            return commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "winmem: unknown command '%s'\n\n", name);
     usage(stderr);
     return 2;

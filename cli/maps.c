@@ -6,11 +6,11 @@
  * hand parser and an incremental derivation, so rows can be written while the
  * kernel still produces text: with 60,000 VMAs the kernel's text generation
  * dominates and the whole stays near `cat`'s time.
- * Rules for Windows fields (docs/cli.md): no VMA → MEM_FREE; private
- * anonymous with no access → MEM_RESERVE; the span of an ELF or PE file
- * mapped at offset 0 (from its headers: .bss and copied sections included)
- * and [vdso] → MEM_IMAGE; other
- * file-backed, shared anonymous and memfd → MEM_MAPPED; else MEM_PRIVATE.
+ * The rules for each Windows field are core/winview.h's, the ones
+ * VirtualQueryEx applies (docs/query.md); this file walks the text in order
+ * and adds what a whole-map walk can see and one query cannot: an image's
+ * span from its first VMA on, a view's run, and the 64 KiB guess for
+ * anonymous allocations (docs/cli.md).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -22,9 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "winmem/memory.h"
+#include "winview.h"
 #include "maps.h"
-
-#define USER_MAX 0x00007fffffffffffULL   /* [vsyscall] lies above: not user memory */
 
 const char *wm_state_name(uint32_t s)
 {
@@ -51,66 +50,12 @@ const char *wm_protect_name(uint32_t p)
     }
 }
 
-/* One parsed line of the maps text. */
+/* One parsed line of the maps text; name points into the text (or, when
+ * streaming, into m's name arena: keep_names). */
 typedef struct vma {
-    uint64_t start, end, offset, inode;
-    uint32_t dev;
-    char r, w, x, shared;
+    wm_vma v;
     const char *name;
 } vma;
-
-static uint64_t hexnum(const char **pp, const char *end)
-{
-    const char *p = *pp;
-    uint64_t v = 0;
-    for (; p < end; p++) {
-        unsigned c = (unsigned char)*p, d;
-        if (c - '0' < 10) d = c - '0';
-        else if ((c | 32) - 'a' < 6) d = (c | 32) - 'a' + 10;
-        else break;
-        v = v << 4 | d;
-    }
-    *pp = p;
-    return v;
-}
-
-/* Parses one line in place ("start-end perms offset maj:min inode   name");
- * returns false on a malformed line (then it is skipped). */
-static bool parse_line(char *line, char *end, vma *v)
-{
-    const char *p = line;
-    v->start = hexnum(&p, end);
-    if (p >= end || *p++ != '-') return false;
-    v->end = hexnum(&p, end);
-    if (end - p < 6 || *p++ != ' ') return false;
-    v->r = p[0] == 'r', v->w = p[1] == 'w', v->x = p[2] == 'x', v->shared = p[3] == 's';
-    p += 5;
-    v->offset = hexnum(&p, end);
-    if (p >= end || *p++ != ' ') return false;
-    uint64_t maj = hexnum(&p, end);
-    if (p >= end || *p++ != ':') return false;
-    v->dev = (uint32_t)(maj << 12 | hexnum(&p, end));
-    if (p >= end || *p++ != ' ') return false;
-    uint64_t ino = 0;
-    while (p < end && (unsigned)(*p - '0') < 10)
-        ino = ino * 10 + (uint64_t)(*p++ - '0');
-    v->inode = ino;
-    while (p < end && *p == ' ')
-        p++;
-    *end = 0;   /* the newline becomes the name's terminator */
-    v->name = p;
-    return v->start < v->end;
-}
-
-static uint32_t protect_of(const vma *v, bool file_cow)
-{
-    if (v->x)
-        return v->w ? (file_cow ? PAGE_EXECUTE_WRITECOPY : PAGE_EXECUTE_READWRITE)
-                    : (v->r ? PAGE_EXECUTE_READ : PAGE_EXECUTE);
-    if (v->w)
-        return file_cow ? PAGE_WRITECOPY : PAGE_READWRITE;
-    return v->r ? PAGE_READONLY : PAGE_NOACCESS;
-}
 
 static int push(wm_maps *m, const wm_mregion *r)
 {
@@ -175,75 +120,44 @@ static size_t parse_lines(char *text, size_t len, bool final, vmavec *vv, int *r
             *rc = -ENOMEM;
             return len;
         }
-        if (parse_line(p, nl, v) && v->start <= USER_MAX)
+        if (wm_maps_line(p, nl, &v->v, &v->name) && v->v.start < wm_view_user_end())
             vv->n++;
         p = nl + 1;
     }
     return p < end ? (size_t)(p - text) : len;
 }
 
-static int derive(wm_maps *m, vma *v, size_t nv, bool final);
-
-int wm_maps_parse(wm_maps *m, char *text, size_t len)
+/* One VMA (or its part inside an image's span) → one region, by
+ * winview's rules, with the allocation it continues. */
+static int derive_one(wm_maps *m, struct wm_derive *d, const wm_vma *a, const char *name)
 {
-    m->text = text, m->text_len = len;
-    vmavec vv = { 0 };
-    int rc = 0;
-    parse_lines(text, len, true, &vv, &rc);
-    if (!rc)
-        rc = derive(m, vv.v, vv.n, true);
-    free(vv.v);
-    return rc;
-}
-
-static uint64_t le(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    while (n--)
-        v = v << 8 | p[n];
-    return v;
-}
-
-/* The span an image file occupies once loaded, from its own headers, or 0
- * when it is not an image. Each file is read once (cached by inode).
- *  PE:  Wine maps the headers from the file at the image base and the
- *       sections after them (file-backed or copied to anonymous memory);
- *       the span is SizeOfImage.
- *  ELF: ld.so maps the lowest PT_LOAD at the base; the span reaches the end
- *       of the highest PT_LOAD's memory, which covers the anonymous .bss. */
-static uint64_t image_size(struct wm_derive *d, const vma *a)
-{
-    for (size_t i = 0; i < d->nimg; i++)
-        if (d->imgs[i].inode == a->inode && d->imgs[i].dev == a->dev)
-            return d->imgs[i].size;
-    uint64_t size = 0;
-    int fd = open(a->name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    uint8_t h[4096];
-    ssize_t n = fd >= 0 ? pread(fd, h, sizeof h, 0) : -1;
-    if (fd >= 0)
-        close(fd);
-    if (n >= 64 && h[0] == 'M' && h[1] == 'Z') {
-        uint64_t off = le(h + 60, 4);   /* "PE\0\0", 20-byte file header, SizeOfImage at +56 */
-        if (off + 84 <= (uint64_t)n && !memcmp(h + off, "PE\0\0", 4))
-            size = le(h + off + 24 + 56, 4);
-    } else if (n >= 64 && !memcmp(h, "\177ELF", 4) && h[4] == 2 && h[5] == 1) {
-        uint64_t phoff = le(h + 32, 8), phent = le(h + 54, 2), phnum = le(h + 56, 2);
-        uint64_t lo = UINT64_MAX, hi = 0;
-        for (uint64_t k = 0; phent >= 56 && k < phnum && phoff + (k + 1) * phent <= (uint64_t)n; k++) {
-            const uint8_t *ph = h + phoff + k * phent;
-            if (le(ph, 4) != 1)   /* PT_LOAD */
-                continue;
-            uint64_t va = le(ph + 16, 8), mem = le(ph + 40, 8);
-            lo = va < lo ? va : lo;
-            hi = va + mem > hi ? va + mem : hi;
+    int rc = push_free(m, d->at, a->start);
+    bool img = a->start >= d->img_base && a->start < d->img_end;
+    wm_view_attr at = wm_view_of(a, img, false);   /* text: copied pages unknown */
+    wm_mregion r = { a->start, a->end - a->start, a->start, 0, at.state, at.protect, at.type, name };
+    if (img) {
+        r.alloc_base = d->img_base;
+        r.alloc_protect = wm_view_alloc_protect(a, &at, true);
+        r.name = d->img_name;   /* .bss and sections copied to anonymous memory too */
+    } else if (a->inode) {
+        if (!wm_view_same_view(&d->view_last, a))
+            d->view_first = *a;
+        d->view_last = *a;
+        r.alloc_base = d->view_first.start;
+        r.alloc_protect = wm_view_alloc_protect(&d->view_first, &at, false);
+    } else {
+        if (wm_view_continues_anon(d->anon_end, a)) {
+            r.alloc_base = d->anon_base;
+            r.alloc_protect = d->anon_protect;
+        } else {
+            r.alloc_protect = wm_view_alloc_protect(a, &at, false);
+            d->anon_base = a->start;
+            d->anon_protect = r.alloc_protect;
         }
-        if (hi > lo)
-            size = hi - (lo & ~0xfffull);
+        d->anon_end = a->end;
     }
-    size = (size + 0xfff) & ~0xfffull;
-    if (d->nimg < sizeof d->imgs / sizeof *d->imgs)
-        d->imgs[d->nimg++] = (struct wm_img){ a->inode, a->dev, size };
-    return size;
+    d->at = a->end;
+    return rc ? rc : push(m, &r);
 }
 
 /* Turns VMAs [m->ds.done, nv) into regions; called as chunks of text
@@ -255,74 +169,40 @@ static int derive(wm_maps *m, vma *v, size_t nv, bool final)
     int rc = 0;
     size_t i;
     for (i = d->done; i < nv && !rc; i++) {
-      /* A VMA can straddle an image's end (the .bss merged with a neighbouring
-       * anonymous mapping): it is then split there, image and private. */
-      vma piece = v[i];
-      for (;;) {
-        vma *a = &piece;
-        uint64_t vma_end = a->end;
-        /* An image: a PE or ELF file mapped at offset 0 starts one; its
-         * span, from the file's headers, covers the VMAs that follow. */
-        if (a->inode && a->offset == 0 && a->name[0] == '/' && a->start >= d->img_end) {
-            uint64_t sz = image_size(d, a);
-            if (sz)
-                d->img_base = a->start, d->img_end = a->start + sz, d->img_name = a->name;
+        wm_vma a = v[i].v;
+        a.end = wm_view_clip(a.end);
+        /* An image starts at its headers' VMA; its span covers the VMAs that
+         * follow, each file read once (wm_image_file_span caches). */
+        uint64_t span = a.start >= d->img_end ? wm_view_image_start(&a, v[i].name) : 0;
+        if (span)
+            d->img_base = a.start, d->img_end = a.start + span, d->img_name = v[i].name;
+        /* A VMA can straddle an image's end (the .bss merged with a
+         * neighbouring anonymous mapping): it is then split there. */
+        if (a.start >= d->img_base && a.start < d->img_end && a.end > d->img_end) {
+            wm_vma head = a;
+            head.end = d->img_end;
+            rc = derive_one(m, d, &head, v[i].name);
+            a.offset += head.end - head.start;
+            a.start = head.end;
         }
-        bool img = a->start >= d->img_base && a->start < d->img_end;
-        if (img && a->end > d->img_end)
-            a->end = d->img_end;
-        rc = push_free(m, d->at, a->start);
-        wm_mregion r = { a->start, a->end - a->start, a->start, 0, MEM_COMMIT, 0, MEM_PRIVATE, a->name };
-        bool anon = !a->inode;
-        if (img || !strcmp(a->name, "[vdso]")) {
-            r.type = MEM_IMAGE;
-            r.alloc_base = img ? d->img_base : a->start;
-            r.alloc_protect = PAGE_EXECUTE_WRITECOPY;
-            r.protect = protect_of(a, !anon && !a->shared);
-            if (img)   /* .bss and sections copied to anonymous memory too */
-                r.name = d->img_name;
-        } else if (!anon || a->shared) {
-            /* A view: runs with the same file and consistent offsets are one. */
-            r.type = MEM_MAPPED;
-            uint64_t delta = a->start - a->offset;
-            if (!(a->inode == d->map_inode && delta == d->map_delta && a->start == d->map_end))
-                d->map_base = a->start, d->map_delta = delta, d->map_inode = a->inode;
-            d->map_end = a->end;
-            r.alloc_base = d->map_base;
-            r.protect = protect_of(a, !a->shared);
-        } else {
-            if (!a->r && !a->w && !a->x) {
-                r.state = MEM_RESERVE;   /* how Wine and the CLR reserve */
-                r.protect = 0;
-                r.alloc_protect = PAGE_NOACCESS;
-            } else {
-                r.protect = protect_of(a, false);
-            }
-            /* Windows allocations start on 64 KiB boundaries; a reservation
-             * whose pages were committed or protected shows as adjacent VMAs,
-             * so one that continues its neighbour off such a boundary belongs
-             * to the neighbour's allocation (a Wine VirtualAlloc, a thread
-             * stack with its guard). A guess for native mappings. */
-            if (a->start == d->anon_end && (a->start & 0xffff))
-                r.alloc_base = d->anon_base, r.alloc_protect = d->anon_protect;
-            else
-                d->anon_base = a->start, d->anon_protect = r.alloc_protect ? r.alloc_protect : r.protect;
-            d->anon_end = a->end;
-        }
-        if (!r.alloc_protect)
-            r.alloc_protect = r.protect;
         if (!rc)
-            rc = push(m, &r);
-        d->at = a->end;
-        if (rc || a->end == vma_end)
-            break;
-        a->offset += a->end - a->start;
-        a->start = a->end, a->end = vma_end;
-      }
+            rc = derive_one(m, d, &a, v[i].name);
     }
     d->done = i;
-    if (final && !rc && d->at <= USER_MAX)
-        rc = push_free(m, d->at, USER_MAX + 1);
+    if (final && !rc)
+        rc = push_free(m, d->at, wm_view_user_end());
+    return rc;
+}
+
+int wm_maps_parse(wm_maps *m, char *text, size_t len)
+{
+    m->text = text, m->text_len = len;
+    vmavec vv = { 0 };
+    int rc = 0;
+    parse_lines(text, len, true, &vv, &rc);
+    if (!rc)
+        rc = derive(m, vv.v, vv.n, true);
+    free(vv.v);
     return rc;
 }
 
@@ -414,83 +294,120 @@ static int keep_names(wm_maps *m, vmavec *vv, size_t from)
     return 0;
 }
 
-int wm_maps_read(pid_t pid, wm_maps *m, wm_maps_emit emit, void *ctx)
+/* Opens pid's maps and starts the reader thread. */
+static int reader_start(reader *r, pid_t pid, pthread_t *th)
 {
-    memset(m, 0, sizeof *m);
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
-    reader r = { .fd = open(path, O_RDONLY | O_CLOEXEC) };
-    if (r.fd < 0)
+    memset(r, 0, sizeof *r);
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0)
         return -errno;
-    r.tail = &r.head;
-    pthread_mutex_init(&r.mu, NULL);
-    pthread_cond_init(&r.cv, NULL);
-    pthread_t th;
-    int rc = -pthread_create(&th, NULL, read_thread, &r);
-    if (rc) {
-        close(r.fd);
-        return rc;
-    }
-    vmavec vv = { 0 };
-    char carry[HEADROOM];
-    size_t carry_len = 0;
-    for (;;) {
-        pthread_mutex_lock(&r.mu);
-        while (!r.head && !r.done)
-            pthread_cond_wait(&r.cv, &r.mu);
-        rchunk *c = r.head;
-        if (c && !(r.head = c->next))
-            r.tail = &r.head;
-        pthread_mutex_unlock(&r.mu);
-        if (!c)
-            break;
-        char *text = c->buf + HEADROOM - carry_len;
-        memcpy(text, carry, carry_len);
-        size_t len = carry_len + c->len, from = vv.n;
-        size_t used = parse_lines(text, len, false, &vv, &rc);
-        if (!rc)
-            rc = keep_names(m, &vv, from);
-        if (!rc)
-            rc = derive(m, vv.v, vv.n, false);
-        /* The last region may still grow by merging with the next. When
-         * streaming, what was emitted is dropped, so the arrays stay small
-         * and cache-hot instead of growing to 60,000 entries. */
-        if (!rc && emit && m->n > 1) {
-            emit(ctx, m, 0, m->n - 1);
-            m->r[0] = m->r[m->n - 1];
-            m->n = 1;
-            size_t keep = m->ds.done;
-            memmove(vv.v, vv.v + keep, (vv.n - keep) * sizeof *vv.v);
-            vv.n -= keep;
-            m->ds.done -= keep;
-        }
-        carry_len = len - used;
-        if (carry_len > sizeof carry)
-            carry_len = 0;   /* a "line" longer than any path: drop it */
-        memcpy(carry, text + used, carry_len);
-        pthread_mutex_lock(&r.mu);
-        c->next = r.spare;
-        r.spare = c;
-        pthread_mutex_unlock(&r.mu);
-        if (rc)
-            break;
-    }
+    r->tail = &r->head;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    int rc = -pthread_create(th, NULL, read_thread, r);
+    if (rc)
+        close(r->fd);
+    return rc;
+}
+
+/* The next chunk read, or NULL at the end of the text. */
+static rchunk *reader_take(reader *r)
+{
+    pthread_mutex_lock(&r->mu);
+    while (!r->head && !r->done)
+        pthread_cond_wait(&r->cv, &r->mu);
+    rchunk *c = r->head;
+    if (c && !(r->head = c->next))
+        r->tail = &r->head;
+    pthread_mutex_unlock(&r->mu);
+    return c;
+}
+
+static void reader_give_back(reader *r, rchunk *c)
+{
+    pthread_mutex_lock(&r->mu);
+    c->next = r->spare;
+    r->spare = c;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Waits for the thread, frees the chunks; returns the read's -errno or 0. */
+static int reader_stop(reader *r, pthread_t th)
+{
     pthread_join(th, NULL);
-    for (rchunk **l = &r.head; l == &r.head || l == &r.spare; l = l == &r.head ? &r.spare : NULL)
+    for (rchunk **l = &r->head; l; l = l == &r->head ? &r->spare : NULL)
         while (*l) {
             rchunk *c = *l;
             *l = c->next;
             free(c);
         }
-    close(r.fd);
-    if (!rc && r.err)
-        rc = -r.err;
-    if (!rc && carry_len) {   /* a last line without a newline */
-        carry[carry_len < sizeof carry ? carry_len : sizeof carry - 1] = 0;
-        size_t from = vv.n;
-        parse_lines(carry, carry_len < sizeof carry ? carry_len : sizeof carry - 1, true, &vv, &rc);
+    close(r->fd);
+    return -r->err;
+}
+
+/* Parses and derives the complete lines of [text, text+len) (all of it when
+ * final); returns the bytes used (a cut last line is left to carry over). */
+static size_t consume(wm_maps *m, vmavec *vv, char *text, size_t len, bool final, int *rc)
+{
+    size_t from = vv->n;
+    size_t used = parse_lines(text, len, final, vv, rc);
+    if (!*rc)
+        *rc = keep_names(m, vv, from);
+    if (!*rc && !final)
+        *rc = derive(m, vv->v, vv->n, false);
+    return used;
+}
+
+/* When streaming, emits the regions that are final (all but the last, which
+ * may still merge with the next) and drops them with their VMAs, so the
+ * arrays stay small and cache-hot instead of growing to 60,000 entries. */
+static void emit_final(wm_maps *m, vmavec *vv, wm_maps_emit emit, void *ctx)
+{
+    if (!emit || m->n <= 1)
+        return;
+    emit(ctx, m, 0, m->n - 1);
+    m->r[0] = m->r[m->n - 1];
+    m->n = 1;
+    size_t keep = m->ds.done;
+    memmove(vv->v, vv->v + keep, (vv->n - keep) * sizeof *vv->v);
+    vv->n -= keep;
+    m->ds.done -= keep;
+}
+
+int wm_maps_read(pid_t pid, wm_maps *m, wm_maps_emit emit, void *ctx)
+{
+    memset(m, 0, sizeof *m);
+    reader r;
+    pthread_t th;
+    int rc = reader_start(&r, pid, &th);
+    if (rc)
+        return rc;
+    vmavec vv = { 0 };
+    char carry[HEADROOM];
+    size_t carry_len = 0;
+    rchunk *c;
+    while (!rc && (c = reader_take(&r))) {
+        /* A line cut by the chunk boundary goes in front of the next chunk. */
+        char *text = c->buf + HEADROOM - carry_len;
+        memcpy(text, carry, carry_len);
+        size_t len = carry_len + c->len;
+        size_t used = consume(m, &vv, text, len, false, &rc);
         if (!rc)
-            rc = keep_names(m, &vv, from);
+            emit_final(m, &vv, emit, ctx);
+        carry_len = len - used;
+        if (carry_len > sizeof carry)
+            carry_len = 0;   /* a "line" longer than any path: drop it */
+        memcpy(carry, text + used, carry_len);
+        reader_give_back(&r, c);
+    }
+    int err = reader_stop(&r, th);
+    if (!rc)
+        rc = err;
+    if (!rc && carry_len) {   /* a last line without a newline */
+        carry_len = carry_len < sizeof carry ? carry_len : sizeof carry - 1;
+        consume(m, &vv, carry, carry_len, true, &rc);
     }
     char *arena = m->text;
     if (!rc)

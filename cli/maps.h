@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "prim.h"
 
 typedef struct wm_mregion {
     uint64_t base, size;          /* BaseAddress, RegionSize */
@@ -30,13 +31,12 @@ typedef struct wm_maps {
     size_t n, cap;
     struct wm_derive {            /* where the incremental derivation stands */
         size_t done;
-        uint64_t at, map_base, map_delta, map_inode, map_end;
+        uint64_t at;                  /* end of the last region */
+        wm_vma view_first, view_last; /* the file view being walked */
         uint64_t anon_base, anon_end;
         uint32_t anon_protect;
         uint64_t img_base, img_end;   /* the image span being walked */
         const char *img_name;
-        struct wm_img { uint64_t inode; uint32_t dev; uint64_t size; } imgs[256];   /* per file: span or 0 */
-        size_t nimg;
     } ds;
 } wm_maps;
 

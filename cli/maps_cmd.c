@@ -233,6 +233,62 @@ static void maps_usage(FILE *f)
                "dumpable process, or CAP_SYS_PTRACE.\n");
 }
 
+/* "self" or a process id → *pid; false (after saying why) otherwise. */
+static bool parse_target(const char *target, pid_t *pid)
+{
+    if (!strcmp(target, "self")) {
+        *pid = getpid();
+        return true;
+    }
+    char *end;
+    long l = strtol(target, &end, 10);
+    if (*end || l <= 0 || l > 0x7fffffff) {
+        fprintf(stderr, "winmem maps: '%s' is not a process id (a number, or 'self')\n", target);
+        return false;
+    }
+    *pid = (pid_t)l;
+    return true;
+}
+
+/* What comes before the first row: the process's name is read first, so
+ * the header can name it while the map streams. */
+static void make_head(char *head, size_t size, pid_t pid, bool json)
+{
+    char comm[64] = "?", path[64];
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (f) {
+        if (fgets(comm, sizeof comm, f))
+            comm[strcspn(comm, "\n")] = 0;
+        fclose(f);
+    }
+    if (json) {
+        char *w = head + snprintf(head, size, "{\"pid\":%d,\"name\":\"", (int)pid);
+        w = json_esc(w, comm);   /* comm is at most 16 bytes: 6 each escaped fits */
+        w = cpy(w, "\",\"regions\":[");
+        *w = 0;
+    } else {
+        snprintf(head, size, "Process %d (%s), as VirtualQueryEx describes it\n"
+                 "BaseAddress       RegionSize(KiB)  State    Type     Protect                 "
+                 "AllocationBase    AllocProtect            Name\n", (int)pid, comm);
+    }
+}
+
+static int read_error(int rc, pid_t pid)
+{
+    if (rc == -EACCES || rc == -EPERM)
+        fprintf(stderr,
+                "winmem maps: permission denied reading process %d's memory map (/proc/%d/maps).\n"
+                "  The kernel requires ptrace read access (PTRACE_MODE_READ): run as the same user\n"
+                "  as the target (and the target must be dumpable), or with CAP_SYS_PTRACE\n"
+                "  (e.g. as root or via sudo).\n", (int)pid, (int)pid);
+    else if (rc == -ENOENT || rc == -ESRCH)
+        fprintf(stderr, "winmem maps: no process %d\n", (int)pid);
+    else
+        fprintf(stderr, "winmem maps: cannot read /proc/%d/maps: %s\n", (int)pid, strerror(-rc));
+    return 2;
+}
+
 int cmd_maps(int argc, char **argv)
 {
     const char *target = NULL;
@@ -251,40 +307,13 @@ int cmd_maps(int argc, char **argv)
     }
     if (!target) { maps_usage(stderr); return 2; }
     pid_t pid;
-    if (!strcmp(target, "self"))
-        pid = getpid();
-    else {
-        char *end;
-        long l = strtol(target, &end, 10);
-        if (*end || l <= 0 || l > 0x7fffffff) {
-            fprintf(stderr, "winmem maps: '%s' is not a process id (a number, or 'self')\n", target);
-            return 2;
-        }
-        pid = (pid_t)l;
-    }
-    /* The header comes first, so the name is read before the map. */
-    char comm[64] = "?", path[64];
-    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (f) {
-        if (fgets(comm, sizeof comm, f))
-            comm[strcspn(comm, "\n")] = 0;
-        fclose(f);
-    }
+    if (!parse_target(target, &pid))
+        return 2;
     out *o = malloc(sizeof *o);
     if (!o)
         return 2;
     char head[256];
-    if (json) {
-        char *w = head + snprintf(head, sizeof head, "{\"pid\":%d,\"name\":\"", (int)pid);
-        w = json_esc(w, comm);
-        w = cpy(w, "\",\"regions\":[");
-        *w = 0;
-    } else {
-        snprintf(head, sizeof head, "Process %d (%s), as VirtualQueryEx describes it\n"
-                 "BaseAddress       RegionSize(KiB)  State    Type     Protect                 "
-                 "AllocationBase    AllocProtect            Name\n", (int)pid, comm);
-    }
+    make_head(head, sizeof head, pid, json);
     memset(o, 0, offsetof(out, buf));
     o->json = json, o->show_free = show_free, o->first = true, o->head = head;
     wm_maps m;
@@ -296,21 +325,13 @@ int cmd_maps(int argc, char **argv)
     } else {
         rc = wm_maps_read(pid, &m, rows, o);
     }
-    if (rc == -EACCES || rc == -EPERM) {
-        fprintf(stderr,
-                "winmem maps: permission denied reading process %d's memory map (/proc/%d/maps).\n"
-                "  The kernel requires ptrace read access (PTRACE_MODE_READ): run as the same user\n"
-                "  as the target (and the target must be dumpable), or with CAP_SYS_PTRACE\n"
-                "  (e.g. as root or via sudo).\n", (int)pid, (int)pid);
-    } else if (rc == -ENOENT || rc == -ESRCH) {
-        fprintf(stderr, "winmem maps: no process %d\n", (int)pid);
-    } else if (rc) {
-        fprintf(stderr, "winmem maps: cannot read /proc/%d/maps: %s\n", (int)pid, strerror(-rc));
-    } else {
+    if (!rc) {
         totals(o, &m);
         out_flush(o);
         wm_maps_free(&m);
     }
     free(o);
-    return !rc && fflush(stdout) == 0 ? 0 : 2;
+    if (rc)
+        return read_error(rc, pid);
+    return fflush(stdout) == 0 ? 0 : 2;
 }

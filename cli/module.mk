@@ -1,7 +1,5 @@
-# cli/: the `winmem` command (build/winmem), its man page, its tests, bench
-# and `make demo`. Every cli/*.c is part of the program; cli/guest.c (the
-# saved-state area's command) joins when it exists — main.c refers to it
-# weakly, so the program links with or without it.
+# cli/: the `winmem` command (build/winmem), its man page and `make demo`
+# (its bench is in bench/module.mk). Every cli/*.c is part of the program, with common/'s helpers.
 CLI_SRC    := $(wildcard cli/*.c)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_LIBS   := -ldw -lelf -lz -lpthread
@@ -9,67 +7,19 @@ WINMEM_BIN := $(BUILD)/winmem
 
 all: $(WINMEM_BIN)
 
-$(WINMEM_BIN): $(CLI_OBJ) $(LIBWINMEM_A)
-	$(CC) -o $@ $(CLI_OBJ) $(LIBWINMEM_A) $(CORE_LIBS) $(CLI_LIBS)
+$(WINMEM_BIN): $(CLI_OBJ) $(COMMON_OBJ) $(LIBWINMEM_A)
+	$(CC) -o $@ $(CLI_OBJ) $(COMMON_OBJ) $(LIBWINMEM_A) $(CORE_LIBS) $(CLI_LIBS)
 
-# Unit tests (tests/test_cli_*.c) link the sanitizer build of the CLI's own
-# pieces (not main.c, not another area's guest.c) on top of tests/module.mk's rule.
-CLI_UNIT_SRC  := $(filter-out cli/main.c cli/guest.c,$(CLI_SRC))
-CLI_UNIT_OBJ  := $(CLI_UNIT_SRC:%.c=$(BUILD)/san/%.o)
-CLI_UNIT_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_cli_*.c))
-$(CLI_UNIT_BINS): $(CLI_UNIT_OBJ)
-$(foreach t,$(CLI_UNIT_BINS),$(eval UNIT_EXTRA_LIBS_$(notdir $(t)) := $(CLI_LIBS)))
-
-# The test program the end-to-end tests and the demo run under Wine.
-CLI_TARGET_EXE := $(BUILD)/tests/programs/cli_target.exe
-$(CLI_TARGET_EXE): tests/programs/cli_target.c | $(DEPS_STAMP)
-	@mkdir -p $(@D)
-	x86_64-w64-mingw32-gcc -O1 -g -Wall -o $@ $<
-
-# A native program on winmem's API, linked to libwinmem.so.0 (a link next to
-# it) so the shim's native door can interpose on its calls.
-CLI_NATIVE := $(BUILD)/tests/programs/cli_native
-$(CLI_NATIVE): tests/programs/cli_native.c $(LIBWINMEM_SO)
-	@mkdir -p $(@D)
-	ln -sf ../../libwinmem.so $(@D)/libwinmem.so.0
-	$(CC) -O1 -g -fno-omit-frame-pointer -Iinclude -o $@ $< -L$(BUILD) -lwinmem -Wl,-rpath,'$$ORIGIN'
-
-# The noisy multi-threaded program `winmem diff` is tested on
-# (tests/e2e/diff_noisy.sh): the PE, one PE per injected change (each in
-# its own directory, named noisy.exe like the program it changes), and the
-# same source as a winelib program.
-NOISY_DIR  := $(BUILD)/tests/programs
-NOISY_VARIANTS := site fail prot rwx leak grow
-NOISY_EXES := $(NOISY_DIR)/noisy.exe $(NOISY_VARIANTS:%=$(NOISY_DIR)/noisy-%/noisy.exe) $(NOISY_DIR)/noisy_wl.exe.so
-$(NOISY_DIR)/noisy.exe: tests/programs/noisy.c | $(DEPS_STAMP)
-	@mkdir -p $(@D)
-	x86_64-w64-mingw32-gcc -O1 -g -Wall -o $@ $<
-$(NOISY_DIR)/noisy-%/noisy.exe: tests/programs/noisy.c | $(DEPS_STAMP)
-	@mkdir -p $(@D)
-	x86_64-w64-mingw32-gcc -O1 -g -Wall -DINJECT_$(shell echo $* | tr a-z A-Z) -o $@ $<
-# No unwind data for the program's own functions (like Go before 1.21):
-# its stacks must end at the last frame that can be trusted.
-NOISY_EXES += $(NOISY_DIR)/noisy-nounwind/noisy.exe
-$(NOISY_DIR)/noisy-nounwind/noisy.exe: tests/programs/noisy.c | $(DEPS_STAMP)
-	@mkdir -p $(@D)
-	x86_64-w64-mingw32-gcc -O1 -g -Wall -fno-asynchronous-unwind-tables -fno-unwind-tables -o $@ $<
-# winegcc writes the launcher script noisy_wl.exe next to the .exe.so.
-$(NOISY_DIR)/noisy_wl.exe.so: tests/programs/noisy.c | $(DEPS_STAMP)
-	@mkdir -p $(@D)
-	winegcc -O1 -g -Wall -DWINELIB -o $(NOISY_DIR)/noisy_wl.exe $<
-check-e2e: $(NOISY_EXES)
-
-# The end-to-end scripts (tests/e2e/cli_*.sh) run in check-e2e; they use the
-# ASan build of winmem, so a corrupt trace that crashed it fails there.
+# The ASan build of winmem, which the end-to-end scripts (tests/e2e/cli_*.sh)
+# run, so a corrupt trace that crashed it fails there.
 WINMEM_SAN_BIN := $(BUILD)/san/winmem
-$(WINMEM_SAN_BIN): $(CLI_SRC:%.c=$(BUILD)/san/%.o) $(LIBWINMEM_SAN_A)
+$(WINMEM_SAN_BIN): $(CLI_SRC:%.c=$(BUILD)/san/%.o) $(COMMON_SAN_OBJ) $(LIBWINMEM_SAN_A)
 	$(CC) $(SAN_FLAGS) -o $@ $(filter %.o,$^) $(LIBWINMEM_SAN_A) $(CORE_LIBS) $(CLI_LIBS)
-check-e2e: $(WINMEM_SAN_BIN) $(CLI_TARGET_EXE) $(CLI_NATIVE)
 
-# make demo: a real Wine program under `winmem run`, its report, and the
-# memory map of a real process in Windows terms.
+# make demo: a real Wine program (tests/module.mk builds it) under
+# `winmem run`, its report, and the memory map of a real process in Windows terms.
 .PHONY: demo
-demo: all $(CLI_TARGET_EXE)
+demo: all $(BUILD)/tests/programs/cli_target.exe
 	@BUILD=$(BUILD) sh cli/demo.sh
 
 INSTALLS += install-cli
@@ -78,11 +28,3 @@ install-cli: $(WINMEM_BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(WINMEM_BIN) $(DESTDIR)$(PREFIX)/bin/winmem
 	install -m 644 docs/winmem.1 $(DESTDIR)$(PREFIX)/share/man/man1/winmem.1
-
-BENCHES += bench-cli
-.PHONY: bench-cli
-bench-cli: $(WINMEM_BIN) $(BUILD)/bench/cli_gen $(BUILD)/bench/cli_vmas
-	@BUILD=$(BUILD) sh bench/cli.sh
-$(BUILD)/bench/cli_gen $(BUILD)/bench/cli_vmas: $(BUILD)/bench/%: $(BUILD)/obj/bench/cli/%.o
-	@mkdir -p $(@D)
-	$(CC) -o $@ $< -lz

@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/names.h"
 #include "calls.h"
 #include "maps.h"
 #include "report.h"
@@ -80,11 +81,6 @@ static int err_cmp(const void *a, const void *b)
 {
     const err_stat *x = a, *y = b;
     return x->n != y->n ? (x->n < y->n ? 1 : -1) : (x->api > y->api) - (x->api < y->api);
-}
-
-static const char *mode_name(uint32_t m)
-{
-    return m == WMT_MODE_TRACE ? "trace" : m == WMT_MODE_CHECK ? "check" : m == WMT_MODE_NATIVE ? "native" : "?";
 }
 
 static void print_stack(tr_trace *t, FILE *f, uint32_t id, int max)
@@ -218,7 +214,7 @@ void report_print(tr_trace *t, FILE *f, const report_opts *o)
     fprintf(f, "winmem report: %s\n", t->path);
     fprintf(f, "  program   %s (pid %u%s), %s\n", *t->prog ? t->prog : tr_basename(t->exe), h->pid,
             h->flags & WMT_HF_FORK_CHILD ? ", fork child" : "", t->exe);
-    fprintf(f, "  recorded  mode %s, stacks %u frames%s%s\n", mode_name(h->mode), h->stack_depth,
+    fprintf(f, "  recorded  mode %s, stacks %u frames%s%s\n", wm_mode_name(h->mode), h->stack_depth,
             h->flags & WMT_HF_WINE ? (h->flags & WMT_HF_WINE_HOOKED ? ", Wine syscalls hooked" : ", Wine NOT hooked (unknown Wine build?)") : "",
             h->flags & WMT_HF_UNIX ? ", unix layer (mmap & co.)" : "");
     char d1[32];

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/names.h"
 #include "report.h"
 
 /* The shim sits next to the winmem binary (build/), one level up (the ASan
@@ -43,29 +44,12 @@ static char *find_shim(void)
     return env && access(env, R_OK) == 0 ? realpath(env, NULL) : NULL;
 }
 
-static bool is_wine(const char *cmd)
-{
-    const char *b = strrchr(cmd, '/');
-    b = b ? b + 1 : cmd;
-    return !strcmp(b, "wine") || !strcmp(b, "wine64") || !strcmp(b, "wine-stable") ||
-           !strcmp(b, "wine64-stable") || !strcmp(b, "wine-development");
-}
-
-static const char *base_of(const char *p)
-{
-    const char *b = p;
-    for (const char *q = p; *q; q++)
-        if (*q == '/' || *q == '\\')
-            b = q + 1;
-    return b;
-}
-
 /* The names the shim can know a native command by: it matches the basename
  * of /proc/self/exe, so "python3" must also be allowed as "python3.11" (a
  * symlink) and a script as its interpreter. Comma-separated for WINMEM_ONLY. */
 static void native_names(const char *cmd, char *out, size_t len)
 {
-    snprintf(out, len, "%s", base_of(cmd));
+    snprintf(out, len, "%s", wm_base_name(cmd));
     char path[PATH_MAX] = "";
     if (strchr(cmd, '/')) {
         snprintf(path, sizeof path, "%s", cmd);
@@ -84,7 +68,7 @@ static void native_names(const char *cmd, char *out, size_t len)
     char *real = path[0] ? realpath(path, NULL) : NULL;
     if (!real)
         return;
-    const char *names[2] = { base_of(real), NULL };
+    const char *names[2] = { wm_base_name(real), NULL };
     char interp[PATH_MAX] = "";
     FILE *f = fopen(real, "re");
     if (f) {   /* "#!/usr/bin/env python3" or "#!/bin/sh -e" */
@@ -92,7 +76,7 @@ static void native_names(const char *cmd, char *out, size_t len)
         if (fgets(line, sizeof line, f) && line[0] == '#' && line[1] == '!') {
             char a[256] = "", b[256] = "";
             if (sscanf(line + 2, " %255s %255s", a, b) >= 1) {
-                snprintf(interp, sizeof interp, "%s", !strcmp(base_of(a), "env") && b[0] ? b : base_of(a));
+                snprintf(interp, sizeof interp, "%s", !strcmp(wm_base_name(a), "env") && b[0] ? b : wm_base_name(a));
                 names[1] = interp;
             }
         }
@@ -158,7 +142,7 @@ int cmd_run(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (strcmp(mode, "trace") && strcmp(mode, "check") && strcmp(mode, "native")) {
+    if (wm_mode_parse(mode) < 0) {
         fprintf(stderr, "winmem run: --mode must be trace, check or native (not '%s')\n", mode);
         return 2;
     }
@@ -170,8 +154,8 @@ int cmd_run(int argc, char **argv)
         return 2;
     }
     /* The program the user means: X.exe for `wine X.exe`, else the command. */
-    bool wine = is_wine(cmd[0]) && cmd[1];
-    const char *name = wine ? base_of(cmd[1]) : base_of(cmd[0]);
+    bool wine = wm_is_wine_name(wm_base_name(cmd[0])) && cmd[1];
+    const char *name = wine ? wm_base_name(cmd[1]) : wm_base_name(cmd[0]);
     char names[3 * 256 + 4];
     if (!only && !all) {
         if (wine)
@@ -222,16 +206,8 @@ int cmd_run(int argc, char **argv)
 
     /* The traces this run wrote: the pattern with %p as a wildcard, newer
      * than the start (older runs may match the same pattern). */
-    char pat[PATH_MAX], *w = pat;
-    for (const char *p = out; *p && w < pat + sizeof pat - 2; p++) {
-        if (p[0] == '%' && p[1] == 'p') {
-            *w++ = '*';
-            p++;
-        } else {
-            *w++ = *p;
-        }
-    }
-    *w = 0;
+    char pat[PATH_MAX];
+    wm_pattern_fill(out, "*", pat, sizeof pat);
     glob_t g;
     int found = 0;
     if (glob(pat, 0, NULL, &g) == 0) {

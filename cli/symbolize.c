@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "common/pe.h"
 #include "symbolize.h"
 
 typedef struct sym_ent {
@@ -184,9 +185,6 @@ static void load_elf(sym_table *t, const char *path, const uint8_t *bid, size_t 
 
 /* ---- PE: export table + COFF symbols, with every read bounds-checked ---- */
 
-static int rd16(const uint8_t *p) { return p[0] | p[1] << 8; }
-static uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
-
 typedef struct pe_file {
     const uint8_t *b;
     size_t len;
@@ -204,7 +202,7 @@ static uint64_t pe_rva(const pe_file *f, uint32_t rva)
 {
     for (int i = 0; i < f->nsect; i++) {
         const uint8_t *s = f->sects + 40 * i;
-        uint32_t va = rd32(s + 12), vsz = rd32(s + 8), raw = rd32(s + 16), rawsz = rd32(s + 20);
+        uint32_t va = wm_le32(s + 12), vsz = wm_le32(s + 8), raw = wm_le32(s + 16), rawsz = wm_le32(s + 20);
         uint32_t span = vsz > rawsz ? vsz : rawsz;
         if (rva >= va && rva - va < span)
             return rva - va < rawsz ? (uint64_t)raw + (rva - va) : UINT64_MAX;
@@ -226,19 +224,19 @@ static void pe_exports(sym_table *t, const pe_file *f, uint32_t dir_rva, uint32_
     const uint8_t *d = pe_at(f, pe_rva(f, dir_rva), 40);
     if (!d)
         return;
-    uint32_t nfunc = rd32(d + 20), nname = rd32(d + 24);
-    uint64_t funcs = pe_rva(f, rd32(d + 28)), names = pe_rva(f, rd32(d + 32)), ords = pe_rva(f, rd32(d + 36));
+    uint32_t nfunc = wm_le32(d + 20), nname = wm_le32(d + 24);
+    uint64_t funcs = pe_rva(f, wm_le32(d + 28)), names = pe_rva(f, wm_le32(d + 32)), ords = pe_rva(f, wm_le32(d + 36));
     if (!pe_at(f, funcs, (size_t)nfunc * 4) || !pe_at(f, names, (size_t)nname * 4) ||
         !pe_at(f, ords, (size_t)nname * 2))
         return;
     for (uint32_t i = 0; i < nname; i++) {
-        uint32_t ord = rd16(f->b + ords + 2 * i);
+        uint32_t ord = wm_le16(f->b + ords + 2 * i);
         if (ord >= nfunc)
             continue;
-        uint32_t rva = rd32(f->b + funcs + 4 * ord);
+        uint32_t rva = wm_le32(f->b + funcs + 4 * ord);
         if (rva >= dir_rva && rva - dir_rva < dir_size)
             continue;   /* a forwarder ("NTDLL.RtlFoo"), not code here */
-        add_sym(t, rva, 0, pe_str(f, rd32(f->b + names + 4 * i)), 2);
+        add_sym(t, rva, 0, pe_str(f, wm_le32(f->b + names + 4 * i)), 2);
     }
 }
 
@@ -250,24 +248,24 @@ static void pe_coff_symbols(sym_table *t, const pe_file *f, uint32_t symoff, uin
     if (!syms || nsyms == 0)
         return;
     const uint8_t *strtab = pe_at(f, (uint64_t)symoff + (uint64_t)nsyms * 18, 4);
-    uint32_t strsz = strtab ? rd32(strtab) : 0;
+    uint32_t strsz = strtab ? wm_le32(strtab) : 0;
     if (strtab && !pe_at(f, (uint64_t)symoff + (uint64_t)nsyms * 18, strsz))
         strsz = 0;
     for (uint32_t i = 0; i < nsyms; i++) {
         const uint8_t *s = syms + 18 * i;
-        int sect = (int16_t)rd16(s + 12), type = rd16(s + 14), cls = s[16], naux = s[17];
+        int sect = (int16_t)wm_le16(s + 12), type = wm_le16(s + 14), cls = s[16], naux = s[17];
         if ((type >> 4) == 2 && (cls == 2 || cls == 3) && sect > 0 && sect <= f->nsect) {
             char shortname[9];
             const char *name = shortname;
-            if (rd32(s) == 0) {
-                uint32_t o = rd32(s + 4);
+            if (wm_le32(s) == 0) {
+                uint32_t o = wm_le32(s + 4);
                 name = (strsz && o < strsz && memchr(strtab + o, 0, strsz - o)) ? (const char *)strtab + o : NULL;
             } else {
                 memcpy(shortname, s, 8);
                 shortname[8] = 0;
             }
-            uint32_t va = rd32(f->sects + 40 * (sect - 1) + 12);
-            add_sym(t, (uint64_t)va + rd32(s + 8), 0, name, cls == 2 ? 3 : 1);
+            uint32_t va = wm_le32(f->sects + 40 * (sect - 1) + 12);
+            add_sym(t, (uint64_t)va + wm_le32(s + 8), 0, name, cls == 2 ? 3 : 1);
         }
         i += naux;
     }
@@ -290,26 +288,21 @@ static void load_pe(sym_table *t, const char *path)
         return;
     }
     pe_file f = { map, (size_t)st.st_size, NULL, 0 };
-    const uint8_t *nt = pe_at(&f, rd32(f.b + 60), 24);
-    if (f.b[0] != 'M' || f.b[1] != 'Z' || !nt || memcmp(nt, "PE\0\0", 4)) {
+    wm_pe pe;
+    uint32_t rva, size;
+    if (!wm_pe_read(f.b, f.len, &pe)) {
         snprintf(t->error, sizeof t->error, "%s: not a PE file", path);
         goto out;
     }
-    const uint8_t *fh = nt + 4;
-    int nsect = rd16(fh + 2), optsz = rd16(fh + 16);
-    uint32_t symoff = rd32(fh + 8), nsyms = rd32(fh + 12);
-    const uint8_t *opt = pe_at(&f, (uint64_t)(fh - f.b) + 20, optsz);
-    f.sects = pe_at(&f, (uint64_t)(fh - f.b) + 20 + optsz, (size_t)nsect * 40);
-    if (!opt || !f.sects || optsz < 2) {
+    if (!pe.sections) {
         snprintf(t->error, sizeof t->error, "%s: damaged PE headers", path);
         goto out;
     }
-    f.nsect = nsect;
-    int pe32plus = rd16(opt) == 0x20b;
-    size_t dd = pe32plus ? 112 : 96;   /* data directories in the optional header */
-    if ((size_t)optsz >= dd + 8)
-        pe_exports(t, &f, rd32(opt + dd), rd32(opt + dd + 4));
-    pe_coff_symbols(t, &f, symoff, nsyms);
+    f.sects = pe.sections;
+    f.nsect = pe.nsections;
+    if (wm_pe_dir(&pe, WM_PE_DIR_EXPORT, &rva, &size))
+        pe_exports(t, &f, rva, size);
+    pe_coff_symbols(t, &f, pe.symoff, pe.nsyms);
     if (t->n == 0)
         snprintf(t->error, sizeof t->error, "%s: no exports or symbols", path);
 out:

@@ -46,7 +46,7 @@ static inline uint64_t page_mask(void) { return pmask; }
 
 __attribute__((constructor)) static void alloc_init(void)
 {
-    pmask = (uint64_t)sysconf(_SC_PAGESIZE) - 1;
+    pmask = (uint64_t)wm_page_size() - 1;
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 

@@ -39,28 +39,20 @@
 #define S wm_awe_S
 typedef wm_awe_window window;
 
-/* Other families own these; weak so core/awe.c links on its own. */
-#pragma weak wm_handle_is_self
-#pragma weak wm_handle_get
-#pragma weak wm_space_put
-
 /* ---- caller memory ---- */
 
 static NTSTATUS check_process(HANDLE h)
 {
     if (h == (HANDLE)(intptr_t)-1)
         return STATUS_SUCCESS;
-    if (wm_handle_is_self && wm_handle_is_self(h))
+    if (wm_handle_is_self(h))
         return STATUS_SUCCESS;
-    if (wm_handle_get) {
-        NTSTATUS st = STATUS_INVALID_HANDLE;
-        wm_space *sp = wm_handle_get(h, &st);
-        if (sp) {
-            wm_space_put(sp);
-            return STATUS_NOT_SUPPORTED;   /* frames live in this process only */
-        }
-    }
-    return STATUS_INVALID_HANDLE;
+    NTSTATUS st = STATUS_INVALID_HANDLE;
+    wm_space *sp = wm_handle_get(h, &st);
+    if (!sp)
+        return STATUS_INVALID_HANDLE;
+    wm_space_put(sp);
+    return STATUS_NOT_SUPPORTED;   /* frames live in this process only */
 }
 
 
@@ -276,11 +268,80 @@ static NTSTATUS capture(const void *src, ULONG_PTR n, ULONG_PTR *stackbuf, ULONG
     return STATUS_SUCCESS;
 }
 
+/* Claims every frame of list[0..n) (marks it PENDING), idx[i] its index;
+ * on failure undoes the marks already made. Pre: S.lock held. */
+static NTSTATUS claim_all(const ULONG_PTR *list, uint64_t n, uint32_t *idx)
+{
+    NTSTATUS st = STATUS_SUCCESS;
+    uint64_t i;
+    for (i = 0; i < n; i++)
+        if ((st = claim(list[i], &idx[i])))
+            break;
+    if (st)
+        while (i--)
+            S.va[idx[i]] = 0;
+    return st;
+}
+
+/* Maps the claimed frames idx[0..n) at va in window w, in runs of
+ * consecutive frames. Out of kernel mappings: the whole range is left
+ * unmapped and its frames unclaimed, rather than half of it mapped.
+ * Pre: S.lock held. */
+static NTSTATUS map_claimed(window *w, uint64_t va, uint64_t n, const uint32_t *idx)
+{
+    uint64_t pg = wm_page_size();
+    for (uint64_t i = 0; i < n; i++)
+        clear_page(w, va + i * pg);
+    for (uint64_t i = 0; i < n;) {
+        uint64_t run = 1;
+        while (i + run < n && idx[i + run] == idx[i] + run)
+            run++;
+        if (!map_run(va + i * pg, idx[i], run)) {
+            for (uint64_t j = 0; j < n; j++)
+                S.va[idx[j]] = 0;
+            for (uint64_t j = 0; j < n; j++)
+                *slot_of(w, va + j * pg) = 0;
+            unmap_pages(va, n * pg);
+            return STATUS_INSUFFICIENT_RESOURCES;
+        }
+        for (uint64_t j = i; j < i + run; j++) {
+            S.va[idx[j]] = va + j * pg;
+            *slot_of(w, va + j * pg) = idx[j] + 1;
+        }
+        i += run;
+    }
+    return STATUS_SUCCESS;
+}
+
+/* MapUserPhysicalPages' work on n pages at va (list NULL: unmap them).
+ * Pre: S.lock held; list, when given, is the caller's copy. */
+static NTSTATUS map_locked(uint64_t va, uint64_t n, const ULONG_PTR *list, uint32_t *idx)
+{
+    uint64_t pg = wm_page_size();
+    window *w = S.nframes ? find_window(va, n * pg) : NULL;
+    if (!w)
+        return STATUS_INVALID_PARAMETER;
+    if (!list) {                        /* NULL array: unmap the range */
+        for (uint64_t i = 0; i < n; i++)
+            clear_page(w, va + i * pg);
+        return unmap_pages(va, n * pg) ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;
+    }
+    NTSTATUS st = claim_all(list, n, idx);
+    if (st)
+        return st;
+    if (!(w = find_window(va, n * pg))) {   /* claim may have dropped records */
+        for (uint64_t i = 0; i < n; i++)
+            S.va[idx[i]] = 0;
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    return map_claimed(w, va, n, idx);
+}
+
 NTSTATUS wm_awe_map(void *addr, ULONG_PTR n, const ULONG_PTR *frames)
 {
     ULONG_PTR stackbuf[STACK_COPY], *list = NULL;
     uint32_t idxbuf[STACK_COPY], *idx = idxbuf;
-    uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t pg = wm_page_size();
     uint64_t va = (uint64_t)(uintptr_t)addr & ~(pg - 1);
     if (n == 0 || n > UINTPTR_MAX / pg || va + n * pg < va)
         return STATUS_INVALID_PARAMETER;
@@ -294,63 +355,8 @@ NTSTATUS wm_awe_map(void *addr, ULONG_PTR n, const ULONG_PTR *frames)
             return STATUS_INSUFFICIENT_RESOURCES;
         }
     }
-
-    NTSTATUS st = STATUS_SUCCESS;
-    uint64_t i = 0;
     pthread_mutex_lock(&S.lock);
-    window *w = S.nframes ? find_window(va, n * pg) : NULL;
-    if (!w) {
-        st = STATUS_INVALID_PARAMETER;
-        goto out;
-    }
-    if (!list) {                        /* NULL array: unmap the range */
-        for (i = 0; i < n; i++)
-            clear_page(w, va + i * pg);
-        if (!unmap_pages(va, n * pg))
-            st = STATUS_INSUFFICIENT_RESOURCES;
-        goto out;
-    }
-    for (i = 0; i < n; i++) {
-        uint32_t k;
-        if ((st = claim(list[i], &k)))
-            break;
-        idx[i] = k;
-    }
-    if (st) {                           /* undo the PENDING marks */
-        while (i--)
-            S.va[idx[i]] = 0;
-        goto out;
-    }
-    if (!(w = find_window(va, n * pg))) {   /* claim may have dropped records */
-        for (i = 0; i < n; i++)
-            S.va[idx[i]] = 0;
-        st = STATUS_INSUFFICIENT_RESOURCES;
-        goto out;
-    }
-    for (i = 0; i < n; i++)
-        clear_page(w, va + i * pg);
-    for (i = 0; i < n;) {
-        uint64_t run = 1;
-        while (i + run < n && idx[i + run] == idx[i] + run)
-            run++;
-        if (!map_run(va + i * pg, idx[i], run)) {
-            /* Out of kernel mappings: leave the whole range unmapped and
-             * say so, rather than half of it mapped. */
-            for (uint64_t j = 0; j < n; j++)
-                S.va[idx[j]] = 0;
-            for (uint64_t j = 0; j < n; j++)
-                *slot_of(w, va + j * pg) = 0;
-            unmap_pages(va, n * pg);
-            st = STATUS_INSUFFICIENT_RESOURCES;
-            goto out;
-        }
-        for (uint64_t j = i; j < i + run; j++) {
-            S.va[idx[j]] = va + j * pg;
-            *slot_of(w, va + j * pg) = idx[j] + 1;
-        }
-        i += run;
-    }
-out:
+    NTSTATUS st = map_locked(va, n, list, idx);
     pthread_mutex_unlock(&S.lock);
     if (list && list != stackbuf)
         free(list);
@@ -359,11 +365,64 @@ out:
     return st;
 }
 
+/* Releases the claims of list[j] for j in [from, n) (0 entries claim none). */
+static void unclaim_from(const ULONG_PTR *list, const uint32_t *idx, uint64_t from, uint64_t n)
+{
+    for (uint64_t j = from; j < n && list; j++)
+        if (list[j])
+            S.va[idx[j]] = 0;
+}
+
+/* MapUserPhysicalPagesScatter's work on the caller's copies va[] and
+ * list[] (list NULL or an entry 0: unmap that page); w and idx are scratch
+ * arrays of n entries. Entries before a failure to map stay done, as on
+ * Windows. Pre: S.lock held. */
+static NTSTATUS scatter_locked(ULONG_PTR *va, uint64_t n, const ULONG_PTR *list, window **w, uint32_t *idx)
+{
+    uint64_t pg = wm_page_size(), i;
+    NTSTATUS st = STATUS_SUCCESS;
+    for (i = 0; i < n; i++) {
+        va[i] &= ~(pg - 1);
+        if (!S.nframes || !(w[i] = find_window(va[i], pg)))
+            return STATUS_INVALID_PARAMETER;
+    }
+    for (i = 0; i < n && list; i++) {
+        idx[i] = UINT32_MAX;
+        if (list[i] && (st = claim(list[i], &idx[i])))
+            break;
+    }
+    if (st) {
+        while (i--)
+            if (idx[i] != UINT32_MAX)
+                S.va[idx[i]] = 0;
+        return st;
+    }
+    /* find_window and claim may have moved or dropped records: look the
+     * windows up again (they exist: the registry said so above). */
+    for (i = 0; i < n; i++)
+        if (!(w[i] = find_window(va[i], pg))) {
+            unclaim_from(list, idx, 0, n);
+            return STATUS_INSUFFICIENT_RESOURCES;
+        }
+    for (i = 0; i < n; i++) {
+        clear_page(w[i], va[i]);
+        bool ok = (list && list[i]) ? map_run(va[i], idx[i], 1) : unmap_pages(va[i], pg);
+        if (!ok) {
+            unclaim_from(list, idx, i, n);
+            return STATUS_INSUFFICIENT_RESOURCES;
+        }
+        if (list && list[i]) {
+            S.va[idx[i]] = va[i];
+            *slot_of(w[i], va[i]) = idx[i] + 1;
+        }
+    }
+    return STATUS_SUCCESS;
+}
+
 NTSTATUS wm_awe_map_scatter(void **vas, ULONG_PTR n, const ULONG_PTR *frames)
 {
     ULONG_PTR vbuf[STACK_COPY], fbuf[STACK_COPY], *va = NULL, *list = NULL;
-    uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
-    if (n > UINTPTR_MAX / pg)
+    if (n > UINTPTR_MAX / wm_page_size())
         return STATUS_INVALID_PARAMETER;
     NTSTATUS st = capture(vas, n, vbuf, &va);
     if (st)
@@ -377,56 +436,8 @@ NTSTATUS wm_awe_map_scatter(void **vas, ULONG_PTR n, const ULONG_PTR *frames)
     }
     window **w = malloc(n * sizeof *w);
     uint32_t *idx = malloc(n * sizeof *idx);
-    uint64_t i = 0;
     pthread_mutex_lock(&S.lock);
-    if (!w || !idx) {
-        st = STATUS_INSUFFICIENT_RESOURCES;
-        goto out;
-    }
-    for (i = 0; i < n; i++) {
-        va[i] &= ~(pg - 1);
-        if (!S.nframes || !(w[i] = find_window(va[i], pg))) {
-            st = STATUS_INVALID_PARAMETER;
-            goto out;
-        }
-    }
-    for (i = 0; i < n && list; i++) {
-        idx[i] = UINT32_MAX;
-        if (list[i] && (st = claim(list[i], &idx[i])))
-            break;
-    }
-    if (st) {
-        while (i--)
-            if (idx[i] != UINT32_MAX)
-                S.va[idx[i]] = 0;
-        goto out;
-    }
-    /* find_window and claim may have moved or dropped records: look the
-     * windows up again (they exist: the registry said so above). */
-    for (i = 0; i < n; i++)
-        if (!(w[i] = find_window(va[i], pg))) {
-            for (uint64_t j = 0; j < n && list; j++)
-                if (list[j])
-                    S.va[idx[j]] = 0;
-            st = STATUS_INSUFFICIENT_RESOURCES;
-            goto out;
-        }
-    for (i = 0; i < n; i++) {
-        clear_page(w[i], va[i]);
-        bool ok = (list && list[i]) ? map_run(va[i], idx[i], 1) : unmap_pages(va[i], pg);
-        if (!ok) {
-            st = STATUS_INSUFFICIENT_RESOURCES;   /* earlier entries stay done */
-            for (uint64_t j = i; j < n; j++)
-                if (list && list[j])
-                    S.va[idx[j]] = 0;
-            break;
-        }
-        if (list && list[i]) {
-            S.va[idx[i]] = va[i];
-            *slot_of(w[i], va[i]) = idx[i] + 1;
-        }
-    }
-out:
+    st = w && idx ? scatter_locked(va, n, list, w, idx) : STATUS_INSUFFICIENT_RESOURCES;
     pthread_mutex_unlock(&S.lock);
     free(w);
     free(idx);

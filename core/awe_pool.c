@@ -5,12 +5,9 @@
  * frame starts zeroed, as Windows hands out zeroed pages.
  */
 #include <fcntl.h>
-#include <linux/capability.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -23,46 +20,20 @@ wm_awe_state wm_awe_S = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
 
 /* ---- privilege: SeLockMemoryPrivilege ≈ CAP_IPC_LOCK or RLIMIT_MEMLOCK ---- */
 
-static bool have_cap_ipc_lock(void)
-{
-    struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-    struct __user_cap_data_struct data[2];
-    if (syscall(SYS_capget, &hdr, data) != 0)
-        return false;
-    return data[CAP_IPC_LOCK / 32].effective & (1u << (CAP_IPC_LOCK % 32));
-}
-
-/* The "<key> N kB" line of a /proc file, in bytes; dflt if absent. */
-static uint64_t proc_kb(const char *path, const char *key, uint64_t dflt)
-{
-    FILE *f = fopen(path, "re");
-    char line[256];
-    size_t k = strlen(key);
-    if (!f)
-        return dflt;
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, key, k)) {
-            fclose(f);
-            return strtoull(line + k, NULL, 10) * 1024;
-        }
-    fclose(f);
-    return dflt;
-}
-
 /* How many more frames this process may lock: *budget, or a failure. */
 NTSTATUS wm_awe_lock_budget(uint64_t *budget)
 {
-    struct rlimit rl;
-    uint64_t ram = proc_kb("/proc/meminfo", "MemAvailable:", UINT64_MAX);
+    uint64_t ram = wm_mem_available();
     *budget = ram == UINT64_MAX ? UINT64_MAX : ram / 8 * 7 / S.pg;
-    if (have_cap_ipc_lock())
+    if (wm_can_lock_any())
         return STATUS_SUCCESS;
-    if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+    uint64_t limit = wm_memlock_limit();
+    if (limit == UINT64_MAX)
         return STATUS_SUCCESS;
-    if (rl.rlim_cur < S.pg)
+    if (limit < S.pg)
         return STATUS_PRIVILEGE_NOT_HELD;
-    uint64_t used = proc_kb("/proc/self/status", "VmLck:", 0);
-    uint64_t left = used >= rl.rlim_cur ? 0 : (rl.rlim_cur - used) / S.pg;
+    uint64_t used = wm_self_locked();
+    uint64_t left = used >= limit ? 0 : (limit - used) / S.pg;
     if (left < *budget)
         *budget = left;
     return STATUS_SUCCESS;
@@ -84,7 +55,7 @@ bool wm_awe_pool_open(void)
 {
     if (S.fd >= 0)
         return true;
-    S.pg = (size_t)sysconf(_SC_PAGESIZE);
+    S.pg = wm_page_size();
     S.shift = (unsigned)__builtin_ctzl(S.pg);
     S.fd = memfd_create("winmem-awe", MFD_CLOEXEC);
     struct stat st;

@@ -17,7 +17,7 @@ DWORD wm_status_to_error(NTSTATUS st)
      * table agrees; only the statuses winmem can return are listed. */
     switch ((uint32_t)st) {
     case (uint32_t)STATUS_SUCCESS:                 return ERROR_SUCCESS;
-    case (uint32_t)STATUS_GUARD_PAGE_VIOLATION:    return 0x80000001u; /* STATUS_GUARD_PAGE_VIOLATION maps to itself */
+    case (uint32_t)STATUS_GUARD_PAGE_VIOLATION:    return (DWORD)STATUS_GUARD_PAGE_VIOLATION;   /* maps to itself */
     case (uint32_t)STATUS_PARTIAL_COPY:            return ERROR_PARTIAL_COPY;
     case (uint32_t)STATUS_NOT_IMPLEMENTED:         return ERROR_INVALID_FUNCTION;
     case (uint32_t)STATUS_INVALID_INFO_CLASS:      return ERROR_INVALID_PARAMETER;

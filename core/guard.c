@@ -33,7 +33,7 @@ static uint64_t page_size;   /* set before any guard can be armed */
 
 __attribute__((constructor)) static void guard_init(void)
 {
-    page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+    page_size = wm_page_size();
 }
 
 /* initial-exec: reading it in the handler must not allocate. */

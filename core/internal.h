@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include "winmem/memory.h"
 #include "prim.h"
+#include "winview.h"
 
 /* Public entry points are exported; everything else in core/ is hidden. */
 #define WM_EXPORT __attribute__((visibility("default")))
@@ -60,18 +61,7 @@ static inline int wm_prot_to_unix(uint32_t prot)
     }
 }
 
-/* WM_VMA_* access → PAGE_*. A private writable file mapping is WRITECOPY
- * until its page is copied; callers that know that pass cow = true. */
-static inline uint32_t wm_prot_from_vma(uint32_t vma_flags, bool cow)
-{
-    bool r = vma_flags & WM_VMA_READ, w = vma_flags & WM_VMA_WRITE, x = vma_flags & WM_VMA_EXEC;
-    if (x)
-        return w ? (cow ? PAGE_EXECUTE_WRITECOPY : PAGE_EXECUTE_READWRITE)
-                 : (r ? PAGE_EXECUTE_READ : PAGE_EXECUTE);
-    if (w)
-        return cow ? PAGE_WRITECOPY : PAGE_READWRITE;
-    return r ? PAGE_READONLY : PAGE_NOACCESS;
-}
+/* wm_prot_from_vma (VMA access → PAGE_*) is one of the rules in winview.h. */
 
 #define WM_ALLOC_GRANULARITY 0x10000ULL
 

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include "common/pe.h"
 #include "prim_linux.h"
 
 #define PG(x)    ((x) & ~4095ULL)
@@ -176,21 +177,13 @@ typedef struct elf_span {
 static elf_span cache[NCACHE];
 static unsigned cache_next;
 
-static uint32_t le32(const unsigned char *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
-
 /* SizeOfImage of a PE file (the headers Wine maps at an image's base), or 0. */
 static uint64_t pe_size_of(int fd)
 {
-    unsigned char h[1024];
+    uint8_t h[1024];
+    wm_pe pe;
     ssize_t n = pread(fd, h, sizeof h, 0);
-    if (n < 64 || h[0] != 'M' || h[1] != 'Z')
-        return 0;
-    uint32_t pe = le32(h + 0x3c);
-    /* "PE\0\0", 20 bytes of file header, then SizeOfImage at optional
-     * header offset 56 (the same in PE32 and PE32+). */
-    if ((size_t)n < 84 || pe > (size_t)n - 84 || memcmp(h + pe, "PE\0\0", 4) != 0)
-        return 0;
-    return le32(h + pe + 24 + 56);
+    return n > 0 && wm_pe_read(h, (size_t)n, &pe) ? pe.size_of_image : 0;
 }
 
 static void read_elf(const char *path, uint64_t dev, uint64_t inode, elf_span *e)
@@ -252,7 +245,27 @@ static void get_span(const char *path, uint64_t dev, uint64_t inode, elf_span *o
     pthread_mutex_unlock(&cache_lock);
 }
 
-/* The image that file VMA v (of file path) belongs to, if addr is in it. */
+uint64_t wm_image_file_span(const char *path, const wm_vma *v)
+{
+    elf_span e;
+    get_span(path, makedev(v->dev_major, v->dev_minor), v->inode, &e);
+    return e.is_image ? e.hi - e.lo : PGUP(e.pe_size);
+}
+
+/* true when the image of e loaded at base spans addr: the VMA at base maps
+ * the same file at the first segment's offset (not a data mapping of it). */
+static bool image_at(wm_space *sp, const wm_vma *v, const elf_span *e, uint64_t base, uint64_t addr)
+{
+    wm_vma b;
+    return addr >= base && addr < base + (e->hi - e->lo) &&
+           wm_vma_find(sp, base, &b, NULL, 0) == 0 && b.start == base &&
+           b.inode == v->inode && b.offset == PG(e->off[0]);
+}
+
+/* The image that file VMA v (of file path) belongs to, if addr is in it.
+ * The base follows from the segment v maps; or, for the no-access holes
+ * between segments, from ld.so's first mapping of the whole span at the
+ * first segment's offset, whose offsets the holes keep. */
 static int image_of(wm_space *sp, const wm_vma *v, const char *path, uint64_t addr,
                     uint64_t *start, uint64_t *end)
 {
@@ -261,19 +274,21 @@ static int image_of(wm_space *sp, const wm_vma *v, const char *path, uint64_t ad
     if (!e.is_image)
         return -ENOENT;
     uint64_t first_off = PG(e.off[0]);
-    for (int i = 0; i < e.nseg; i++) {
-        uint64_t o = PG(e.off[i]);
-        if (v->offset < o || v->offset >= PGUP(e.off[i] + e.filesz[i]))
+    for (int i = 0; i <= e.nseg; i++) {
+        uint64_t base;
+        if (i < e.nseg) {
+            uint64_t o = PG(e.off[i]);
+            if (v->offset < o || v->offset >= PGUP(e.off[i] + e.filesz[i]))
+                continue;
+            base = v->start - (v->offset - o) - PG(e.vaddr[i]) + e.lo;
+        } else if (v->offset >= first_off && !(v->flags & (WM_VMA_READ | WM_VMA_WRITE | WM_VMA_EXEC))) {
+            base = v->start - (v->offset - first_off);
+        } else {
             continue;
-        uint64_t bias = v->start - (v->offset - o) - PG(e.vaddr[i]);
-        uint64_t base = bias + e.lo, top = bias + e.hi;
-        if (addr < base || addr >= top)
-            continue;
-        wm_vma b;
-        if (wm_vma_find(sp, base, &b, NULL, 0) == 0 && b.start == base &&
-            b.inode == v->inode && b.offset == first_off) {
+        }
+        if (image_at(sp, v, &e, base, addr)) {
             *start = base;
-            *end = top;
+            *end = base + (e.hi - e.lo);
             return 0;
         }
     }

@@ -1,6 +1,6 @@
 /*
  * core/prim_linux.c — address spaces, VMAs, pagemap and fault-safe copies
- * (prim.h). Images are in prim_image.c.
+ * (prim.h). Images are in prim_image.c, system facts in prim_sys.c.
  *
  * VMAs come from the PROCMAP_QUERY ioctl on a /proc/PID/maps descriptor kept
  * open for the life of the space (~0.4 µs a query, flat in VMA count); on
@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include "prim_linux.h"
+#include "winview.h"
 
 /* uapi linux/fs.h of 6.11+; the 6.1 headers here lack it. 104 bytes. */
 struct wm_procmap_query {
@@ -92,14 +93,8 @@ static bool is_process(pid_t pid)
 {
     char path[40], buf[512];
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (wm_proc_text(path, buf, sizeof buf) <= 0)
         return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = 0;
     const char *t = strstr(buf, "\nTgid:");
     return t && strtol(t + 7, NULL, 10) == pid;
 }
@@ -268,45 +263,7 @@ static int find_ioctl(wm_space *sp, uint64_t addr, wm_vma *out, char *name, size
 
 /* ---- VMA lookup: text fallback ---- */
 
-static uint64_t hex(const char **p)
-{
-    uint64_t v = 0;
-    for (;;) {
-        char c = **p;
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (d < 0)
-            return v;
-        v = v << 4 | (uint64_t)d;
-        (*p)++;
-    }
-}
-
-/* Parses one maps line; returns false if malformed. */
-static bool parse_line(const char *s, wm_vma *v, const char **name)
-{
-    const char *p = s;
-    v->start = hex(&p);
-    if (*p++ != '-')
-        return false;
-    v->end = hex(&p);
-    if (*p++ != ' ' || strlen(p) < 5)
-        return false;
-    v->flags = (p[0] == 'r' ? WM_VMA_READ : 0) | (p[1] == 'w' ? WM_VMA_WRITE : 0) |
-               (p[2] == 'x' ? WM_VMA_EXEC : 0) | (p[3] == 's' ? WM_VMA_SHARED : 0);
-    p += 5;
-    v->offset = hex(&p);
-    p++;
-    v->dev_major = (uint32_t)hex(&p);
-    p++;
-    v->dev_minor = (uint32_t)hex(&p);
-    p++;
-    v->inode = strtoull(p, (char **)&p, 10);
-    while (*p == ' ')
-        p++;
-    *name = p;
-    v->page_size = 4096;
-    return true;
-}
+/* Lines are parsed by wm_maps_line (winview.c), the parser `winmem maps` uses. */
 
 static int find_text(wm_space *sp, uint64_t addr, wm_vma *out, char *name, size_t name_size)
 {
@@ -338,12 +295,11 @@ static int find_text(wm_space *sp, uint64_t addr, wm_vma *out, char *name, size_
         any |= n > 0;
         char *line = buf, *nl;
         while ((nl = memchr(line, '\n', have - (size_t)(line - buf)))) {
-            *nl = 0;
             wm_vma v;
             const char *nm;
             /* [vsyscall] sits above the user range; PROCMAP_QUERY never
              * returns it, so neither does this. */
-            if (parse_line(line, &v, &nm) && v.end > addr && v.start < WM_TASK_SIZE) {
+            if (wm_maps_line(line, nl, &v, &nm) && v.end > addr && v.start < WM_TASK_SIZE) {
                 *out = v;
                 if (name && name_size) {
                     snprintf(name, name_size, "%s", nm);
@@ -391,7 +347,7 @@ int wm_pagemap_read(wm_space *sp, uint64_t addr, size_t npages, uint64_t *out)
     if (sp->pagemap_fd < 0)
         return -EACCES;
     size_t want = npages * sizeof(uint64_t);
-    ssize_t n = pread(sp->pagemap_fd, out, want, (off_t)(addr / 4096 * sizeof(uint64_t)));
+    ssize_t n = pread(sp->pagemap_fd, out, want, (off_t)(addr / wm_page_size() * sizeof(uint64_t)));
     if (n < 0)
         return -errno;
     if ((size_t)n < want)   /* past the end of the user range */
@@ -415,7 +371,7 @@ bool wm_pagemap_huge(wm_space *sp, uint64_t addr)
     if (sp->pagemap_fd < 0)
         return false;
     struct wm_page_region r = { 0 };
-    struct wm_pm_scan_arg a = { .size = sizeof a, .start = addr, .end = addr + 4096,
+    struct wm_pm_scan_arg a = { .size = sizeof a, .start = addr, .end = addr + wm_page_size(),
                                 .vec = (uint64_t)(uintptr_t)&r, .vec_len = 1,
                                 .category_anyof_mask = WM_PAGE_IS_HUGE, .return_mask = WM_PAGE_IS_HUGE };
     return ioctl(sp->pagemap_fd, WM_PAGEMAP_SCAN, &a) == 1 && (r.categories & WM_PAGE_IS_HUGE);
@@ -431,14 +387,6 @@ ssize_t wm_space_read(wm_space *sp, uint64_t addr, void *buf, size_t len)
     ssize_t n = process_vm_readv(wm_space_pid(sp), &l, 1, &r, 1, 0);
     return n < 0 ? -errno : n;
 }
-
-/* ---- system facts ---- */
-
-size_t wm_page_size(void) { return 4096; }
-uint64_t wm_user_min(void) { return 0x10000; }
-/* The last address below the highest 64 KiB boundary of the 47-bit user range:
- * 0x7ffffffeffff, the same value 64-bit Windows reports. */
-uint64_t wm_user_max(void) { return (WM_TASK_SIZE & ~0xffffULL) - 1; }
 
 /* ---- fault-safe access to this process's memory ---- */
 

@@ -11,6 +11,11 @@
  * reaches unless a program asks for 5-level addresses explicitly. */
 #define WM_TASK_SIZE 0x7ffffffff000ULL
 
+/* Reads the start of a small /proc text file (one read: the kernel fills
+ * what fits) into buf, NUL-terminated. Pre: size >= 2.
+ * Returns the bytes read or -errno. No allocation, no stdio. */
+ssize_t wm_proc_text(const char *path, char *buf, size_t size);
+
 struct wm_space {
     pid_t pid;
     int maps_fd;          /* /proc/PID/maps: PROCMAP_QUERY or text */

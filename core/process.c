@@ -171,9 +171,7 @@ WM_EXPORT void WINMEM_API GetSystemInfo(LPSYSTEM_INFO out)
 {
     SYSTEM_INFO si = { 0 };
     unsigned a = 0, b = 0, c = 0, d = 0;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1)
-        n = 1;
+    unsigned n = wm_cpu_count();
     si.wProcessorArchitecture = PROCESSOR_ARCHITECTURE_AMD64;
     si.dwPageSize = (DWORD)wm_page_size();
     si.lpMinimumApplicationAddress = (LPVOID)(uintptr_t)wm_user_min();

@@ -13,10 +13,6 @@
 #include <string.h>
 #include "query.h"
 
-#ifndef STATUS_BUFFER_OVERFLOW
-#define STATUS_BUFFER_OVERFLOW ((NTSTATUS)0x80000005)
-#endif
-
 static NTSTATUS put(void *dst, const void *src, size_t len)
 {
     return wm_self_write(dst, src, len) ? STATUS_SUCCESS : STATUS_ACCESS_VIOLATION;

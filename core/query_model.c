@@ -3,47 +3,18 @@
  *
  * Sources in priority order: the registry (exact, this process only) → the
  * kernel's VMAs → pagemap (copy-on-write state) → the loaded images.
- * The derivation rules are those of docs/query.md; in short: no VMA is
- * MEM_FREE; private no-access anonymous memory is MEM_RESERVE; a private
- * writable file page is WRITECOPY until pagemap shows it was copied; inside a
- * loaded ELF span is MEM_IMAGE, another file (shared anonymous memory and
- * memfd included) MEM_MAPPED, the rest MEM_PRIVATE.
+ * The rules that turn a VMA into Windows fields (docs/query.md) live in
+ * winview.h, shared with `winmem maps`; this file adds what one address
+ * needs beyond them: the registry, pagemap's copied pages, the loader's image
+ * spans, and how far a region runs.
  */
 #include <errno.h>
 #include <string.h>
 #include "query.h"
 #include "registry.h"
 
-#define PG(x) ((x) & ~4095ULL)
+#define PG(x) ((x) & ~(uint64_t)(wm_page_size() - 1))
 enum { MAX_STEPS = 256, PM_CHUNK = 512, MAX_COW_SCAN = 65536 };
-
-typedef struct pattr {
-    uint32_t state, protect, type;
-} pattr;
-
-static bool cow_capable(const wm_vma *v)
-{
-    return !(v->flags & WM_VMA_SHARED) && v->inode && (v->flags & WM_VMA_WRITE);
-}
-
-/* shmem's internal mount (device 0:1) backs shared anonymous memory, memfd
- * and SysV shm: Windows would call these pagefile-backed sections. */
-static bool pagefile_backed(const wm_vma *v)
-{
-    return v->inode && v->dev_major == 0 && v->dev_minor == 1;
-}
-
-static pattr vma_attr(const wm_vma *v, bool image, bool copied)
-{
-    pattr a = { MEM_COMMIT, 0, image ? MEM_IMAGE : v->inode ? MEM_MAPPED : MEM_PRIVATE };
-    bool none = !(v->flags & (WM_VMA_READ | WM_VMA_WRITE | WM_VMA_EXEC));
-    /* How Wine, the .NET PAL and ld.so (gaps between segments) reserve. */
-    if (none && !(v->flags & WM_VMA_SHARED) && (!v->inode || image))
-        a.state = MEM_RESERVE;
-    else
-        a.protect = wm_prot_from_vma(v->flags, cow_capable(v) && !copied);
-    return a;
-}
 
 static bool pm_copied(uint64_t pm)
 {
@@ -55,16 +26,16 @@ static bool pm_copied(uint64_t pm)
  * only makes a walker ask again. */
 static uint64_t cow_run(wm_space *sp, uint64_t p, uint64_t end, bool *copied)
 {
-    uint64_t pm[PM_CHUNK];
-    uint64_t stop = end - p > (uint64_t)MAX_COW_SCAN * 4096 ? p + (uint64_t)MAX_COW_SCAN * 4096 : end;
+    uint64_t pm[PM_CHUNK], pg = wm_page_size();
+    uint64_t stop = end - p > (uint64_t)MAX_COW_SCAN * pg ? p + (uint64_t)MAX_COW_SCAN * pg : end;
     bool first = true;
     while (p < stop) {
-        size_t n = (size_t)((stop - p) / 4096);
+        size_t n = (size_t)((stop - p) / pg);
         if (n > PM_CHUNK)
             n = PM_CHUNK;
         if (wm_pagemap_read(sp, p, n, pm) != 0)
             return first ? (*copied = false, end) : p;
-        for (size_t i = 0; i < n; i++, p += 4096) {
+        for (size_t i = 0; i < n; i++, p += pg) {
             bool c = pm_copied(pm[i]);
             if (first) {
                 *copied = c;
@@ -103,9 +74,7 @@ static void file_run(wm_space *sp, const wm_vma *v, wm_vma *first, uint64_t *end
 {
     wm_vma cur = *v, p;
     for (int n = 0; n < MAX_STEPS && cur.start > 0; n++) {
-        if (wm_vma_find(sp, cur.start - 1, &p, NULL, 0) != 0 || p.end != cur.start ||
-            p.inode != cur.inode || p.dev_minor != cur.dev_minor || p.dev_major != cur.dev_major ||
-            p.offset + (p.end - p.start) != cur.offset)
+        if (wm_vma_find(sp, cur.start - 1, &p, NULL, 0) != 0 || !wm_view_same_view(&p, &cur))
             break;
         cur = p;
     }
@@ -114,9 +83,7 @@ static void file_run(wm_space *sp, const wm_vma *v, wm_vma *first, uint64_t *end
         return;
     cur = *v;
     for (int n = 0; n < MAX_STEPS; n++) {
-        if (wm_vma_find(sp, cur.end, &p, NULL, 0) != 0 || p.start != cur.end ||
-            p.inode != cur.inode || p.dev_minor != cur.dev_minor || p.dev_major != cur.dev_major ||
-            p.offset != cur.offset + (cur.end - cur.start))
+        if (wm_vma_find(sp, cur.end, &p, NULL, 0) != 0 || !wm_view_same_view(&cur, &p))
             break;
         cur = p;
     }
@@ -135,7 +102,7 @@ static uint64_t commit_of(wm_space *sp, uint64_t lo, uint64_t hi, bool view)
             break;
         uint64_t s = v.start > a ? v.start : a, e = v.end < hi ? v.end : hi;
         bool priv_w = !(v.flags & WM_VMA_SHARED) && (v.flags & WM_VMA_WRITE);
-        if (view ? priv_w : vma_attr(&v, false, false).state == MEM_COMMIT)
+        if (view ? priv_w : wm_view_of(&v, false, false).state == MEM_COMMIT)
             sum += e - s;
         a = v.end;
     }
@@ -157,7 +124,7 @@ NTSTATUS wm_query_describe(wm_space *sp, bool self, uint64_t addr, bool whole, w
         return errno_status(e);
     q->base = p;
     if (e == -ENOENT || v.start > p) {
-        uint64_t top = wm_user_max() + 1;
+        uint64_t top = wm_view_user_end();
         q->size = (e == 0 && v.start < top ? v.start : top) - p;
         q->state = MEM_FREE;
         q->protect = PAGE_NOACCESS;
@@ -167,8 +134,8 @@ NTSTATUS wm_query_describe(wm_space *sp, bool self, uint64_t addr, bool whole, w
     uint64_t is = 0, ie = 0;
     bool img = wm_image_find(sp, p, &is, &ie, NULL, 0) == 0;
     bool copied = false;
-    uint64_t end = cow_capable(&v) ? cow_run(sp, p, v.end, &copied) : v.end;
-    pattr a = vma_attr(&v, img, copied);
+    uint64_t end = wm_view_cow_capable(&v) ? cow_run(sp, p, v.end, &copied) : v.end;
+    wm_view_attr a = wm_view_of(&v, img, copied);
 
     /* Carry on through adjacent VMAs of the same allocation with the same
      * attributes: an image's copied .data and its .bss, a view split by
@@ -181,12 +148,11 @@ NTSTATUS wm_query_describe(wm_space *sp, bool self, uint64_t addr, bool whole, w
         wm_vma w;
         if (wm_vma_find(sp, end, &w, NULL, 0) != 0 || w.start != end)
             break;
-        if (!img && (!cur.inode || w.inode != cur.inode || w.dev_minor != cur.dev_minor ||
-                     w.offset != cur.offset + (cur.end - cur.start)))
+        if (!img && !wm_view_same_view(&cur, &w))
             break;
         bool c2 = false;
-        uint64_t e2 = cow_capable(&w) ? cow_run(sp, w.start, w.end, &c2) : w.end;
-        pattr b = vma_attr(&w, img, c2);
+        uint64_t e2 = wm_view_cow_capable(&w) ? cow_run(sp, w.start, w.end, &c2) : w.end;
+        wm_view_attr b = wm_view_of(&w, img, c2);
         if (memcmp(&a, &b, sizeof a) != 0)
             break;
         cur = w;
@@ -201,18 +167,18 @@ NTSTATUS wm_query_describe(wm_space *sp, bool self, uint64_t addr, bool whole, w
     uint64_t alloc_end = 0;
     if (img) {
         q->alloc_base = is;
-        q->alloc_protect = PAGE_EXECUTE_WRITECOPY;
+        q->alloc_protect = wm_view_alloc_protect(&v, &a, true);
         q->region_type = WM_RT_MAPPED_IMAGE;
         alloc_end = ie;
     } else if (v.inode) {
         wm_vma first;
         file_run(sp, &v, &first, whole ? &alloc_end : NULL);
         q->alloc_base = first.start;
-        q->alloc_protect = wm_prot_from_vma(first.flags, cow_capable(&first));
-        q->region_type = pagefile_backed(&v) ? WM_RT_MAPPED_PAGEFILE : WM_RT_MAPPED_DATAFILE;
+        q->alloc_protect = wm_view_alloc_protect(&first, &a, false);
+        q->region_type = wm_view_pagefile_backed(&v) ? WM_RT_MAPPED_PAGEFILE : WM_RT_MAPPED_DATAFILE;
     } else {
         q->alloc_base = v.start;
-        q->alloc_protect = a.state == MEM_RESERVE ? PAGE_NOACCESS : a.protect;
+        q->alloc_protect = wm_view_alloc_protect(&v, &a, false);
         q->region_type = WM_RT_PRIVATE;
         alloc_end = v.end;
         /* A foreign anonymous mapping may have merged with a winmem
@@ -222,7 +188,7 @@ NTSTATUS wm_query_describe(wm_space *sp, bool self, uint64_t addr, bool whole, w
         if (self && wm_registry_query(end - 1, &r) && r.alloc_base > p)
             end = alloc_end = r.alloc_base;
     }
-    q->size = end - p;
+    q->size = wm_view_clip(end) - p;
     if (whole) {
         q->alloc_size = alloc_end - q->alloc_base;
         q->commit_size = commit_of(sp, q->alloc_base, alloc_end, img || v.inode);
@@ -233,7 +199,7 @@ NTSTATUS wm_query_describe(wm_space *sp, bool self, uint64_t addr, bool whole, w
 NTSTATUS wm_query_ws_page(wm_space *sp, bool self, uint64_t addr, uint64_t *flags)
 {
     uint64_t p = PG(addr), pm = 0;
-    uint32_t prot = 0, page_size = 4096;
+    uint32_t prot = 0, page_size = (uint32_t)wm_page_size();
     wm_region r;
     *flags = 0;
     if (p > wm_user_max())
@@ -252,7 +218,7 @@ NTSTATUS wm_query_ws_page(wm_space *sp, bool self, uint64_t addr, uint64_t *flag
         if (wm_pagemap_read(sp, p, 1, &pm) != 0)
             return STATUS_SUCCESS;
         uint64_t is, ie;
-        pattr a = vma_attr(&v, wm_image_find(sp, p, &is, &ie, NULL, 0) == 0, pm_copied(pm));
+        wm_view_attr a = wm_view_of(&v, wm_image_find(sp, p, &is, &ie, NULL, 0) == 0, pm_copied(pm));
         if (a.state != MEM_COMMIT)
             return STATUS_SUCCESS;
         prot = a.protect;
@@ -267,7 +233,7 @@ NTSTATUS wm_query_ws_page(wm_space *sp, bool self, uint64_t addr, uint64_t *flag
      * tells 1 from more than 1 mappings, not the count: >1 reads as 2. */
     bool shared = (pm & WM_PM_FILE_SHARED) || !(pm & WM_PM_EXCLUSIVE);
     uint64_t share_count = shared ? ((pm & WM_PM_EXCLUSIVE) ? 1 : 2) : 0;
-    bool large = page_size > 4096 || wm_pagemap_huge(sp, p);
+    bool large = page_size > wm_page_size() || wm_pagemap_huge(sp, p);
     *flags = 1 | share_count << 1 | (uint64_t)(prot & 0x7ff) << 4 | (uint64_t)shared << 15 |
              (uint64_t)large << 23;
     return STATUS_SUCCESS;
@@ -285,7 +251,7 @@ int wm_query_filename(wm_space *sp, bool self, uint64_t addr, char *path, size_t
     int e = wm_vma_find(sp, p, &v, path, size);
     if (e != 0)
         return e;
-    if (v.start > p || !v.inode || pagefile_backed(&v) || path[0] != '/')
+    if (v.start > p || !v.inode || wm_view_pagefile_backed(&v) || path[0] != '/')
         return -ENOENT;
     size_t n = strlen(path), k = strlen(" (deleted)");
     if (n > k && strcmp(path + n - k, " (deleted)") == 0)

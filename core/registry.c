@@ -63,8 +63,7 @@ static void init_lock(void)
 __attribute__((constructor)) static void registry_init(void)
 {
     init_lock();
-    long ps = sysconf(_SC_PAGESIZE);
-    page_shift = (unsigned)__builtin_ctzl(ps > 0 ? (unsigned long)ps : 4096ul);
+    page_shift = (unsigned)__builtin_ctzl(wm_page_size());
 }
 
 void wm_registry_fork_lock(void) { pthread_rwlock_wrlock(&lock); }

@@ -108,7 +108,7 @@ static NTSTATUS probe(uint64_t start, uint64_t end)
     wm_region r;
     for (uint64_t a = start; a < end;) {
         if (!wm_registry_query(a, &r)) {
-            a = (a | (uint64_t)(sysconf(_SC_PAGESIZE) - 1)) + 1;   /* not ours: mlock decides */
+            a = (a | (wm_page_size() - 1)) + 1;   /* not ours: mlock decides */
             continue;
         }
         if (r.state != MEM_COMMIT || wm_prot_base(r.protect) == PAGE_NOACCESS)
@@ -126,7 +126,7 @@ static NTSTATUS range_of(LPVOID addr, SIZE_T size, uint64_t *s, uint64_t *e)
 {
     /* The pages holding a byte of the range; size 0 at a page boundary is
      * an empty range, which succeeds doing nothing (as NT rounds it). */
-    uint64_t mask = (uint64_t)sysconf(_SC_PAGESIZE) - 1;
+    uint64_t mask = wm_page_size() - 1;
     *s = (uint64_t)addr & ~mask;
     *e = ((uint64_t)addr + size + mask) & ~mask;
     return *e >= *s ? STATUS_SUCCESS : STATUS_INVALID_PARAMETER;

@@ -38,33 +38,33 @@
 #include "internal.h"
 #include "registry.h"
 #include "awe_internal.h"
+#include "common/pe.h"
 #include "shim.h"
 #include "wine_abi.h"
 
 /* ---- PE images, read in place (PE32+ layout) ---- */
 
-#define U16(p) (*(const uint16_t *)(const void *)(p))
 #define U32(p) (*(const uint32_t *)(const void *)(p))
 #define U64(p) (*(const uint64_t *)(const void *)(p))
 
-/* The optional header of the image at base, or NULL if it is not PE32+. */
-static const uint8_t *pe_opt(const uint8_t *base)
+/* The headers of the PE32+ image at base, read from its header page. */
+static bool pe64_headers(const uint8_t *base, wm_pe *pe)
 {
-    if (U16(base) != 0x5a4d)
-        return NULL;
-    const uint8_t *nt = base + U32(base + 0x3c);
-    if (U32(nt) != 0x4550 || U16(nt + 24) != 0x20b)
-        return NULL;
-    return nt + 24;
+    return wm_pe_read(base, 4096, pe) && pe->magic == WM_PE32PLUS;
 }
 
-static const uint8_t *pe_dir(const uint8_t *base, int i, uint32_t *size)
+static bool is_pe64(const uint8_t *base)
 {
-    const uint8_t *opt = pe_opt(base);
-    if (!opt || U32(opt + 108) <= (uint32_t)i)
+    wm_pe pe;
+    return pe64_headers(base, &pe);
+}
+
+static const uint8_t *pe_dir(const uint8_t *base, unsigned i, uint32_t *size)
+{
+    wm_pe pe;
+    uint32_t rva;
+    if (!pe64_headers(base, &pe) || !wm_pe_dir(&pe, i, &rva, size))
         return NULL;
-    *size = U32(opt + 112 + 8 * i + 4);
-    uint32_t rva = U32(opt + 112 + 8 * i);
     return rva ? base + rva : NULL;
 }
 
@@ -72,7 +72,7 @@ static const uint8_t *pe_dir(const uint8_t *base, int i, uint32_t *size)
 static uint8_t *pe_export(uint8_t *base, const char *name)
 {
     uint32_t size;
-    const uint8_t *ed = pe_dir(base, 0, &size);
+    const uint8_t *ed = pe_dir(base, WM_PE_DIR_EXPORT, &size);
     if (!ed)
         return NULL;
     const uint32_t *names = (const uint32_t *)(base + U32(ed + 32));
@@ -91,7 +91,7 @@ typedef bool (*import_fn)(const char *dll, const char *name, uint64_t *slot, boo
 static void pe_imports(uint8_t *base, import_fn fn, void *ctx)
 {
     uint32_t size;
-    const uint8_t *d = pe_dir(base, 1, &size);
+    const uint8_t *d = pe_dir(base, WM_PE_DIR_IMPORT, &size);
     for (; d && U32(d + 12); d += 20) {
         uint32_t names = U32(d) ? U32(d) : U32(d + 16);
         const uint64_t *in = (const uint64_t *)(base + names);
@@ -200,7 +200,7 @@ static void bind_scatter_everywhere(void)
         uint8_t *head = ldr + WM_LDR_LOAD_ORDER;
         for (uint8_t *e = *(uint8_t **)head; e && e != head; e = *(uint8_t **)e) {
             uint8_t *base = *(uint8_t **)(e + WM_LDR_ENTRY_BASE);
-            if (base && pe_opt(base))
+            if (base && is_pe64(base))
                 pe_imports(base, bind_scatter, NULL);
         }
     }
@@ -366,7 +366,7 @@ WM_EXPORTED int wm_awe_wine_try_install(void)
         note("kernelbase.dll's AWE functions are not the Wine 8.0 stubs this shim knows", LEFT_ALONE);
         return 1;
     }
-    if (!pe_opt(kb)) {
+    if (!is_pe64(kb)) {
         note("kernelbase.dll has no PE32+ header", LEFT_ALONE);
         return 1;
     }
@@ -385,7 +385,7 @@ WM_EXPORTED int wm_awe_wine_try_install(void)
             return 1;
         }
     uint8_t *nt = find_module("ntdll.dll");   /* loaded before kernelbase */
-    if (nt && pe_opt(nt)) {
+    if (nt && is_pe64(nt)) {
         lock_loader = (lock_loader_fn)(void *)pe_export(nt, "LdrLockLoaderLock");
         unlock_loader = (unlock_loader_fn)(void *)pe_export(nt, "LdrUnlockLoaderLock");
     }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include "common/names.h"
 #include "shim.h"
 
 struct wm_config wm_cfg;
@@ -26,15 +27,6 @@ void wm_note(const char *a, const char *b, const char *c)
     if (n > (int)sizeof line - 1)
         n = sizeof line - 1, line[n - 1] = '\n';
     if (n > 0 && write(2, line, n) < 0) { /* nothing to do: stderr is gone */ }
-}
-
-static const char *base_of(const char *p)
-{
-    const char *b = p;
-    for (const char *s = p; *s; s++)
-        if (*s == '/' || *s == '\\')
-            b = s + 1;
-    return b;
 }
 
 /* Wine's own processes: the session starts them, the user did not name them. */
@@ -136,9 +128,8 @@ void wm_config_init(void)
     const char *m = getenv("WINMEM_MODE");
     wm_cfg.mode = WMT_MODE_TRACE;
     if (m && *m) {
-        if (!strcmp(m, "trace")) wm_cfg.mode = WMT_MODE_TRACE;
-        else if (!strcmp(m, "check")) wm_cfg.mode = WMT_MODE_CHECK;
-        else if (!strcmp(m, "native")) wm_cfg.mode = WMT_MODE_NATIVE;
+        int mode = wm_mode_parse(m);
+        if (mode >= 0) wm_cfg.mode = mode;
         else wm_note("WINMEM_MODE=", m, " is not trace|check|native; using trace");
     }
     wm_cfg.stack_depth = int_env("WINMEM_STACK", 16, 0, 64);
@@ -151,16 +142,15 @@ void wm_config_init(void)
     char cmd[4096];
     const char *argv1;
     read_cmdline(cmd, sizeof cmd, &argv1);
-    const char *exe_base = base_of(wm_cfg.exe);
-    wm_cfg.wine = !strcmp(exe_base, "wine64") || !strcmp(exe_base, "wine") ||
-                  !strcmp(exe_base, "wine64-preloader") || !strcmp(exe_base, "wine-preloader");
+    const char *exe_base = wm_base_name(wm_cfg.exe);
+    wm_cfg.wine = wm_is_wine_name(exe_base);
     const char *prog = exe_base;
     bool system = in_list(exe_base, native_skip);
     if (wm_cfg.wine) {
         /* Wine's loader execs itself once with WINELOADERNOEXEC set; only
          * that second image runs Windows code. */
         wm_cfg.wine_pre_exec = !getenv("WINELOADERNOEXEC");
-        prog = argv1 ? base_of(argv1) : "";
+        prog = argv1 ? wm_base_name(argv1) : "";
         system = !*prog || in_list(prog, wine_system) ||
                  (argv1 && !strncasecmp(argv1, "c:\\windows\\", 11));
     }

@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/pe.h"
 #include "shim.h"
 #include "wine_abi.h"
 
@@ -58,24 +59,14 @@ static bool read_image(uint64_t base, uint64_t *size, uint32_t *pdata, uint32_t 
     struct mbi m;
     if (!real_query(base, 0, &m, sizeof m) || m.state != 0x1000 || m.type != 0x1000000)
         return false;
-    const unsigned char *b = (const unsigned char *)base;
-    if (b[0] != 'M' || b[1] != 'Z')
+    wm_pe pe;
+    uint32_t rva, sz;
+    if (!wm_pe_read((const uint8_t *)base, m.size, &pe) || pe.magic != WM_PE32PLUS)   /* PE32+ only */
         return false;
-    uint32_t lfanew = *(const uint32_t *)(b + 0x3c);
-    if (lfanew > m.size - 0x108 || memcmp(b + lfanew, "PE\0\0", 4))
-        return false;
-    const unsigned char *opt = b + lfanew + 24;
-    if (*(const uint16_t *)opt != 0x20b)          /* PE32+ only */
-        return false;
-    *size = *(const uint32_t *)(opt + 0x38);
-    uint32_t ndir = *(const uint32_t *)(opt + 0x6c);
+    *size = pe.size_of_image;
     *pdata = *npdata = 0;
-    if (ndir > 3) {
-        uint32_t rva = *(const uint32_t *)(opt + 0x70 + 3 * 8);
-        uint32_t sz = *(const uint32_t *)(opt + 0x70 + 3 * 8 + 4);
-        if (rva && (uint64_t)rva + sz <= *size)
-            *pdata = rva, *npdata = sz / 12;
-    }
+    if (wm_pe_dir(&pe, WM_PE_DIR_EXCEPTION, &rva, &sz) && rva && (uint64_t)rva + sz <= *size)
+        *pdata = rva, *npdata = sz / 12;
     return true;
 }
 

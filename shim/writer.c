@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/names.h"
 #include "shim.h"
 
 #define BUF_DATA     (64 * 1024)      /* records per chunk */
@@ -103,16 +104,9 @@ static bool write_all(const void *p, size_t n)
  * without %p), ".1", ".2", ... are tried. */
 static int open_trace(void)
 {
-    char path[600];
-    size_t o = 0;
-    for (const char *s = wm_cfg.output; *s && o < sizeof path - 24; s++) {
-        if (s[0] == '%' && s[1] == 'p') {
-            o += (size_t)snprintf(path + o, sizeof path - o, "%d", (int)getpid());
-            s++;
-        } else
-            path[o++] = *s;
-    }
-    path[o] = 0;
+    char path[600], pid[16];
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    wm_pattern_fill(wm_cfg.output, pid, path, sizeof path);
     for (int i = 0; i < 100; i++) {
         char p2[620];
         if (i)

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "unit.h"
@@ -25,7 +27,9 @@ static const wm_mregion *at(const wm_maps *m, uint64_t a)
 }
 
 /* Images are recognised from the files' own headers, so the fixed text
- * names real files: this test program (ELF) and one of Wine's PE DLLs. */
+ * names real files, with their real device and inode (a file that is no
+ * longer the one mapped is not read): this test program (ELF) and one of
+ * Wine's PE DLLs. */
 static void test_rules_on_fixed_text(void)
 {
     char exe[1024], text[8192];
@@ -33,12 +37,17 @@ static void test_rules_on_fixed_text(void)
     CU_ASSERT_FATAL(len > 0);
     exe[len] = 0;
     const char *dll = "/usr/lib/x86_64-linux-gnu/wine/x86_64-windows/kernelbase.dll";
+    struct stat sd, se;
+    CU_ASSERT_EQUAL_FATAL(stat(dll, &sd) | stat(exe, &se), 0);
+    char d[64], e[64];
+    snprintf(d, sizeof d, "%02x:%02x %llu", major(sd.st_dev), minor(sd.st_dev), (unsigned long long)sd.st_ino);
+    snprintf(e, sizeof e, "%02x:%02x %llu", major(se.st_dev), minor(se.st_dev), (unsigned long long)se.st_ino);
     snprintf(text, sizeof text,
-        "7b000000-7b001000 r--s 00000000 08:01 300 %s\n"                    /* PE headers */
+        "7b000000-7b001000 r--s 00000000 %s %s\n"                          /* PE headers */
         "7b001000-7b002000 r-xp 00000000 00:00 0 \n"                        /* a section Wine copied */
-        "555555554000-555555556000 r--p 00000000 08:01 100 %s\n"
-        "555555556000-555555558000 r-xp 00002000 08:01 100 %s\n"
-        "555555558000-555555559000 rw-p 00004000 08:01 100 %s\n"
+        "555555554000-555555556000 r--p 00000000 %s %s\n"
+        "555555556000-555555558000 r-xp 00002000 %s %s\n"
+        "555555558000-555555559000 rw-p 00004000 %s %s\n"
         "555555559000-55555555b000 rw-p 00000000 00:00 0 \n"                 /* .bss tail */
         "7f0000000000-7f0000100000 ---p 00000000 00:00 0 \n"                 /* a reservation */
         "7f0000100000-7f0000104000 rw-p 00000000 00:00 0 \n"
@@ -47,7 +56,7 @@ static void test_rules_on_fixed_text(void)
         "7f0000201000-7f0000202000 r--p 00001000 08:01 200 /data/file.bin\n"
         "7f0000300000-7f0000301000 rw-s 00000000 00:01 400 /memfd:x (deleted)\n"
         "7ffff7fc1000-7ffff7fc3000 r-xp 00000000 00:00 0 [vdso]\n"
-        "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]\n", dll, exe, exe, exe);
+        "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]\n", d, dll, e, exe, e, exe, e, exe);
     wm_maps m = { 0 };
     CU_ASSERT_EQUAL_FATAL(wm_maps_parse(&m, strdup(text), strlen(text)), 0);
     const wm_mregion *r = at(&m, 0x555555556000);

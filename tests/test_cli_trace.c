@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "unit.h"
+#include "winmem/errors.h"
 #include "cli_tracegen.h"
 #include "../cli/trace_read.h"
 #include "../cli/report.h"
@@ -39,7 +40,7 @@ static void write_good(const char *p)
     tg_flush(&g);
     tg_thread(&g, 8, "worker");
     struct wmt_call e = tg_call_init(WMT_API_NtFreeVirtualMemory, 8, 1, 150, 20, 0);
-    e.status = 0xC000009F;   /* STATUS_FREE_VM_NOT_AT_BASE */
+    e.status = (uint32_t)STATUS_FREE_VM_NOT_AT_BASE;
     e.ret = (uint64_t)(int64_t)(int32_t)e.status;
     tg_rec(&g, 8, &e, sizeof e);
     tg_flush(&g);

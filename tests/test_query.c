@@ -203,7 +203,7 @@ static void test_file_and_shared_views(void)
     CU_ASSERT_EQUAL((char *)sn->SectionFileName.Buffer, buf + sizeof *sn);
     CU_ASSERT_EQUAL(len, sizeof *sn + sn->SectionFileName.MaximumLength);
     CU_ASSERT_EQUAL(NtQueryVirtualMemory(self, v, MemoryMappedFilenameInformation, buf, sizeof *sn + 4, &len),
-                    (NTSTATUS)0x80000005);   /* STATUS_BUFFER_OVERFLOW, ReturnLength = needed */
+                    STATUS_BUFFER_OVERFLOW);   /* ReturnLength = needed */
     CU_ASSERT_EQUAL(len, sizeof *sn + sn->SectionFileName.MaximumLength);
     CU_ASSERT_EQUAL(NtQueryVirtualMemory(self, v, MemoryMappedFilenameInformation, buf, 8, &len),
                     STATUS_INFO_LENGTH_MISMATCH);

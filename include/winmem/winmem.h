@@ -9,10 +9,6 @@
 #include "wintypes.h"
 #include "errors.h"
 #include "memory.h"
-#if __has_include("awe.h")
 #include "awe.h"
-#endif
-#if __has_include("vmsavedstatedump.h")
 #include "vmsavedstatedump.h"
-#endif
 #endif

@@ -7,14 +7,13 @@
 set -eu
 B=${BUILD:-build}
 shim=${WINMEM_SHIM:-$B/libwinmem-shim.so}   # WINMEM_SHIM: another build of it
-native=$B/wine-tests/native/awe
+native=$B/wine-tests/native/awe   # built by check-e2e's prerequisites
 pe=$B/wine-tests/pe/awe.exe
-make --no-print-directory -s "$native" "$pe" >/dev/null
-if [ ! -f "$shim" ]; then
-    echo "not ok - $shim is not built (make all builds it)"; exit 1
-fi
+for f in "$shim" "$native" "$pe"; do
+    [ -f "$f" ] || { echo "not ok - $f is not built (make check-e2e builds it)"; exit 1; }
+done
 shim=$(realpath "$shim")
-work=$(mktemp -d /tmp/winmem-awe-e2e.XXXXXX)
+work=$(mktemp -d "$PWD/$B/awe-e2e.XXXXXX")
 trap 'WINEPREFIX=$work/prefix wineserver -k 2>/dev/null || true; rm -rf "$work"' EXIT
 export WINEPREFIX=$work/prefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 unset LD_PRELOAD WINMEM_MODE WINMEM_ONLY || true

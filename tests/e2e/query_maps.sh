@@ -7,15 +7,13 @@
 set -eu
 out=${BUILD:-build}/e2e/query
 mkdir -p "$out"
-# The libraries the core needs are the ones winmem.pc lists as private.
-libs=$(sed -n 's/^Libs.private: //p' "${BUILD:-build}/winmem.pc")
-gcc -std=gnu11 -O1 -Iinclude -o "$out/query_walk" tests/e2e/query_walk.c "${BUILD:-build}/libwinmem.a" $libs
+walk=${BUILD:-build}/tests/programs/query_walk   # built by tests/module.mk
 sleep 30 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 sleep 0.2
 cp /proc/$pid/maps "$out/maps.txt"
-"$out/query_walk" $pid > "$out/walk.txt"
+"$walk" $pid > "$out/walk.txt"
 kill $pid
 python3 - "$out/maps.txt" "$out/walk.txt" <<'PY'
 import sys

@@ -6,13 +6,11 @@
 set -eu
 out=${BUILD:-build}/e2e/query
 mkdir -p "$out"
-command -v wine >/dev/null && command -v x86_64-w64-mingw32-gcc >/dev/null || { echo "skip - no wine/mingw"; exit 0; }
-libs=$(sed -n 's/^Libs.private: //p' "${BUILD:-build}/winmem.pc")
-gcc -std=gnu11 -O1 -Iinclude -o "$out/query_walk" tests/e2e/query_walk.c "${BUILD:-build}/libwinmem.a" $libs
-x86_64-w64-mingw32-gcc -O1 -o "$out/query_pe.exe" tests/e2e/query_pe.c
+tp=${BUILD:-build}/tests/programs   # query_walk and query_pe.exe: built by tests/module.mk
+[ -x "$tp/query_walk" ] && [ -f "$tp/query_pe.exe" ] || { echo "not ok - $tp/query_walk and query_pe.exe not built (make check-e2e builds them)"; exit 1; }
 export WINEPREFIX="${WINEPREFIX_E2E:-$PWD/$out/prefix}" WINEDEBUG=-all
 rm -f "$out/pe.out"
-wine "$out/query_pe.exe" > "$out/pe.out" 2>/dev/null &
+wine "$tp/query_pe.exe" > "$out/pe.out" 2>/dev/null &
 wpid=$!
 trap 'kill $wpid 2>/dev/null || true' EXIT
 # The first start of a prefix takes a while.
@@ -20,7 +18,7 @@ i=0; while [ ! -s "$out/pe.out" ] && [ $i -lt 600 ]; do sleep 0.2; i=$((i + 1));
 read base marker < "$out/pe.out"
 pid=$(grep -l "query_pe.exe" /proc/[0-9]*/maps 2>/dev/null | head -1 | cut -d/ -f3)
 [ -n "$pid" ] || { echo "not ok - no process maps query_pe.exe"; exit 1; }
-"$out/query_walk" "$pid" > "$out/wine-walk.txt"
+"$tp/query_walk" "$pid" > "$out/wine-walk.txt"
 python3 - "$out/wine-walk.txt" "$base" "$marker" <<'PY'
 import sys
 walk = [tuple(int(x, 16) for x in l.split()) for l in open(sys.argv[1])]

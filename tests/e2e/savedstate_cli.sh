@@ -8,7 +8,8 @@ W=$BUILD/winmem
 F=${WM_DUMP_FIXTURES:-$BUILD/fixtures}
 fail=0
 check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
-[ -x "$W" ] && [ -f "$F/lm16.elf" ] || { echo "skip: needs $W and make dump-fixtures"; exit 0; }
+# make check-e2e builds both first; run alone, a missing one is a failure, not a skip.
+[ -x "$W" ] && [ -f "$F/lm16.elf" ] || { echo "FAIL needs $W and $F/lm16.elf (make dump-fixtures)"; exit 1; }
 
 rip=$(sed -n '/^CPU#0/,/^CPU#1/p' "$F/lm16.regs" | sed -n 's/^RIP=\([0-9a-f]*\).*/\1/p')
 for f in lm16.elf lm16.kdump-zlib lm16.kdump; do

@@ -1,0 +1,100 @@
+/*
+ * common/: the helpers the shim and the CLI share — names (base names,
+ * Wine's loader names, modes, %p patterns) and the PE header reader, on a
+ * real PE file (one of Wine's DLLs) and on cut and damaged copies of it.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "unit.h"
+#include "winmem/trace.h"
+#include "common/names.h"
+#include "common/pe.h"
+
+static void test_names(void)
+{
+    CU_ASSERT_STRING_EQUAL(wm_base_name("/usr/bin/wine64"), "wine64");
+    CU_ASSERT_STRING_EQUAL(wm_base_name("c:\\windows\\system32\\notepad.exe"), "notepad.exe");
+    CU_ASSERT_STRING_EQUAL(wm_base_name("plain"), "plain");
+    CU_ASSERT_STRING_EQUAL(wm_base_name("dir/"), "");
+    CU_ASSERT_TRUE(wm_is_wine_name("wine64-preloader"));
+    CU_ASSERT_TRUE(wm_is_wine_name("wine-stable"));
+    CU_ASSERT_FALSE(wm_is_wine_name("wineserver"));
+    CU_ASSERT_FALSE(wm_is_wine_name("wine64x"));
+    for (uint32_t m = WMT_MODE_TRACE; m <= WMT_MODE_NATIVE; m++)
+        CU_ASSERT_EQUAL(wm_mode_parse(wm_mode_name(m)), (int)m);
+    CU_ASSERT_STRING_EQUAL(wm_mode_name(WMT_MODE_CHECK), "check");
+    CU_ASSERT_STRING_EQUAL(wm_mode_name(7), "?");
+    CU_ASSERT_EQUAL(wm_mode_parse("Trace"), -1);
+
+    char out[32];
+    wm_pattern_fill("app.%p.wmt", "1234", out, sizeof out);
+    CU_ASSERT_STRING_EQUAL(out, "app.1234.wmt");
+    wm_pattern_fill("%p-%p", "*", out, sizeof out);
+    CU_ASSERT_STRING_EQUAL(out, "*-*");
+    wm_pattern_fill("100%", "9", out, sizeof out);   /* a lone % stays */
+    CU_ASSERT_STRING_EQUAL(out, "100%");
+    wm_pattern_fill("abcdef%p", "123456", out, 9);   /* cut to fit, NUL included */
+    CU_ASSERT_STRING_EQUAL(out, "abcdef12");
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    uint8_t *b = malloc(1 << 16);
+    ssize_t n = b ? read(fd, b, 1 << 16) : -1;
+    close(fd);
+    *len = n > 0 ? (size_t)n : 0;
+    return b;
+}
+
+static void test_pe_reader(void)
+{
+    size_t n;
+    uint8_t *b = slurp("/usr/lib/x86_64-linux-gnu/wine/x86_64-windows/kernelbase.dll", &n);
+    CU_ASSERT_FATAL(b != NULL && n > 4096);
+    wm_pe pe;
+    CU_ASSERT_TRUE_FATAL(wm_pe_read(b, n, &pe));
+    CU_ASSERT_EQUAL(pe.machine, 0x8664);
+    CU_ASSERT_EQUAL(pe.magic, WM_PE32PLUS);
+    CU_ASSERT_TRUE(pe.size_of_image > 0 && pe.size_of_image % 4096 == 0);
+    CU_ASSERT_TRUE(pe.nsections > 2);
+    CU_ASSERT_PTR_NOT_NULL(pe.sections);
+    CU_ASSERT_EQUAL(pe.ndirs, 16);
+    uint32_t rva, size;
+    CU_ASSERT_TRUE(wm_pe_dir(&pe, WM_PE_DIR_EXPORT, &rva, &size));
+    CU_ASSERT_TRUE(rva > 0 && rva < pe.size_of_image && size > 0);   /* kernelbase exports */
+    CU_ASSERT_FALSE(wm_pe_dir(&pe, 16, &rva, &size));
+    CU_ASSERT_EQUAL(memcmp(pe.sections, ".text", 5), 0);
+
+    /* cut before the section table: headers read, sections not */
+    uint32_t nt = wm_le32(b + 0x3c);
+    size_t cut = nt + 24 + wm_le16(b + nt + 20);
+    CU_ASSERT_TRUE_FATAL(wm_pe_read(b, cut, &pe));
+    CU_ASSERT_PTR_NULL(pe.sections);
+    CU_ASSERT_EQUAL(pe.ndirs, 16);
+    /* cut inside the optional header, before SizeOfImage: not a PE */
+    CU_ASSERT_FALSE(wm_pe_read(b, nt + 24 + 40, &pe));
+    /* e_lfanew pointing past the end */
+    uint8_t bad[256];
+    memcpy(bad, b, sizeof bad);
+    bad[0x3c] = 0xf0, bad[0x3d] = 0xff, bad[0x3e] = 0xff, bad[0x3f] = 0x7f;
+    CU_ASSERT_FALSE(wm_pe_read(bad, sizeof bad, &pe));
+    bad[0] = 'X';
+    CU_ASSERT_FALSE(wm_pe_read(bad, sizeof bad, &pe));
+    /* NumberOfRvaAndSizes larger than the optional header holds: capped */
+    memcpy(b + nt + 24 + 108, "\xff\xff\x00\x00", 4);
+    CU_ASSERT_TRUE(wm_pe_read(b, n, &pe));
+    CU_ASSERT_EQUAL(pe.ndirs, 16);
+    free(b);
+}
+
+void wm_register_tests(void)
+{
+    CU_pSuite s = wm_suite("common", NULL, NULL);
+    WM_TEST(s, test_names);
+    WM_TEST(s, test_pe_reader);
+}
