@@ -4,7 +4,7 @@
 # weakly, so the program links with or without it.
 CLI_SRC    := $(wildcard cli/*.c)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
-CLI_LIBS   := -ldw -lelf -lz -lpthread
+CLI_LIBS   := -ldw -lelf -lz -lpthread -lstdc++
 WINMEM_BIN := $(BUILD)/winmem
 
 all: $(WINMEM_BIN)

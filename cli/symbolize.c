@@ -26,6 +26,7 @@ struct sym_table {
     char *strs;
     size_t strs_len, strs_cap;
     uint64_t min_vaddr;
+    uint64_t image_base;      /* PE: the optional header's ImageBase */
     char error[160];
     /* ELF: kept open for source lines, asked only for the few frames shown */
     Dwfl *dwfl;
@@ -306,6 +307,8 @@ static void load_pe(sym_table *t, const char *path)
     }
     f.nsect = nsect;
     int pe32plus = rd16(opt) == 0x20b;
+    if ((size_t)optsz >= 32)
+        t->image_base = pe32plus ? (uint64_t)rd32(opt + 24) | (uint64_t)rd32(opt + 28) << 32 : rd32(opt + 28);
     size_t dd = pe32plus ? 112 : 96;   /* data directories in the optional header */
     if ((size_t)optsz >= dd + 8)
         pe_exports(t, &f, rd32(opt + dd), rd32(opt + dd + 4));
@@ -430,5 +433,6 @@ const char *sym_table_source(const sym_table *t, uint64_t addr, int *line)
 }
 
 uint64_t sym_table_min_vaddr(const sym_table *t) { return t->min_vaddr; }
+uint64_t sym_table_image_base(const sym_table *t) { return t->image_base; }
 size_t sym_table_count(const sym_table *t) { return t->n; }
 const char *sym_table_error(const sym_table *t) { return t->error[0] ? t->error : NULL; }
