@@ -65,7 +65,8 @@ static int insert_at(ledger *l, size_t i, lg_piece p)
             return -1;
         l->v = n, l->cap = cap;
     }
-    memmove(l->v + i + 1, l->v + i, (l->n - i) * sizeof *l->v);
+    if (l->n > i)
+        memmove(l->v + i + 1, l->v + i, (l->n - i) * sizeof *l->v);
     l->v[i] = p;
     l->n++;
     return 0;
@@ -113,8 +114,10 @@ static uint64_t drop(ledger *l, report_stats *s, size_t i, size_t j)
         else if (p->state == COMMITTED)
             s->committed -= len, freed += len;
     }
-    memmove(l->v + i, l->v + j, (l->n - j) * sizeof *l->v);
-    l->n -= j - i;
+    if (j > i) {
+        memmove(l->v + i, l->v + j, (l->n - j) * sizeof *l->v);
+        l->n -= j - i;
+    }
     return freed;
 }
 
