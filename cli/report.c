@@ -153,7 +153,7 @@ static void print_sites(FILE *f, const report_stats *s, const report_opts *o)
         print_site_row(f, s, s->order[i]);
         shown++;
     }
-    if (!own)
+    if (!own && !o->all_frames)
         fprintf(f, "  (no frame in the program's own code: is it built with symbols, or is this Wine on its own?)\n");
     if (s->nsites > shown)
         fprintf(f, "  ... %zu more sites%s\n", s->nsites - shown,

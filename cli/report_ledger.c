@@ -270,8 +270,11 @@ static void apply(ledger *l, report_stats *s, const lg_ev *e, int site, rs_site 
             n = set_range(l, s, e->start, e->end, COMMITTED, e->protect, site);
             if (x)
                 x->committed += n;
-            if (is_wx(e->protect))
+            if (is_wx(e->protect)) {
                 add_wx(s, site, w32, e->protect, e->end - e->start);
+                if (x)
+                    x->wx += e->end - e->start;
+            }
         }
         break;
     case OP_VIEW:
@@ -300,8 +303,11 @@ static void apply(ledger *l, report_stats *s, const lg_ev *e, int site, rs_site 
         break;
     case OP_PROTECT:
         set_range(l, s, e->start, e->end, 0, e->protect, site);
-        if (is_wx(e->protect))
+        if (is_wx(e->protect)) {
             add_wx(s, site, w32, e->protect, e->end - e->start);
+            if (x)
+                x->wx += e->end - e->start;
+        }
         break;
     }
 }

@@ -27,3 +27,11 @@ check-e2e: all
 	@rc=0; for t in $(E2E_SCRIPTS); do \
 		echo "--- $$t"; BUILD=$(BUILD) sh $$t || { echo "FAILED: $$t"; rc=1; }; \
 	done; exit $$rc
+
+# The Windows program of the report's memory ledger (tests/e2e/cli_ledger.sh):
+# a mingw PE with DWARF, so its call sites are named with file:line.
+LEDGER_EXE := $(BUILD)/tests/programs/ledger.exe
+$(LEDGER_EXE): tests/programs/ledger.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	x86_64-w64-mingw32-gcc -O1 -g -Wall -o $@ $<
+check-e2e: $(LEDGER_EXE)
