@@ -393,3 +393,9 @@ int rs_ledger_replay(tr_trace *t, report_stats *s, call_filter *f, const struct 
     free(l.v);
     return rc;
 }
+
+uint64_t rs_call_bytes(const struct wmt_call *c)
+{
+    lg_ev e = decode(c);
+    return e.op == OP_ALLOC || e.op == OP_VIEW ? e.end - e.start : 0;
+}

@@ -105,6 +105,10 @@ void report_stats_free(report_stats *s);
 /* Source lines for the first n sites of s->order (one symbolizer run per file). */
 void report_sources(tr_trace *t, report_stats *s, size_t n);
 
+/* Bytes a call allocated (committed, reserved or mapped as a view), as it
+ * asked: export's byte weight. 0 for failed calls and everything else. */
+uint64_t rs_call_bytes(const struct wmt_call *c);
+
 /* Latency percentile q (0..1) of an API's completed calls. */
 uint64_t rs_percentile(const rs_api *a, double q);
 
