@@ -216,6 +216,35 @@ void rs_order_sites(report_stats *s)
     qsort(s->order, s->nsites, sizeof *s->order, site_cmp);
 }
 
+/* The sites among the first n (not done yet) whose module file is m's,
+ * resolved in one symbolizer run; falls back to libdw's line table for ELF. */
+static void resolve_file(report_stats *s, size_t first, size_t n, bool *done, uint64_t *addrs, int *which, src_info *info)
+{
+    const tr_module *m = s->sites[s->order[first]].mod;
+    uint64_t bias = m->rec->kind == WMT_MOD_PE && m->syms ? sym_table_image_base(m->syms) : 0;
+    size_t k = 0;
+    for (size_t j = first; j < n; j++) {
+        rs_site *y = &s->sites[s->order[j]];
+        if (!done[j] && y->mod && y->mod->local && !strcmp(y->mod->local, m->local) && y->file_addr) {
+            addrs[k] = y->file_addr + bias;
+            which[k++] = s->order[j];
+            done[j] = true;
+        }
+    }
+    if (srcline_resolve(m->local, addrs, k, info) == 0) {
+        for (size_t j = 0; j < k; j++)
+            srcline_format(&info[j], s->sites[which[j]].src, sizeof s->sites[which[j]].src);
+        return;
+    }
+    for (size_t j = 0; j < k && m->rec->kind == WMT_MOD_ELF && m->syms; j++) {   /* no llvm-symbolizer */
+        int line;
+        const char *file = sym_table_source(m->syms, addrs[j], &line);
+        rs_site *y = &s->sites[which[j]];
+        if (file)
+            snprintf(y->src, sizeof y->src, "%s (%s:%d)", y->name, file, line);
+    }
+}
+
 /* Source lines of the sites shown: one symbolizer run per module file. */
 void report_sources(tr_trace *t, report_stats *s, size_t n)
 {
@@ -226,36 +255,11 @@ void report_sources(tr_trace *t, report_stats *s, size_t n)
     int *which = malloc((n ? n : 1) * sizeof *which);
     src_info *info = malloc((n ? n : 1) * sizeof *info);
     bool *done = calloc(n ? n : 1, 1);
-    if (!addrs || !which || !info || !done)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; addrs && which && info && done && i < n; i++) {
         rs_site *x = &s->sites[s->order[i]];
-        if (done[i] || !x->mod || !x->mod->local || !x->file_addr)
-            continue;
-        const tr_module *m = x->mod;
-        uint64_t bias = m->rec->kind == WMT_MOD_PE && m->syms ? sym_table_image_base(m->syms) : 0;
-        size_t k = 0;
-        for (size_t j = i; j < n; j++) {
-            rs_site *y = &s->sites[s->order[j]];
-            if (!done[j] && y->mod && y->mod->local && !strcmp(y->mod->local, m->local) && y->file_addr) {
-                addrs[k] = y->file_addr + bias;
-                which[k++] = s->order[j];
-                done[j] = true;
-            }
-        }
-        if (srcline_resolve(m->local, addrs, k, info) == 0)
-            for (size_t j = 0; j < k; j++)
-                srcline_format(&info[j], s->sites[which[j]].src, sizeof s->sites[which[j]].src);
-        else if (m->rec->kind == WMT_MOD_ELF && m->syms)   /* no llvm-symbolizer: libdw's line table */
-            for (size_t j = 0; j < k; j++) {
-                int line;
-                const char *file = sym_table_source(m->syms, addrs[j], &line);
-                rs_site *y = &s->sites[which[j]];
-                if (file)
-                    snprintf(y->src, sizeof y->src, "%s (%s:%d)", y->name, file, line);
-            }
+        if (!done[i] && x->mod && x->mod->local && x->file_addr)
+            resolve_file(s, i, n, done, addrs, which, info);
     }
-out:
     free(addrs);
     free(which);
     free(info);
