@@ -80,11 +80,41 @@ static void count_error(report_stats *s, const struct wmt_call *c)
     s->errs[i].n++;
 }
 
+static size_t fail_key(int site, const char *w32, uint16_t api, uint32_t code)
+{
+    uint64_t h = (uint64_t)(uint32_t)site * 0x9e3779b97f4a7c15ull ^ (uintptr_t)w32 * 0xff51afd7ed558ccdull ^
+                 ((uint64_t)api << 32 | code) * 0xc4ceb9fe1a85ec53ull;
+    return (size_t)(h ^ h >> 29);
+}
+
+static int grow_fails(report_stats *s)
+{
+    size_t cap = s->fail_hash_cap ? s->fail_hash_cap * 2 : 64;
+    int *h = calloc(cap, sizeof *h);
+    if (!h)
+        return -1;
+    for (size_t i = 0; i < s->nfails; i++) {
+        const rs_fail *x = &s->fails[i];
+        size_t k = fail_key(x->site, x->w32, x->api, x->code) & (cap - 1);
+        while (h[k])
+            k = (k + 1) & (cap - 1);
+        h[k] = (int)i + 1;
+    }
+    free(s->fail_hash);
+    s->fail_hash = h, s->fail_hash_cap = cap;
+    return 0;
+}
+
+/* Failures per (site, name called, API, code), through a hash: a trace can
+ * fail at thousands of sites. */
 static void count_fail_site(report_stats *s, int site, const char *w32, const struct wmt_call *c)
 {
     uint32_t code = call_code(c);
-    for (size_t i = 0; i < s->nfails; i++) {
-        rs_fail *x = &s->fails[i];
+    if ((s->nfails + 1) * 2 > s->fail_hash_cap && grow_fails(s))
+        return;
+    size_t k = fail_key(site, w32, c->api, code) & (s->fail_hash_cap - 1);
+    for (; s->fail_hash[k]; k = (k + 1) & (s->fail_hash_cap - 1)) {
+        rs_fail *x = &s->fails[s->fail_hash[k] - 1];
         if (x->site == site && x->w32 == w32 && x->api == c->api && x->code == code) {
             x->n++;
             return;
@@ -97,24 +127,12 @@ static void count_fail_site(report_stats *s, int site, const char *w32, const st
             return;
         s->fails = n, s->cap_fails = cap;
     }
-    s->fails[s->nfails++] = (rs_fail){ site, w32, c->api, code, 1, c };
-}
-
-static bool changes_memory(unsigned api)
-{
-    switch (api) {
-    case WMT_API_NtAllocateVirtualMemory: case WMT_API_NtAllocateVirtualMemoryEx: case WMT_API_NtFreeVirtualMemory:
-    case WMT_API_NtProtectVirtualMemory: case WMT_API_NtMapViewOfSection: case WMT_API_NtMapViewOfSectionEx:
-    case WMT_API_NtUnmapViewOfSection: case WMT_API_NtUnmapViewOfSectionEx: case WMT_API_VirtualAlloc:
-    case WMT_API_VirtualAllocEx: case WMT_API_VirtualFree: case WMT_API_VirtualFreeEx: case WMT_API_VirtualProtect:
-    case WMT_API_VirtualProtectEx:
-        return true;
-    }
-    return false;
+    s->fails[s->nfails] = (rs_fail){ site, w32, c->api, code, 1, c };
+    s->fail_hash[k] = (int)++s->nfails;
 }
 
 /* Counts one call that passed the filter. */
-static void count_call(tr_trace *t, report_stats *s, size_t ti, const struct wmt_call *c, int site, const char *w32)
+static void count_call(report_stats *s, size_t ti, const struct wmt_call *c, size_t slot, int site, const char *w32)
 {
     rs_api *a = &s->api[c->api < WMT_API_MAX ? c->api : 0];
     a->calls++;
@@ -131,7 +149,6 @@ static void count_call(tr_trace *t, report_stats *s, size_t ti, const struct wmt
         count_fail_site(s, site, w32, c);
     }
     rs_site_count(s, site, c, w32, failed);
-    size_t slot = tr_stack_slot(t, c->stack);
     if (slot == SIZE_MAX) {   /* no stack, or its STACK record was lost */
         s->nostack++;
         return;
@@ -177,54 +194,88 @@ static int alloc_stats(tr_trace *t, report_stats *s)
     return 0;
 }
 
+static int fail_cmp(const void *a, const void *b)
+{
+    const rs_fail *x = a, *y = b;
+    return x->n != y->n ? (x->n < y->n ? 1 : -1) : (x->site > y->site) - (x->site < y->site);
+}
+
+/* A growing array of the calls the ledger replays. */
+typedef struct mem_list { rs_mem *v; size_t n, cap; size_t *seg; } mem_list;
+
+static int mem_push(mem_list *m, const struct wmt_call *c, int site, const char *w32)
+{
+    rs_mem e;
+    if (!rs_decode(c, &e))
+        return 0;
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 1024;
+        rs_mem *n = realloc(m->v, cap * sizeof *n);
+        if (!n)
+            return -1;
+        m->v = n, m->cap = cap;
+    }
+    e.site = site, e.w32 = w32;
+    m->v[m->n++] = e;
+    return 0;
+}
+
+/* One thread's calls: counted when they pass the filter, kept for the ledger
+ * when they may change the address space. */
+static int collect_thread(tr_trace *t, call_filter *f, report_stats *s, size_t ti, mem_list *m)
+{
+    const tr_thread *th = &t->threads[ti];
+    for (uint64_t q = 0; q < th->ncalls; q++) {
+        const struct wmt_call *c = th->calls[q];
+        if (!c) {
+            s->missing++;
+            continue;
+        }
+        if (c->start_ns < s->t0)
+            s->t0 = c->start_ns;
+        const char *w32;
+        size_t slot = tr_stack_slot(t, c->stack);
+        int site = rs_site_at(t, s, slot, &w32);
+        if (mem_push(m, c, site, w32))
+            return -1;
+        if (!f || filter_match(f, t, c, w32))
+            count_call(s, ti, c, slot, site, w32);
+    }
+    return 0;
+}
+
 int report_collect(tr_trace *t, call_filter *f, bool all_frames, report_stats *s)
 {
     memset(s, 0, sizeof *s);
     s->all_frames = all_frames;
-    size_t nmem = 0, cap_mem = 1024;
-    const struct wmt_call **mem = malloc(cap_mem * sizeof *mem);
-    if (!mem || alloc_stats(t, s) || (f && filter_prepare(f, t)))
-        goto oom;
+    mem_list m = { 0 };
+    int rc = -1;
+    m.seg = malloc((t->nthreads + 1) * sizeof *m.seg);
+    if (!m.seg || alloc_stats(t, s) || (f && filter_prepare(f, t)))
+        goto out;
     s->t0 = UINT64_MAX;
     for (size_t ti = 0; ti < t->nthreads; ti++)
         if (t->threads[ti].first_ns && t->threads[ti].first_ns < s->t0)
             s->t0 = t->threads[ti].first_ns;
     for (size_t ti = 0; ti < t->nthreads; ti++) {
-        const tr_thread *th = &t->threads[ti];
-        for (uint64_t q = 0; q < th->ncalls; q++) {
-            const struct wmt_call *c = th->calls[q];
-            if (!c) {
-                s->missing++;
-                continue;
-            }
-            if (c->start_ns < s->t0)
-                s->t0 = c->start_ns;
-            if (changes_memory(c->api)) {
-                if (nmem == cap_mem) {
-                    const struct wmt_call **n = realloc(mem, (cap_mem *= 2) * sizeof *n);
-                    if (!n)
-                        goto oom;
-                    mem = n;
-                }
-                mem[nmem++] = c;
-            }
-            const char *w32;
-            int site = rs_site_of(t, s, c, &w32);
-            if (!f || filter_match(f, t, c, w32))
-                count_call(t, s, ti, c, site, w32);
-        }
+        m.seg[ti] = m.n;
+        if (collect_thread(t, f, s, ti, &m))
+            goto out;
     }
     if (s->t0 == UINT64_MAX)
         s->t0 = 0;
     sort_stacks(s, t->stack_cap);
-    if (rs_ledger_replay(t, s, f, mem, nmem))
-        goto oom;
+    if (rs_ledger_replay(t, s, f, m.v, m.n, m.seg, t->nthreads))
+        goto out;
     rs_order_sites(s);
-    free(mem);
-    return s->order ? 0 : -1;
-oom:
-    free(mem);
-    return -1;
+    qsort(s->fails, s->nfails, sizeof *s->fails, fail_cmp);   /* most frequent first; the hash is done with */
+    free(s->fail_hash);
+    s->fail_hash = NULL, s->fail_hash_cap = 0;
+    rc = s->order ? 0 : -1;
+out:
+    free(m.v);
+    free(m.seg);
+    return rc;
 }
 
 void report_stats_free(report_stats *s)
@@ -242,8 +293,10 @@ void report_stats_free(report_stats *s)
     for (size_t i = 0; i < s->nsites; i++)
         free(s->sites[i].name);
     free(s->sites);
+    free(s->site_hash);
     free(s->order);
     free(s->fails);
+    free(s->fail_hash);
     free(s->wx);
     free(s->points);
     free(s->regions);

@@ -181,6 +181,8 @@ static uint64_t set_range(ledger *l, report_stats *s, uint64_t a, uint64_t b, in
 static lg_ev decode(const struct wmt_call *c)
 {
     lg_ev e = { OP_NONE, 0, 0, 0, 0 };
+    if (c->api < WMT_API_NtAllocateVirtualMemory || c->api > WMT_API_VirtualProtectEx)
+        return e;
     const uint64_t *a = c->arg, *o = c->out;
     if (c->flags & (WMT_CF_PENDING | WMT_CF_REMOTE) || call_failed(c))
         return e;
@@ -238,6 +240,16 @@ static lg_ev decode(const struct wmt_call *c)
     if (e.op != OP_NONE && e.op != OP_RELEASE_AT && e.op != OP_UNMAP_AT && e.end <= e.start)
         e.op = OP_NONE;
     return e;
+}
+
+bool rs_decode(const struct wmt_call *c, rs_mem *m)
+{
+    lg_ev e = decode(c);
+    if (e.op == OP_NONE)
+        return false;
+    *m = (rs_mem){ .end = c->start_ns + c->dur_ns, .start_addr = e.start, .end_addr = e.end, .type = e.type,
+                   .protect = e.protect, .op = e.op, .c = c };
+    return true;
 }
 
 /* A decommit with size 0 runs to the end of the allocation. */
@@ -328,14 +340,63 @@ static void add_point(report_stats *s, uint64_t t)
     s->points[s->npoints++] = (rs_point){ t, s->committed, s->reserved, s->mapped };
 }
 
-static uint64_t end_ns(const struct wmt_call *c) { return c->start_ns + c->dur_ns; }
-
-static int by_end(const void *a, const void *b)
+static bool before(const rs_mem *a, const rs_mem *b)
 {
-    const struct wmt_call *x = *(const struct wmt_call *const *)a, *y = *(const struct wmt_call *const *)b;
-    if (end_ns(x) != end_ns(y))
-        return end_ns(x) < end_ns(y) ? -1 : 1;
-    return x->tid != y->tid ? (x->tid < y->tid ? -1 : 1) : (x->seq > y->seq) - (x->seq < y->seq);
+    if (a->end != b->end)
+        return a->end < b->end;
+    return a->c->tid != b->c->tid ? a->c->tid < b->c->tid : a->c->seq < b->c->seq;
+}
+
+/* The runs (one per thread, each in return order) merged through a heap of
+ * run heads: O(n log threads), no comparison sort of every call. */
+static rs_mem *merge(const rs_mem *v, size_t n, const size_t *seg, size_t nseg)
+{
+    rs_mem *out = malloc((n ? n : 1) * sizeof *out);
+    size_t *cur = malloc((nseg + 1) * sizeof *cur), *heap = malloc((nseg + 1) * sizeof *heap), nh = 0;
+    if (!out || !cur || !heap) {
+        free(out), free(cur), free(heap);
+        return NULL;
+    }
+#define END(r) (r + 1 < nseg ? seg[r + 1] : n)
+#define LESS(a, b) before(&v[cur[a]], &v[cur[b]])
+    for (size_t r = 0; r < nseg; r++) {
+        cur[r] = seg[r];
+        if (cur[r] == END(r))
+            continue;
+        size_t i = nh++;   /* sift up */
+        for (heap[i] = r; i && LESS(heap[i], heap[(i - 1) / 2]); i = (i - 1) / 2) {
+            size_t x = heap[i];
+            heap[i] = heap[(i - 1) / 2], heap[(i - 1) / 2] = x;
+        }
+    }
+    for (size_t k = 0; nh; k++) {
+        size_t r = heap[0];
+        out[k] = v[cur[r]++];
+        if (cur[r] == END(r))
+            heap[0] = heap[--nh];
+        for (size_t i = 0;;) {   /* sift down */
+            size_t a = 2 * i + 1, b = a + 1, m = i;
+            if (a < nh && LESS(heap[a], heap[m]))
+                m = a;
+            if (b < nh && LESS(heap[b], heap[m]))
+                m = b;
+            if (m == i)
+                break;
+            size_t x = heap[i];
+            heap[i] = heap[m], heap[m] = x, i = m;
+        }
+    }
+#undef LESS
+#undef END
+    /* a run out of order (a call whose end precedes an earlier one's): mend by insertion */
+    for (size_t k = 1; k < n; k++)
+        for (size_t j = k; j > 0 && before(&out[j], &out[j - 1]); j--) {
+            rs_mem x = out[j];
+            out[j] = out[j - 1], out[j - 1] = x;
+        }
+    free(cur);
+    free(heap);
+    return out;
 }
 
 /* The address space at the end, one entry per allocation; held bytes per site. */
@@ -370,25 +431,25 @@ static int summarize(const ledger *l, report_stats *s)
     return 0;
 }
 
-int rs_ledger_replay(tr_trace *t, report_stats *s, call_filter *f, const struct wmt_call **calls, size_t n)
+int rs_ledger_replay(tr_trace *t, report_stats *s, call_filter *f, rs_mem *v, size_t n, const size_t *seg, size_t nseg)
 {
     ledger l = { 0 };
-    qsort(calls, n, sizeof *calls, by_end);
+    rs_mem *sorted = merge(v, n, seg, nseg);
+    if (!sorted)
+        return -1;
     for (size_t i = 0; i < n; i++) {
-        const struct wmt_call *c = calls[i];
-        lg_ev e = decode(c);
-        if (e.op == OP_NONE)
-            continue;
-        const char *w32;
-        int site = rs_site_of(t, s, c, &w32);
-        bool counted = site >= 0 && (!f || filter_match(f, t, c, w32));
-        apply(&l, s, &e, site, counted ? &s->sites[site] : NULL, w32);
+        const struct wmt_call *c = sorted[i].c;
+        lg_ev e = { sorted[i].op, sorted[i].start_addr, sorted[i].end_addr, sorted[i].type, sorted[i].protect };
+        int site = sorted[i].site;
+        bool counted = site >= 0 && (!f || filter_match(f, t, c, sorted[i].w32));
+        apply(&l, s, &e, site, counted ? &s->sites[site] : NULL, sorted[i].w32);
         s->mem_calls++;
-        uint64_t rel = end_ns(c) > s->t0 ? end_ns(c) - s->t0 : 0;
+        uint64_t rel = sorted[i].end > s->t0 ? sorted[i].end - s->t0 : 0;
         if (s->committed > s->peak_commit)
             s->peak_commit = s->committed, s->peak_ns = rel;
         add_point(s, rel);
     }
+    free(sorted);
     int rc = summarize(&l, s);
     free(l.v);
     return rc;

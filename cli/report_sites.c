@@ -103,11 +103,45 @@ static const char *win32_name(const tr_sym *y)
     return NULL;
 }
 
+static size_t site_hash(const char *name, const char *module)
+{
+    size_t h = 14695981039346656037ull;   /* FNV-1a */
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    for (const char *p = module; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return h;
+}
+
+/* Keeps the table at most half full; rebuilt from the sites when it grows. */
+static int grow_hash(report_stats *s)
+{
+    size_t cap = s->site_hash_cap ? s->site_hash_cap * 2 : 256;
+    int *h = calloc(cap, sizeof *h);
+    if (!h)
+        return -1;
+    for (size_t i = 0; i < s->nsites; i++) {
+        size_t k = site_hash(s->sites[i].name, s->sites[i].module) & (cap - 1);
+        while (h[k])
+            k = (k + 1) & (cap - 1);
+        h[k] = (int)i + 1;
+    }
+    free(s->site_hash);
+    s->site_hash = h, s->site_hash_cap = cap;
+    return 0;
+}
+
 static int find_or_add_site(report_stats *s, const char *name, const tr_sym *y, bool own)
 {
-    for (size_t i = 0; i < s->nsites; i++)
-        if (!strcmp(s->sites[i].name, name) && !strcmp(s->sites[i].module, y->module ? y->module : ""))
-            return (int)i;
+    const char *module = y->module ? y->module : "";
+    if ((s->nsites + 1) * 2 > s->site_hash_cap && grow_hash(s))
+        return -1;
+    size_t k = site_hash(name, module) & (s->site_hash_cap - 1);
+    for (; s->site_hash[k]; k = (k + 1) & (s->site_hash_cap - 1)) {
+        const rs_site *x = &s->sites[s->site_hash[k] - 1];
+        if (!strcmp(x->name, name) && !strcmp(x->module, module))
+            return s->site_hash[k] - 1;
+    }
     if (s->nsites == s->cap_sites) {
         size_t cap = s->cap_sites ? s->cap_sites * 2 : 64;
         rs_site *n = realloc(s->sites, cap * sizeof *n);
@@ -119,10 +153,11 @@ static int find_or_add_site(report_stats *s, const char *name, const tr_sym *y, 
     memset(x, 0, sizeof *x);
     if (!(x->name = strdup(name)))
         return -1;
-    x->module = y->module ? y->module : "";
+    x->module = module;
     x->mod = y->mod;
     x->file_addr = y->file_addr ? y->file_addr - 1 : 0;   /* inside the call instruction */
     x->own = own;
+    s->site_hash[k] = (int)s->nsites + 1;
     return (int)s->nsites++;
 }
 
@@ -159,16 +194,20 @@ static int classify(tr_trace *t, report_stats *s, const struct wmt_stack *st, co
     return find_or_add_site(s, name, &y, own);
 }
 
-int rs_site_of(tr_trace *t, report_stats *s, const struct wmt_call *c, const char **w32)
+int rs_site_at(tr_trace *t, report_stats *s, size_t slot, const char **w32)
 {
     *w32 = NULL;
-    size_t slot = tr_stack_slot(t, c->stack);
     if (slot == SIZE_MAX)
         return -1;
     if (s->slot_site[slot] == -2)
         s->slot_site[slot] = classify(t, s, t->stacks[slot], &s->slot_w32[slot]);
     *w32 = s->slot_w32[slot];
     return s->slot_site[slot];
+}
+
+int rs_site_of(tr_trace *t, report_stats *s, const struct wmt_call *c, const char **w32)
+{
+    return rs_site_at(t, s, tr_stack_slot(t, c->stack), w32);
 }
 
 void rs_site_count(report_stats *s, int site, const struct wmt_call *c, const char *w32, bool failed)

@@ -83,8 +83,10 @@ typedef struct report_stats {
     int *slot_site;                 /* -2: not classified yet */
     const char **slot_w32;
     rs_site *sites; size_t nsites, cap_sites;
+    int *site_hash; size_t site_hash_cap;   /* open addressing on (name, module): site index + 1 */
     int *order;                     /* site indexes: own sites by bytes, then the rest */
     rs_fail *fails; size_t nfails, cap_fails;
+    int *fail_hash; size_t fail_hash_cap;   /* on (site, w32, api, code): index + 1 */
     rs_wx *wx; size_t nwx, cap_wx;
     rs_point *points; size_t npoints, cap_points;
     rs_region *regions; size_t nregions;
@@ -113,10 +115,27 @@ uint64_t rs_call_bytes(const struct wmt_call *c);
 uint64_t rs_percentile(const rs_api *a, double q);
 
 /* --- internal to the collection step (report_sites.c, report_ledger.c) --- */
-/* The site and Win32 name of a call's stack (classified once per stack). */
+/* The site and Win32 name of a call's stack (classified once per stack);
+ * rs_site_at when the stack's slot is known (tr_stack_slot). */
 int rs_site_of(tr_trace *t, report_stats *s, const struct wmt_call *c, const char **w32);
+int rs_site_at(tr_trace *t, report_stats *s, size_t slot, const char **w32);
 void rs_site_count(report_stats *s, int site, const struct wmt_call *c, const char *w32, bool failed);
-int rs_ledger_replay(tr_trace *t, report_stats *s, call_filter *f, const struct wmt_call **calls, size_t n);
+/* A call that changed the address space, decoded while its record is hot
+ * (rs_decode), with its site, for the replay. */
+typedef struct rs_mem {
+    uint64_t end;                 /* when it returned */
+    uint64_t start_addr, end_addr;
+    uint32_t type, protect;
+    int op, site;
+    const char *w32;
+    const struct wmt_call *c;
+} rs_mem;
+/* Fills m's operation and range; false when the call changed nothing
+ * (failed, pending, another process, or not a memory-changing API). */
+bool rs_decode(const struct wmt_call *c, rs_mem *m);
+/* Replays v[0..n) in the order the calls returned: v holds nseg runs (one
+ * per thread, seg[i] the start of run i) each already in that order. */
+int rs_ledger_replay(tr_trace *t, report_stats *s, call_filter *f, rs_mem *v, size_t n, const size_t *seg, size_t nseg);
 void rs_order_sites(report_stats *s);
 
 #endif
