@@ -268,7 +268,8 @@ int report_collect(tr_trace *t, call_filter *f, bool all_frames, report_stats *s
     if (rs_ledger_replay(t, s, f, m.v, m.n, m.seg, t->nthreads))
         goto out;
     rs_order_sites(s);
-    qsort(s->fails, s->nfails, sizeof *s->fails, fail_cmp);   /* most frequent first; the hash is done with */
+    if (s->nfails)   /* most frequent first; the hash is done with */
+        qsort(s->fails, s->nfails, sizeof *s->fails, fail_cmp);
     free(s->fail_hash);
     s->fail_hash = NULL, s->fail_hash_cap = 0;
     rc = s->order ? 0 : -1;
