@@ -13,7 +13,7 @@
  * The name the program called is read from the same stack: the outermost
  * frame inside the system DLLs whose function is a known Win32 entry point
  * (kernelbase!VirtualAlloc, kernelbase!MapViewOfFile, ntdll!RtlAllocateHeap
- * = HeapAlloc...). With none, the Nt call itself is what was called.
+ * = HeapAlloc growth...). With none, the Nt call itself is what was called.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +55,7 @@ static const struct { const char *func, *w32; } win32[] = {
     { "FreeLibrary", 0 }, { "CreateThread", 0 }, { "CreateRemoteThreadEx", "CreateThread" },
     { "HeapCreate", 0 }, { "HeapDestroy", 0 }, { "HeapAlloc", 0 }, { "HeapReAlloc", 0 }, { "HeapFree", 0 },
     { "LocalAlloc", 0 }, { "LocalReAlloc", 0 }, { "GlobalAlloc", 0 }, { "GlobalReAlloc", 0 },
-    { "RtlAllocateHeap", "HeapAlloc (heap growth)" }, { "RtlReAllocateHeap", "HeapReAlloc (heap growth)" },
+    { "RtlAllocateHeap", "HeapAlloc growth" }, { "RtlReAllocateHeap", "HeapReAlloc growth" },
     { "RtlCreateHeap", "HeapCreate" }, { "RtlDestroyHeap", "HeapDestroy" }, { "RtlFreeHeap", "HeapFree" },
     { "AllocateUserPhysicalPages", 0 }, { "MapUserPhysicalPages", 0 }, { "FreeUserPhysicalPages", 0 },
 };

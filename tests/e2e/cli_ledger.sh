@@ -34,6 +34,8 @@ check "arena_grow: a site with file:line, 16 calls (two threads), 1024 KiB commi
     'row arena_grow | grep -Eq "^ +16 +0 +1024 KiB "'
 check "arena_grow's calls named as the program made them: VirtualAlloc (NtAllocateVirtualMemory) x16" \
     'grep -A1 -E " arena_grow \(ledger\.c" "$D/r.out" | grep -q "VirtualAlloc (NtAllocateVirtualMemory) x16"'
+check "heap_grow: HeapAlloc's heap growth named as such, with the Nt call beside" \
+    'row heap_grow | grep -Eq "^ +[1-9]" && grep -A1 -E " heap_grow \(ledger\.c" "$D/r.out" | grep -q "HeapAlloc growth (NtAllocateVirtualMemory)"'
 check "arena_reserve reserved 4096 KiB" 'row arena_reserve | grep -Eq "^ +1 +4096 KiB "'
 check "leak_buffer: 192 KiB committed and held at exit" 'row leak_buffer | grep -Eq "^ +1 +192 KiB +192 KiB +0 +192 KiB "'
 check "main released the arena (1024 KiB of commit freed)" 'row main | grep -Eq "^ +1 +0 +0 +1024 KiB "'

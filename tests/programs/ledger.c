@@ -10,6 +10,8 @@
  *                   PAGE_EXECUTE_READ (VirtualProtect) — and one page
  *                   PAGE_EXECUTE_READWRITE, the writable+executable memory
  *   leak_buffer     commits 192 KiB and never frees it (held at exit)
+ *   heap_grow       HeapAlloc of 1 MiB: Wine's heap grows by a VirtualAlloc
+ *                   of its own (RtlAllocateHeap), "HeapAlloc (heap growth)"
  *   bad_free        VirtualFree(MEM_RELEASE) of an address inside the arena:
  *                   fails with ERROR_INVALID_PARAMETER / STATUS_FREE_VM_NOT_AT_BASE
  *   main            releases the arena at the end (its commits are not held)
@@ -59,6 +61,11 @@ static __attribute__((noinline)) void *leak_buffer(void)
     return VirtualAlloc(NULL, 3 * STEP, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
 }
 
+static __attribute__((noinline)) void *heap_grow(void)
+{
+    return HeapAlloc(GetProcessHeap(), 0, 1u << 20);
+}
+
 static __attribute__((noinline)) BOOL bad_free(void)
 {
     return VirtualFree(arena + STEP, 0, MEM_RELEASE);
@@ -85,6 +92,8 @@ int main(void)
     if (!jit_compile())
         return 3;
     void *leak = leak_buffer();
+    if (!heap_grow())
+        return 5;
     BOOL freed = bad_free();
     printf("ledger: arena=%p used=%u leak=%p bad_free=%d error=%lu\n", (void *)arena, (unsigned)arena_used,
            leak, freed, GetLastError());
