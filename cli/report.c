@@ -155,9 +155,10 @@ static void print_sites(FILE *f, const report_stats *s, const report_opts *o)
     }
     if (!own && !o->all_frames)
         fprintf(f, "  (no frame in the program's own code: is it built with symbols, or is this Wine on its own?)\n");
-    if (s->nsites > shown)
-        fprintf(f, "  ... %zu more sites%s\n", s->nsites - shown,
-                own < s->nsites && !o->all_frames ? " (Wine and the runtime on their own; --all-frames, --top N)" : " (--top N)");
+    size_t own_left = own > shown ? own - shown : 0, sys_left = s->nsites - shown - own_left;
+    if (own_left || sys_left)
+        fprintf(f, "  ... %zu more of the program's sites and %zu of Wine and the runtime on their own (--top N%s)\n",
+                own_left, sys_left, o->all_frames ? "" : ", --all-frames");
 }
 
 static void print_failures(FILE *f, const report_stats *s)
@@ -185,8 +186,8 @@ static void print_wx(FILE *f, const report_stats *s)
     for (size_t i = 0; i < s->nwx && i < 20; i++) {
         const rs_wx *x = &s->wx[i];
         snprintf(lab, sizeof lab, "%s%s", x->w32 ? " through " : "", x->w32 ? x->w32 : "");
-        fprintf(f, "  %9s  %s%s by %s (%llu calls)\n", report_bytes(b, sizeof b, x->bytes), wm_protect_name(x->protect),
-                lab, site_label(s, x->site), (unsigned long long)x->n);
+        fprintf(f, "  %9s  %s%s by %s (%llu call%s)\n", report_bytes(b, sizeof b, x->bytes), wm_protect_name(x->protect),
+                lab, site_label(s, x->site), (unsigned long long)x->n, x->n == 1 ? "" : "s");
     }
 }
 

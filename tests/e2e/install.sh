@@ -19,7 +19,8 @@ if [ "$(id -u)" -ne 0 ] || ! command -v setpriv > /dev/null; then
     echo "skipped: needs root and setpriv to install as an unprivileged user"
     exit 0
 fi
-T=$(mktemp -d /tmp/winmem-install.XXXXXX)   # outside the tree: nobody must not need to write there
+mkdir -p "$B/tests"
+T=$(mktemp -d "$ROOT/$B/tests/install.XXXXXX")   # nobody writes only in the subdirectories given to it
 chmod 755 "$T"
 trap 'rm -rf "$T"; make -s -C "$ROOT" PREFIX=/usr/local BUILD=$B $B/winmem.pc > /dev/null 2>&1' EXIT
 as_nobody() { setpriv --reuid 65534 --regid 65534 --clear-groups env -i PATH=/usr/bin:/bin HOME="$T" "$@"; }
