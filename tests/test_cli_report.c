@@ -237,10 +237,63 @@ static void test_all_frames(void)
     report_stats_free(&s);
 }
 
+/* The native door's Win32 calls (a native program on winmem's API):
+ * VirtualAlloc returns the base, sizes are rounded to pages, a decommit of
+ * size 0 runs to the end of the allocation, MEM_RELEASE takes the base. */
+static void test_win32_door(void)
+{
+    char p[] = "/tmp/wm-cli-report-w32-XXXXXX";
+    int fd = mkstemp(p);
+    CU_ASSERT_FATAL(fd >= 0);
+    close(fd);
+    FILE *f = fopen(p, "wb");
+    tg g;
+    tg_open(&g, f, 78, WMT_MODE_TRACE, 0, "/usr/bin/app", "app");
+    tg_thread(&g, 3, "app");
+    struct wmt_call c[6];
+    for (int i = 0; i < 6; i++) {
+        c[i] = tg_call_init(0, 3, (uint64_t)i + 1, 100 * ((uint64_t)i + 1), 10, 0);
+        c[i].flags = WMT_DOOR_NATIVE;
+    }
+    c[0].api = WMT_API_VirtualAlloc, c[0].ret = 0x200000;            /* reserve 1 MiB - 1 byte: 1 MiB */
+    c[0].arg[1] = 0xfffff, c[0].arg[2] = MEM_RESERVE, c[0].arg[3] = PAGE_NOACCESS;
+    c[1].api = WMT_API_VirtualAlloc, c[1].ret = 0x201000;            /* commit 2 pages from 0x201800 */
+    c[1].arg[0] = 0x201800, c[1].arg[1] = 0x1000, c[1].arg[2] = MEM_COMMIT, c[1].arg[3] = PAGE_READWRITE;
+    c[2].api = WMT_API_VirtualProtect, c[2].ret = 1;                  /* one page RWX */
+    c[2].arg[0] = 0x201000, c[2].arg[1] = 0x1000, c[2].arg[2] = PAGE_EXECUTE_READWRITE;
+    c[3].api = WMT_API_VirtualFree, c[3].ret = 1;                     /* decommit size 0 from 0x202000 */
+    c[3].arg[0] = 0x202000, c[3].arg[1] = 0, c[3].arg[2] = MEM_DECOMMIT;
+    c[4].api = WMT_API_VirtualFree, c[4].ret = 0, c[4].error = 487;   /* fails: not the base */
+    c[4].arg[0] = 0x201000, c[4].arg[2] = MEM_RELEASE;
+    c[5].api = WMT_API_VirtualAlloc, c[5].ret = 0x400000;             /* reserve+commit 8 KiB, held */
+    c[5].arg[1] = 0x2000, c[5].arg[2] = MEM_RESERVE | MEM_COMMIT, c[5].arg[3] = PAGE_READWRITE;
+    for (int i = 0; i < 6; i++)
+        tg_rec(&g, 3, &c[i], sizeof c[i]);
+    tg_end(&g, 3, 6);
+    tg_close(&g);
+    fclose(f);
+    tr_trace w;
+    char err[256];
+    CU_ASSERT_FATAL(tr_open(&w, p, false, err, sizeof err) == 0);
+    report_stats s;
+    CU_ASSERT_FATAL(report_collect(&w, NULL, false, &s) == 0);
+    CU_ASSERT_EQUAL(s.peak_commit, 0x1000 + 0x2000);   /* one page left after the decommit, then 8 KiB more */
+    CU_ASSERT_EQUAL(s.committed, 0x1000 + 0x2000);
+    CU_ASSERT_EQUAL(s.reserved, 0x100000 + 0x2000);
+    CU_ASSERT_EQUAL(s.wx_held, 0x1000);
+    CU_ASSERT_EQUAL(s.nwx, 1);
+    CU_ASSERT_EQUAL(s.nregions, 2);
+    CU_ASSERT_EQUAL(s.api[WMT_API_VirtualFree].failed, 1);
+    report_stats_free(&s);
+    tr_close(&w);
+    unlink(p);
+}
+
 void wm_register_tests(void)
 {
     CU_pSuite s = wm_suite("cli report collection", setup, teardown);
     WM_TEST(s, test_sites_and_bytes);
     WM_TEST(s, test_filters);
     WM_TEST(s, test_all_frames);
+    WM_TEST(s, test_win32_door);
 }
