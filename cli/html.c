@@ -14,6 +14,7 @@
 #include <string.h>
 #include "calls.h"
 #include "html.h"
+#include "report.h"
 #include "maps.h"
 #include "report_stats.h"
 
@@ -178,8 +179,9 @@ static void address_map(FILE *f, tr_trace *t, const report_stats *s)
         const rs_region *r = &s->regions[i];
         fprintf(f, "<tr><td class=\"l\" data-v=\"%llu\">0x%llx</td>", (unsigned long long)r->base, (unsigned long long)r->base);
         num(f, r->size, true), num(f, r->committed, true);
-        fprintf(f, "<td class=\"l%s\">%s</td><td class=\"l\">%s</td><td class=\"l\">", r->wx ? " wx" : "",
-                r->committed ? wm_protect_name(r->protect) : "-", r->mapped ? "view" : "private");
+        fprintf(f, "<td class=\"l\">%s%s</td><td class=\"l\">%s</td><td class=\"l\">",
+                r->committed ? wm_protect_name(r->protect) : "-", r->wx ? " <span class=\"wx\">+ writable and executable pages</span>" : "",
+                r->mapped ? "view" : "private");
         esc(f, site_label(s, r->site));
         fprintf(f, "</td><td class=\"l\"><span class=\"bar\" style=\"width:%.0fpx\"></span></td></tr>\n",
                 1 + 200.0 * (double)r->size / (double)big);
@@ -203,30 +205,21 @@ static void script(FILE *f)
           "</script>\n", f);
 }
 
-int html_write(tr_trace *t, const char *path, const report_opts *o)
+int html_write(tr_trace *t, const char *path, const report_stats *s)
 {
-    report_stats s;
-    if (report_collect(t, o->filter, o->all_frames, &s)) {
-        fprintf(stderr, "winmem report: out of memory\n");
-        report_stats_free(&s);
-        return -1;
-    }
-    report_sources(t, &s, s.nsites < 500 ? s.nsites : 500);
     FILE *f = fopen(path, "w");
     if (!f) {
         fprintf(stderr, "winmem report: --html %s: %m\n", path);
-        report_stats_free(&s);
         return -1;
     }
     head(f, t);
-    summary(f, t, &s);
-    graph(f, &s);
-    sites(f, &s);
-    failures(f, &s);
-    address_map(f, t, &s);
+    summary(f, t, s);
+    graph(f, s);
+    sites(f, s);
+    failures(f, s);
+    address_map(f, t, s);
     script(f);
     fputs("</body></html>\n", f);
-    report_stats_free(&s);
     if (fclose(f) != 0) {
         fprintf(stderr, "winmem report: --html %s: %m\n", path);
         return -1;

@@ -6,9 +6,10 @@
 #ifndef WINMEM_CLI_HTML_H
 #define WINMEM_CLI_HTML_H
 
-#include "report.h"
+#include "report_stats.h"
 
-/* Writes the page; returns 0, or -1 after saying why on stderr. */
-int html_write(tr_trace *t, const char *path, const report_opts *o);
+/* Writes the page from the report's collection (source lines already
+ * resolved); returns 0, or -1 after saying why on stderr. */
+int html_write(tr_trace *t, const char *path, const report_stats *s);
 
 #endif

@@ -373,7 +373,8 @@ static void print_all(tr_trace *t, FILE *f, report_stats *s, const report_opts *
     print_divergences(t, f, o);
 }
 
-int report_print(tr_trace *t, FILE *f, const report_opts *o)
+/* Collects once; prints to f and, when html is not NULL, writes the page. */
+static int report_run(tr_trace *t, FILE *f, const report_opts *o, const char *html)
 {
     report_stats s;
     if (report_collect(t, o->filter, o->all_frames, &s)) {
@@ -381,10 +382,16 @@ int report_print(tr_trace *t, FILE *f, const report_opts *o)
         report_stats_free(&s);
         return -1;
     }
-    report_sources(t, &s, s.nsites < 200 ? s.nsites : 200);
+    report_sources(t, &s, s.nsites < 500 ? s.nsites : 500);
     print_all(t, f, &s, o);
+    int rc = html ? html_write(t, html, &s) : 0;
     report_stats_free(&s);
-    return 0;
+    return rc;
+}
+
+int report_print(tr_trace *t, FILE *f, const report_opts *o)
+{
+    return report_run(t, f, o, NULL);
 }
 
 static void usage(FILE *f)
@@ -458,9 +465,7 @@ int cmd_report(int argc, char **argv)
         fprintf(stderr, "winmem report: %s\n", err);
         return 2;
     }
-    int rc = report_print(&t, stdout, &o) ? 2 : 0;
-    if (!rc && html && html_write(&t, html, &o))
-        rc = 2;
+    int rc = report_run(&t, stdout, &o, html) ? 2 : 0;
     if (!rc && t.cut[0]) {
         fprintf(stderr, "winmem report: %s: %s; reported the readable %llu of %llu bytes\n", t.path, t.cut,
                 (unsigned long long)t.good_bytes, (unsigned long long)t.size);
