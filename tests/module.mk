@@ -35,3 +35,11 @@ $(LEDGER_EXE): tests/programs/ledger.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	x86_64-w64-mingw32-gcc -O1 -g -Wall -o $@ $<
 check-e2e: $(LEDGER_EXE)
+
+# The same ledger on native C++ code (ELF, DWARF, a namespace, an inlined helper).
+LEDGER_CXX := $(BUILD)/tests/programs/ledger_cxx
+$(LEDGER_CXX): tests/programs/ledger_cxx.cc $(LIBWINMEM_SO) | $(DEPS_STAMP)
+	@mkdir -p $(@D)/lib
+	ln -sf ../../../libwinmem.so $(@D)/lib/libwinmem.so.0
+	g++ -O1 -g -fno-omit-frame-pointer -Iinclude -o $@ $< $(LIBWINMEM_SO) -Wl,-rpath,'$$ORIGIN/lib'
+check-e2e: $(LEDGER_CXX)

@@ -67,6 +67,19 @@ check "--all-frames: sites inside kernelbase (VirtualAlloc itself) appear" 'grep
 "$W" report --time 5-x "$D/l.wmt" > /dev/null 2> "$D/bad.err"; rc=$?
 check "--time with a bad range: exit 2 and says the form" '[ $rc -eq 2 ] && grep -q "FROM-TO" "$D/bad.err"'
 
+# native C++ (ELF): demangled names, file:line and inlined frames from DWARF
+X=$B/tests/programs/ledger_cxx
+if [ -x "$X" ]; then
+    "$W" run -o "$D/cxx.wmt" --no-summary -- "$X" > /dev/null 2>&1; rc=$?
+    "$W" report "$D/cxx.wmt" > "$D/cxx.out" 2>&1
+    check "C++ site demangled with file:line: pool::Arena::grow(unsigned long) (ledger_cxx.cc:N), 512 KiB held" \
+        '[ $rc -eq 0 ] && grep -Eq "^ +8 +0 +512 KiB +0 +512 KiB .* pool::Arena::grow\(unsigned long\) \(ledger_cxx\.cc:[0-9]+\)$" "$D/cxx.out"'
+    check "an inlined constructor is shown inlined in main" \
+        'grep -Eq "pool::Arena::Arena\(unsigned long\) \(ledger_cxx\.cc:[0-9]+\) inlined in main \(ledger_cxx\.cc:[0-9]+\)" "$D/cxx.out"'
+else
+    bad "missing $X (make check-e2e builds it)"
+fi
+
 timeout 60 wineserver -k 2>/dev/null
 echo "cli_ledger: $fails failed"
 [ $fails -eq 0 ]
