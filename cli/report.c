@@ -305,8 +305,8 @@ static void origin(tr_trace *t, uint32_t id, char *buf, size_t len)
     tr_frame_name(t, &fr[pick], buf, len);
 }
 
-/* The raw stacks, most frequent first: the site named is the first frame
- * outside the system DLLs, as the ledger's sites (or Wine's own frame). */
+/* The raw stacks, those through the program's own code first, most
+ * frequent first: the frame named is the first outside the system DLLs. */
 static void print_stacks(tr_trace *t, FILE *f, report_stats *s, const report_opts *o)
 {
     if (!s->nstacks) {

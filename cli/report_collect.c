@@ -158,11 +158,14 @@ static void count_call(report_stats *s, size_t ti, const struct wmt_call *c, siz
     k->n++;
     k->failed += failed;
     k->top_api = c->api;
+    k->own = site >= 0 && s->sites[site].own;
 }
 
 static int stack_cmp(const void *a, const void *b)
 {
     const rs_stack *x = a, *y = b;
+    if (x->own != y->own)
+        return x->own ? -1 : 1;
     return x->n != y->n ? (x->n < y->n ? 1 : -1) : (x->stack > y->stack) - (x->stack < y->stack);
 }
 

@@ -31,7 +31,7 @@ typedef struct rs_api {
 typedef struct rs_err { uint16_t api; uint32_t code; uint64_t n; const struct wmt_call *example; } rs_err;
 
 /* A stack as the report counts it (the old per-stack "top call sites"). */
-typedef struct rs_stack { uint32_t stack; uint64_t n, failed; uint16_t top_api; } rs_stack;
+typedef struct rs_stack { uint32_t stack; uint64_t n, failed; uint16_t top_api; bool own; } rs_stack;
 
 /* What one site asked for under one name ("VirtualAlloc" via NtAllocateVirtualMemory). */
 #define RS_SITE_CALLS 6
@@ -77,7 +77,7 @@ typedef struct report_stats {
     rs_err *errs; size_t nerr, cap_err;
     uint64_t *th_calls, *th_failed; /* [nthreads] */
     uint64_t first, last, missing, aborted, pending, nostack, counted;
-    rs_stack *stacks; size_t nstacks, nstacks_seen;   /* sorted by count */
+    rs_stack *stacks; size_t nstacks;   /* the program's own first, then by count */
 
     /* per stack slot (t->stacks): its site and the name the program called */
     int *slot_site;                 /* -2: not classified yet */
