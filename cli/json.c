@@ -68,15 +68,6 @@ void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-void json_key(FILE *f, int *first, const char *key)
-{
-    if (!*first)
-        fputc(',', f);
-    *first = 0;
-    json_str(f, key);
-    fputc(':', f);
-}
-
 void json_hex(FILE *f, uint64_t v)
 {
     fprintf(f, "\"0x%llx\"", (unsigned long long)v);

@@ -16,8 +16,6 @@
 char *json_escape(char *w, const char *s);
 /* "s" with quotes, to f. */
 void json_str(FILE *f, const char *s);
-/* "key": with the separator: ",\"key\":" unless *first (then cleared). */
-void json_key(FILE *f, int *first, const char *key);
 /* Hex strings ("0x1f") for 64-bit values: JSON numbers lose precision above 2^53. */
 void json_hex(FILE *f, uint64_t v);
 

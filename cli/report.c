@@ -153,7 +153,9 @@ static void print_sites(FILE *f, const report_stats *s, const report_opts *o)
         print_site_row(f, s, s->order[i]);
         shown++;
     }
-    if (!own && !o->all_frames)
+    if (!s->nsites)
+        fprintf(f, "  (no stacks were recorded, so no call sites: `winmem run --stack N`)\n");
+    else if (!own && !o->all_frames)
         fprintf(f, "  (no frame in the program's own code: is it built with symbols, or is this Wine on its own?)\n");
     size_t own_left = own > shown ? own - shown : 0, sys_left = s->nsites - shown - own_left;
     if (own_left || sys_left)
