@@ -45,6 +45,47 @@ void export_frame_label(tr_trace *t, const struct wmt_frame *fr, char *buf, size
         snprintf(buf, len, "%s+0x%llx", y.module, (unsigned long long)fr->addr);
 }
 
+char *const *exp_labels(exp_ctx *x, uint32_t stack, int *n)
+{
+    static char *const none[1] = { NULL };
+    size_t slot = tr_stack_slot(x->t, stack);
+    *n = 0;
+    if (slot == SIZE_MAX)
+        return none;
+    if (!x->labels) {
+        x->labels = calloc(x->t->stack_cap, sizeof *x->labels);
+        x->nlabels = calloc(x->t->stack_cap, sizeof *x->nlabels);
+        if (!x->labels || !x->nlabels)
+            return NULL;
+    }
+    if (!x->labels[slot]) {
+        const struct wmt_stack *s = x->t->stacks[slot];
+        char **v = calloc(s->nframes + 1u, sizeof *v), name[512];
+        if (!v)
+            return NULL;
+        for (int k = s->nframes - 1, i = 0; k >= 0; k--, i++) {
+            export_frame_label(x->t, &tr_frames(s)[k], name, sizeof name);
+            if (!(v[i] = strdup(name)))
+                return NULL;
+        }
+        x->labels[slot] = v, x->nlabels[slot] = s->nframes;
+    }
+    *n = x->nlabels[slot];
+    return x->labels[slot];
+}
+
+void exp_free(exp_ctx *x)
+{
+    for (size_t i = 0; x->labels && i < x->t->stack_cap; i++) {
+        for (int k = 0; x->labels[i] && k < x->nlabels[i]; k++)
+            free(x->labels[i][k]);
+        free(x->labels[i]);
+    }
+    free(x->labels);
+    free(x->nlabels);
+    x->labels = NULL, x->nlabels = NULL;
+}
+
 /* The calls to export: in the filter, in thread then seq order. */
 static bool wanted(exp_ctx *x, const struct wmt_call *c, const char **w32)
 {
@@ -59,8 +100,7 @@ static void ts(FILE *f, uint64_t ns)
 
 /* ---- chrome: nested slices ---- */
 
-#define MAXD 80
-typedef struct open_stack { int n; char name[MAXD][160]; } open_stack;
+typedef struct open_stack { int n, cap; const char **name; } open_stack;
 
 static void ev(FILE *f, char ph, const char *name, unsigned pid, unsigned tid, uint64_t t)
 {
@@ -79,41 +119,40 @@ static void close_to(FILE *f, open_stack *o, int keep, unsigned pid, unsigned ti
     }
 }
 
-/* The labels of a call's stack, outermost first, into v; returns the count. */
-static int labels(exp_ctx *x, const struct wmt_call *c, char (*v)[160], int max)
-{
-    const struct wmt_stack *s = tr_stack(x->t, c->stack);
-    int n = 0;
-    if (s)
-        for (int k = s->nframes - 1; k >= 0 && n < max; k--)
-            export_frame_label(x->t, &tr_frames(s)[k], v[n++], 160);
-    return n;
-}
-
+/* One call: close the frames it does not share with the open ones, open
+ * its own, then its leaf slice with the arguments. */
 static void chrome_call(exp_ctx *x, FILE *f, open_stack *o, const struct wmt_call *c, const char *w32,
                         uint64_t end_prev, uint64_t next_start)
 {
     unsigned pid = x->t->hdr->pid, tid = c->tid;
-    static char v[MAXD][160];
-    int n = labels(x, c, v, MAXD - 1);
+    int n;
+    char *const *v = exp_labels(x, c->stack, &n);
+    if (!v)
+        return;
+    if (n > o->cap) {
+        const char **nn = realloc(o->name, (size_t)n * sizeof *nn);
+        if (!nn)
+            return;
+        o->name = nn, o->cap = n;
+    }
     bool pend = c->flags & WMT_CF_PENDING;
-    snprintf(v[n++], 160, "%s%s", call_api_name(c->api), pend ? " (never returned)" : "");
+    char leaf[64];
+    snprintf(leaf, sizeof leaf, "%s%s", call_api_name(c->api), pend ? " (never returned)" : "");
     uint64_t start = c->start_ns - x->s.t0, end = pend ? start : start + c->dur_ns;
     if (next_start != UINT64_MAX && end > next_start)
         end = next_start > start ? next_start : start;
     int same = 0;
-    while (same < o->n && same < n - 1 && !strcmp(o->name[same], v[same]))
+    while (same < o->n && same < n && (o->name[same] == v[same] || !strcmp(o->name[same], v[same])))
         same++;
     close_to(f, o, same, pid, tid, end_prev);
-    for (int k = same; k < n - 1; k++) {
+    for (int k = same; k < n; k++) {
         ev(f, 'B', v[k], pid, tid, start);
-        snprintf(o->name[o->n++], 160, "%s", v[k]);
+        o->name[o->n++] = v[k];
     }
-    /* the leaf: the call itself, with its arguments */
     fprintf(f, ",\n{\"ph\":\"B\",\"pid\":%u,\"tid\":%u,\"cat\":\"%s\",\"ts\":", pid, tid, call_failed(c) ? "failed" : "ok");
     ts(f, start);
     fprintf(f, ",\"name\":");
-    json_str(f, v[n - 1]);
+    json_str(f, leaf);
     fprintf(f, ",\"args\":{\"seq\":%llu,", (unsigned long long)c->seq);
     if (w32) {
         fprintf(f, "\"called_as\":");
@@ -122,7 +161,7 @@ static void chrome_call(exp_ctx *x, FILE *f, open_stack *o, const struct wmt_cal
     }
     args_call_json(f, c);
     fprintf(f, "}}");
-    ev(f, 'E', v[n - 1], pid, tid, end);
+    ev(f, 'E', leaf, pid, tid, end);
 }
 
 static void chrome_thread(exp_ctx *x, FILE *f, const tr_thread *th)
@@ -131,9 +170,7 @@ static void chrome_thread(exp_ctx *x, FILE *f, const tr_thread *th)
     fprintf(f, ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%u,\"tid\":%u,\"args\":{\"name\":", pid, th->tid);
     json_str(f, th->name[0] ? th->name : "thread");
     fprintf(f, "}}");
-    open_stack *o = calloc(1, sizeof *o);
-    if (!o)
-        return;
+    open_stack ost = { 0 }, *o = &ost;
     uint64_t end_prev = 0;
     const struct wmt_call *prev = NULL;
     const char *prev_w32 = NULL;
@@ -151,7 +188,7 @@ static void chrome_thread(exp_ctx *x, FILE *f, const tr_thread *th)
         prev = c, prev_w32 = w32;
     }
     close_to(f, o, 0, pid, th->tid, end_prev);
-    free(o);
+    free(o->name);
 }
 
 static void export_chrome(exp_ctx *x, FILE *f)
@@ -366,6 +403,7 @@ int cmd_export(int argc, char **argv)
         rc = 1;
     }
 done:
+    exp_free(&x);
     report_stats_free(&x.s);
     filter_free(&filt);
     tr_close(&t);

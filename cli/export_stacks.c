@@ -17,45 +17,51 @@ static int agg_cmp(const void *a, const void *b)
     return strcmp(((const agg *)a)->key, ((const agg *)b)->key);
 }
 
-/* "f1;f2;...;API" for a call (';' separates frames, so it is replaced in names). */
-static char *stack_key(exp_ctx *x, const struct wmt_call *c)
+/* "prog;f1;f2;...;API" for a stack and an API (';' separates frames, so
+ * it is replaced in names). */
+static char *stack_key(exp_ctx *x, uint32_t stack, uint16_t api)
 {
-    size_t cap = 1024, n = 0;
-    char *k = malloc(cap), name[512];
+    int nf;
+    char *const *v = exp_labels(x, stack, &nf);
+    if (!v)
+        return NULL;
+    const char *prog = *x->t->prog ? x->t->prog : tr_basename(x->t->exe);
+    size_t len = strlen(prog) + 40;
+    for (int i = 0; i < nf; i++)
+        len += strlen(v[i]) + 1;
+    char *k = malloc(len), *w = k;
     if (!k)
         return NULL;
-    const struct wmt_stack *s = tr_stack(x->t, c->stack);
-    int nf = s ? s->nframes : 0;
-    for (int i = nf; i >= 0; i--) {
-        if (i == nf)
-            snprintf(name, sizeof name, "%s", *x->t->prog ? x->t->prog : tr_basename(x->t->exe));
-        else
-            export_frame_label(x->t, &tr_frames(s)[i], name, sizeof name);
-        for (char *p = name; *p; p++)
-            if (*p == ';' || *p == '\n')
-                *p = '_';
-        size_t l = strlen(name);
-        if (n + l + 80 > cap) {
-            char *nk = realloc(k, cap = (n + l + 80) * 2);
-            if (!nk)
-                return free(k), NULL;
-            k = nk;
-        }
-        memcpy(k + n, name, l);
-        n += l;
-        k[n++] = ';';
-    }
-    snprintf(k + n, cap - n, "%s", call_api_name(c->api));
+    w += sprintf(w, "%s", prog);
+    for (int i = 0; i < nf; i++)
+        w += sprintf(w, ";%s", v[i]);
+    sprintf(w, ";%s", call_api_name(api));
+    for (char *p = k + strlen(prog); *p; p++)   /* the program name may hold them too */
+        if (*p == '\n' || *p == ' ')
+            *p = '_';
+    for (char *p = k; p < k + strlen(prog); p++)
+        if (*p == ';' || *p == '\n' || *p == ' ')
+            *p = '_';
     return k;
 }
 
-/* Groups the wanted calls by stack key; returns the count, sorted, merged. */
+typedef struct pair { uint32_t stack; uint16_t api; uint64_t calls, bytes, ns; } pair;
+
+static int pair_cmp(const void *a, const void *b)
+{
+    const pair *x = a, *y = b;
+    if (x->stack != y->stack)
+        return x->stack < y->stack ? -1 : 1;
+    return (x->api > y->api) - (x->api < y->api);
+}
+
+/* The wanted calls counted per (stack, api), then per key (two stacks can
+ * read the same by function): returns the count, sorted, merged. */
 static size_t aggregate(exp_ctx *x, agg **out)
 {
     size_t n = 0, cap = 1024;
-    agg *v = malloc(cap * sizeof *v);
-    /* one key per distinct (stack, api): built once, reused */
-    for (size_t i = 0; v && i < x->t->nthreads; i++)
+    pair *p = malloc(cap * sizeof *p);
+    for (size_t i = 0; p && i < x->t->nthreads; i++)
         for (uint64_t q = 0; q < x->t->threads[i].ncalls; q++) {
             const struct wmt_call *c = x->t->threads[i].calls[q];
             const char *w32;
@@ -65,21 +71,35 @@ static size_t aggregate(exp_ctx *x, agg **out)
             if (x->f && !filter_match(x->f, x->t, c, w32))
                 continue;
             if (n == cap) {
-                agg *nv = realloc(v, (cap *= 2) * sizeof *nv);
-                if (!nv)
-                    break;
-                v = nv;
+                pair *np = realloc(p, (cap *= 2) * sizeof *np);
+                if (!np)
+                    goto out;
+                p = np;
             }
-            char *k = stack_key(x, c);
+            p[n++] = (pair){ c->stack, c->api, 1, rs_call_bytes(c), c->flags & WMT_CF_PENDING ? 0 : c->dur_ns };
+        }
+out:;
+    agg *v = p ? malloc((n ? n : 1) * sizeof *v) : NULL;
+    size_t m = 0;
+    if (v) {
+        qsort(p, n, sizeof *p, pair_cmp);
+        for (size_t i = 0; i < n; i++) {
+            if (m && p[i].stack == p[i - 1].stack && p[i].api == p[i - 1].api) {
+                v[m - 1].calls += p[i].calls, v[m - 1].bytes += p[i].bytes, v[m - 1].ns += p[i].ns;
+                continue;
+            }
+            char *k = stack_key(x, p[i].stack, p[i].api);
             if (!k)
                 break;
-            v[n++] = (agg){ k, 1, rs_call_bytes(c), c->flags & WMT_CF_PENDING ? 0 : c->dur_ns };
+            v[m++] = (agg){ k, p[i].calls, p[i].bytes, p[i].ns };
         }
+    }
+    free(p);
     if (!v)
         return *out = NULL, 0;
-    qsort(v, n, sizeof *v, agg_cmp);
+    qsort(v, m, sizeof *v, agg_cmp);
     size_t w = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < m; i++) {
         if (w && !strcmp(v[w - 1].key, v[i].key)) {
             v[w - 1].calls += v[i].calls, v[w - 1].bytes += v[i].bytes, v[w - 1].ns += v[i].ns;
             free(v[i].key);
