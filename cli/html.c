@@ -109,7 +109,26 @@ static void num(FILE *f, uint64_t v, bool bytes)
             bytes ? report_bytes(b, sizeof b, v) : (snprintf(b, sizeof b, "%llu", (unsigned long long)v), b));
 }
 
-static void sites(FILE *f, const report_stats *s)
+/* One stack through the site, folded away until asked for. */
+static void example_stack(FILE *f, tr_trace *t, uint32_t id)
+{
+    const struct wmt_stack *st = tr_stack(t, id);
+    char name[512], src[300];
+    if (!st)
+        return;
+    fputs("<details><summary>a stack</summary><pre>", f);
+    for (int i = 0; i < st->nframes; i++) {
+        tr_frame_name(t, &tr_frames(st)[i], name, sizeof name);
+        tr_frame_source(t, &tr_frames(st)[i], src, sizeof src);
+        fprintf(f, "#%-2d ", i);
+        esc(f, name);
+        esc(f, src);
+        fputc('\n', f);
+    }
+    fputs("</pre></details>", f);
+}
+
+static void sites(FILE *f, tr_trace *t, const report_stats *s)
 {
     fputs("<h2>Call sites</h2>\n<p>The first frame in the program's own code, merged by function; grey rows are Wine and "
           "the runtime on their own. Click a column to sort.</p>\n<table id=\"sites\" class=\"sortable\"><thead><tr>"
@@ -121,6 +140,7 @@ static void sites(FILE *f, const report_stats *s)
         const rs_site *x = &s->sites[s->order[i]];
         fprintf(f, "<tr%s><td class=\"l\">", x->own ? "" : " class=\"wine\"");
         esc(f, site_label(s, s->order[i]));
+        example_stack(f, t, x->example_stack);
         fputs("</td><td class=\"l\">", f);
         esc(f, x->module);
         fputs("</td>", f);
@@ -215,7 +235,7 @@ int html_write(tr_trace *t, const char *path, const report_stats *s)
     head(f, t);
     summary(f, t, s);
     graph(f, s);
-    sites(f, s);
+    sites(f, t, s);
     failures(f, s);
     address_map(f, t, s);
     script(f);

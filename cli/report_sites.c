@@ -191,7 +191,10 @@ static int classify(tr_trace *t, report_stats *s, const struct wmt_stack *st, co
         snprintf(name, sizeof name, "%s+0x%llx", y.module, (unsigned long long)fr[pick].addr);
     if (s->all_frames || !own)
         own = !system_module(&y) && !crt_func(y.func);
-    return find_or_add_site(s, name, &y, own);
+    int site = find_or_add_site(s, name, &y, own);
+    if (site >= 0 && !s->sites[site].example_stack)
+        s->sites[site].example_stack = st->id;
+    return site;
 }
 
 int rs_site_at(tr_trace *t, report_stats *s, size_t slot, const char **w32)

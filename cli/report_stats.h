@@ -44,6 +44,7 @@ typedef struct rs_site {
     const char *module;     /* base name */
     const tr_module *mod;   /* for source lines */
     uint64_t file_addr;     /* one return address inside it (file terms) */
+    uint32_t example_stack; /* the first stack seen through it */
     bool own;               /* the program's code; false: Wine or the runtime on its own */
     uint64_t calls, failed;
     uint64_t reserved, committed, freed;   /* bytes by this site's calls */

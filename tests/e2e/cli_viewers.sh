@@ -43,8 +43,9 @@ check "the page renders: title, the summary with the peak commit" \
     'grep -q "<title>winmem report: ledger.exe</title>" "$D/r.dom" && grep -Eq "Peak commit <b id=\"peak\">[0-9.]+ (KiB|MiB)</b>" "$D/r.dom"'
 check "the graph: committed, reserved and mapped lines with points" \
     '[ $(grep -Eo "<polyline class=\"(committed|reserved|mapped)\"[^>]*points=\"[0-9]" "$D/r.dom" | wc -l) -eq 3 ]'
-check "call sites: the program's functions with file:line and Win32 names" \
-    'grep -Eq "<td class=\"l\">arena_grow \(ledger.c:[0-9]+\)</td><td class=\"l\">ledger.exe</td><td data-v=\"16\">" "$D/r.dom" &&
+tr -d '\n' < "$D/r.dom" > "$D/r.flat"
+check "call sites: the program's functions with file:line and Win32 names, and a stack to unfold" \
+    'grep -Pq "<td class=\"l\">arena_grow \(ledger.c:\d+\)<details><summary>a stack</summary><pre>.*?ledger.exe!arena_grow\+0x[0-9a-f]+.*?</pre></details></td><td class=\"l\">ledger.exe</td><td data-v=\"16\">" "$D/r.flat" &&
      grep -q "VirtualAlloc (NtAllocateVirtualMemory) ×16" "$D/r.dom"'
 check "failures: the VirtualFree with its site" 'grep -A2 "id=\"failures\"" "$D/r.dom" | grep -q "" && grep -Eq "VirtualFree \(NtFreeVirtualMemory\)</td><td class=\"l\">STATUS_FREE_VM_NOT_AT_BASE[^<]*</td><td class=\"l\">bad_free \(ledger.c:[0-9]+\)" "$D/r.dom"'
 check "the address space at exit lists the leak" 'grep -Eq "<td data-v=\"196608\">192 KiB</td><td data-v=\"196608\">192 KiB</td><td class=\"l\">PAGE_READWRITE</td><td class=\"l\">private</td><td class=\"l\">leak_buffer" "$D/r.dom"'
