@@ -134,6 +134,7 @@ static void sites(FILE *f, tr_trace *t, const report_stats *s)
           "the runtime on their own. Click a column to sort.</p>\n<table id=\"sites\" class=\"sortable\"><thead><tr>"
           "<th class=\"l\" data-k=\"site\">call site</th><th class=\"l\" data-k=\"module\">module</th><th data-k=\"calls\">calls</th>"
           "<th data-k=\"reserved\">reserved</th><th data-k=\"committed\">committed</th><th data-k=\"freed\">freed</th>"
+          "<th data-k=\"released\">released</th>"
           "<th data-k=\"held\">held at end</th><th data-k=\"wx\">W+X</th><th data-k=\"failed\">failed</th>"
           "<th class=\"l\" data-k=\"as\">called as</th></tr></thead><tbody>\n", f);
     for (size_t i = 0; i < s->nsites; i++) {
@@ -145,7 +146,7 @@ static void sites(FILE *f, tr_trace *t, const report_stats *s)
         esc(f, x->module);
         fputs("</td>", f);
         num(f, x->calls, false), num(f, x->reserved, true), num(f, x->committed + x->mapped, true);
-        num(f, x->freed, true), num(f, x->held_commit, true), num(f, x->wx, true), num(f, x->failed, false);
+        num(f, x->freed, true), num(f, x->released, true), num(f, x->held_commit, true), num(f, x->wx, true), num(f, x->failed, false);
         fputs("<td class=\"l\">", f);
         for (int k = 0; k < x->nnamed; k++) {
             fprintf(f, "%s%s", k ? ", " : "", x->named[k].w32 ? x->named[k].w32 : "");

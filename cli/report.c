@@ -126,17 +126,17 @@ static void print_ledger_totals(tr_trace *t, FILE *f, const report_stats *s)
 static void print_site_row(FILE *f, const report_stats *s, int i)
 {
     const rs_site *x = &s->sites[i];
-    char r[24], c[24], fr[24], h[24], w[24], calls[512] = "", one[128];
+    char r[24], c[24], fr[24], rl[24], h[24], w[24], calls[512] = "", one[128];
     size_t n = 0;
     for (int k = 0; k < x->nnamed && n < sizeof calls; k++) {
         call_label(one, sizeof one, x->named[k].w32, x->named[k].api);
         n += (size_t)snprintf(calls + n, sizeof calls - n, "%s%s x%llu", k ? ", " : "", one, (unsigned long long)x->named[k].n);
     }
-    fprintf(f, "  %8llu %9s %9s %9s %9s %8s %6llu  %s%s%s%s\n", (unsigned long long)x->calls, report_bytes(r, sizeof r, x->reserved),
+    fprintf(f, "  %8llu %9s %9s %9s %9s %9s %8s %6llu  %s%s%s%s\n", (unsigned long long)x->calls, report_bytes(r, sizeof r, x->reserved),
             report_bytes(c, sizeof c, x->committed + x->mapped), report_bytes(fr, sizeof fr, x->freed),
-            report_bytes(h, sizeof h, x->held_commit), report_bytes(w, sizeof w, x->wx), (unsigned long long)x->failed,
+            report_bytes(rl, sizeof rl, x->released), report_bytes(h, sizeof h, x->held_commit), report_bytes(w, sizeof w, x->wx), (unsigned long long)x->failed,
             site_label(s, i), x->own ? "" : " [", x->own ? "" : x->module, x->own ? "" : "]");
-    fprintf(f, "  %66s%s\n", "", calls);
+    fprintf(f, "  %76s%s\n", "", calls);
 }
 
 static void print_sites(FILE *f, const report_stats *s, const report_opts *o)
@@ -144,7 +144,7 @@ static void print_sites(FILE *f, const report_stats *s, const report_opts *o)
     size_t own = 0;
     for (size_t i = 0; i < s->nsites; i++)
         own += s->sites[i].own;
-    fprintf(f, "\n     calls  reserved committed     freed  held end      W+X failed  call site%s\n",
+    fprintf(f, "\n     calls  reserved committed     freed  released  held end      W+X failed  call site%s\n",
             o->all_frames ? " (all frames)" : "");
     size_t shown = 0;
     for (size_t i = 0; i < s->nsites && (int)shown < o->top_sites; i++) {

@@ -32,7 +32,11 @@ typedef struct lg_piece {
     int asite, csite;   /* allocated by / committed by */
 } lg_piece;
 
-typedef struct ledger { lg_piece *v; size_t n, cap; } ledger;
+typedef struct ledger {
+    lg_piece *v;
+    size_t n, cap;
+    uint64_t dropped;   /* address space the last release removed */
+} ledger;
 
 /* One decoded change. */
 enum { OP_NONE, OP_ALLOC, OP_VIEW, OP_FREE_RANGE, OP_RELEASE_AT, OP_DECOMMIT, OP_PROTECT, OP_UNMAP_AT };
@@ -109,6 +113,7 @@ static uint64_t drop(ledger *l, report_stats *s, size_t i, size_t j)
         lg_piece *p = &l->v[k];
         uint64_t len = p->end - p->start;
         s->reserved -= len;
+        l->dropped += len;
         if (p->mapped)
             s->mapped -= len;
         else if (p->state == COMMITTED)
@@ -298,15 +303,13 @@ static void apply(ledger *l, report_stats *s, const lg_ev *e, int site, rs_site 
         }
         break;
     case OP_FREE_RANGE:
-        n = release_range(l, s, e->start, e->end);
-        if (x)
-            x->freed += n;
-        break;
     case OP_RELEASE_AT:
     case OP_UNMAP_AT:
-        n = release_alloc(l, s, e->start, e->op == OP_RELEASE_AT);
+        l->dropped = 0;
+        n = e->op == OP_FREE_RANGE ? release_range(l, s, e->start, e->end)
+                                   : release_alloc(l, s, e->start, e->op == OP_RELEASE_AT);
         if (x)
-            x->freed += n;
+            x->freed += n, x->released += l->dropped;
         break;
     case OP_DECOMMIT:
         n = set_range(l, s, e->start, e->end == UINT64_MAX ? alloc_end(l, e->start) : e->end, RESERVED, 0, site);

@@ -47,7 +47,8 @@ typedef struct rs_site {
     uint32_t example_stack; /* the first stack seen through it */
     bool own;               /* the program's code; false: Wine or the runtime on its own */
     uint64_t calls, failed;
-    uint64_t reserved, committed, freed;   /* bytes by this site's calls */
+    uint64_t reserved, committed, freed;   /* bytes by this site's calls (freed: commit returned) */
+    uint64_t released;                     /* address space it released (MEM_RELEASE, unmap) */
     uint64_t mapped;                       /* section views it mapped */
     uint64_t held_commit, held_reserve;    /* still held when the trace ends, allocated here */
     uint64_t wx;                           /* bytes made writable+executable here */

@@ -149,6 +149,7 @@ static void test_sites_and_bytes(void)
     /* the failing free is a failure at its site; its later decommit and release free 128 KiB */
     CU_ASSERT_EQUAL(b->failed, 1);
     CU_ASSERT_EQUAL(b->freed, 0x20000);
+    CU_ASSERT_EQUAL(b->released, 0x100000);   /* the arena's whole reservation */
     CU_ASSERT_EQUAL(s.nfails, 1);
     CU_ASSERT_EQUAL(s.fails[0].site, (int)(b - s.sites));
     CU_ASSERT_STRING_EQUAL(s.fails[0].w32, "VirtualFree");
@@ -193,6 +194,7 @@ static void test_filters(void)
     CU_ASSERT_FATAL(b != NULL);
     CU_ASSERT_EQUAL(b->calls, 1);
     CU_ASSERT_EQUAL(b->freed, 0x10000);   /* only the release: the decommit was thread 7's */
+    CU_ASSERT_EQUAL(b->released, 0x100000);
     CU_ASSERT_EQUAL(s.committed, 0x21000); /* the ledger still replays every call */
     report_stats_free(&s);
     filter_free(&f);
