@@ -1,6 +1,8 @@
 /*
  * cli/frames.c — names for stack frames: finds each module's file on this
- * machine (Wine's NT paths included) and asks the symbolizer.
+ * machine (Wine's NT paths included) and asks the symbolizer; C++ names are
+ * demangled; tr_frame_sym gives module and function apart for readers that
+ * group by function.
  */
 #include <ctype.h>
 #include <stdio.h>
