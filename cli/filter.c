@@ -92,6 +92,16 @@ void filter_free(call_filter *f)
     f->from_ok = NULL;
 }
 
+/* Does "name", "module" or "module!name" name this frame? */
+static bool names_frame(const char *want, const tr_sym *y, const char *fn)
+{
+    const char *bang = strchr(want, '!');
+    if (bang)
+        return fn && (size_t)(bang - want) == strlen(y->module) && !strncasecmp(want, y->module, (size_t)(bang - want)) &&
+               (!strcmp(bang + 1, fn) || !strcmp(bang + 1, y->func));
+    return !strcasecmp(want, y->module) || (fn && (!strcmp(want, fn) || !strcmp(want, y->func)));
+}
+
 /* Does a frame of this stack lie in one of the named modules or functions? */
 static bool stack_from(call_filter *f, tr_trace *t, const struct wmt_stack *s)
 {
@@ -102,10 +112,18 @@ static bool stack_from(call_filter *f, tr_trace *t, const struct wmt_stack *s)
             continue;
         const char *fn = y.func ? tr_demangle(y.func, dem, sizeof dem) : NULL;
         for (int k = 0; k < f->nfrom; k++)
-            if (!strcasecmp(f->from[k], y.module) || (fn && (!strcmp(f->from[k], fn) || (y.func && !strcmp(f->from[k], y.func)))))
+            if (names_frame(f->from[k], &y, fn))
                 return true;
     }
     return false;
+}
+
+/* "HeapAlloc" names "HeapAlloc growth" too: the first word of the name called. */
+static bool names_api(const char *want, const struct wmt_call *c, const char *w32)
+{
+    size_t n = strlen(want);
+    return !strcasecmp(want, call_api_name(c->api)) ||
+           (w32 && !strncasecmp(want, w32, n) && (w32[n] == 0 || w32[n] == ' '));
 }
 
 bool filter_match(call_filter *f, tr_trace *t, const struct wmt_call *c, const char *w32)
@@ -124,7 +142,7 @@ bool filter_match(call_filter *f, tr_trace *t, const struct wmt_call *c, const c
     }
     if (f->napis) {
         int k = 0;
-        while (k < f->napis && strcasecmp(f->apis[k], call_api_name(c->api)) && (!w32 || strcasecmp(f->apis[k], w32)))
+        while (k < f->napis && !names_api(f->apis[k], c, w32))
             k++;
         if (k == f->napis)
             return false;

@@ -222,6 +222,20 @@ static void test_filters(void)
     report_stats_free(&s);
     filter_free(&k);
 
+    call_filter m = { 0 };
+    char qual[] = "app.exe!arena_grow", wrong[] = "ntdll.dll!arena_grow";
+    CU_ASSERT_FATAL(filter_add(&m, "only-from", qual) == 0);
+    CU_ASSERT_FATAL(report_collect(&t, &m, false, &s) == 0);
+    CU_ASSERT_EQUAL(s.counted, 3);   /* module!function */
+    report_stats_free(&s);
+    filter_free(&m);
+    call_filter m2 = { 0 };
+    CU_ASSERT_FATAL(filter_add(&m2, "only-from", wrong) == 0);
+    CU_ASSERT_FATAL(report_collect(&t, &m2, false, &s) == 0);
+    CU_ASSERT_EQUAL(s.counted, 0);
+    report_stats_free(&s);
+    filter_free(&m2);
+
     char bad[] = "5-1";
     call_filter z = { 0 };
     CU_ASSERT_EQUAL(filter_add(&z, "time", bad), -1);

@@ -60,6 +60,9 @@ check "--thread (the helper): only its 4 arena_grow calls" \
 "$W" report --api VirtualProtect "$D/l.wmt" > "$D/a.out" 2>&1
 check "--api VirtualProtect (the Win32 name): only jit_compile's 2 calls" \
     'grep -q "counted   2 calls" "$D/a.out"'
+"$W" report --api HeapAlloc "$D/l.wmt" > "$D/h.out" 2>&1
+check "--api HeapAlloc: the heap growth calls, at heap_grow" \
+    'grep -Eq "counted   [1-9][0-9]* calls" "$D/h.out" && grep -A1 -E " heap_grow \(ledger" "$D/h.out" | grep -q "HeapAlloc growth"'
 "$W" report --only-from bad_free "$D/l.wmt" > "$D/o.out" 2>&1
 check "--only-from bad_free: one call" 'grep -q "counted   1 calls" "$D/o.out"'
 "$W" report --all-frames "$D/l.wmt" > "$D/all.out" 2>&1
