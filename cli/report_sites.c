@@ -68,11 +68,15 @@ static bool in_list(const char *s, const char *const *v, size_t n)
     return false;
 }
 
-/* Is this module Wine's, the system's or the runtime's (not the program's)? */
-static bool system_module(const tr_sym *y)
+/* Is this module Wine's, the system's or the runtime's (not the program's)?
+ * The program's own image is its own even when it is one of Wine's
+ * (`wine notepad`: the report is about notepad.exe). */
+static bool system_module(const tr_trace *t, const tr_sym *y)
 {
     if (!y->mod)
         return true;
+    if (y->mod->rec->kind == WMT_MOD_PE && *t->prog && !strcasecmp(y->module, t->prog))
+        return false;
     if (y->mod->rec->kind == WMT_MOD_PE) {
         const char *p = y->mod->path;
         return in_list(y->module, system_dlls, sizeof system_dlls / sizeof *system_dlls) ||
@@ -171,7 +175,7 @@ static int classify(tr_trace *t, report_stats *s, const struct wmt_stack *st, co
         if (!tr_frame_sym(t, &fr[i], &y))
             continue;
         if (s->all_frames ? !(i == 0 && y.func && (!strncmp(y.func, "Nt", 2) || !strncmp(y.func, "Zw", 2)) && n > 1)
-                          : !system_module(&y) && !crt_func(y.func))
+                          : !system_module(t, &y) && !crt_func(y.func))
             pick = i;
     }
     *w32 = NULL;
@@ -190,7 +194,7 @@ static int classify(tr_trace *t, report_stats *s, const struct wmt_stack *st, co
     else
         snprintf(name, sizeof name, "%s+0x%llx", y.module, (unsigned long long)fr[pick].addr);
     if (s->all_frames || !own)
-        own = !system_module(&y) && !crt_func(y.func);
+        own = !system_module(t, &y) && !crt_func(y.func);
     int site = find_or_add_site(s, name, &y, own);
     if (site >= 0 && !s->sites[site].example_stack)
         s->sites[site].example_stack = st->id;

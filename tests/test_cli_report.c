@@ -47,7 +47,8 @@ static void write_trace(const char *p)
     FILE *f = fopen(p, "wb");
     tg g;
     tg_open(&g, f, 77, WMT_MODE_TRACE, WMT_HF_WINE | WMT_HF_WINE_HOOKED, "/usr/bin/wine64", "app.exe");
-    tg_module(&g, 0, APP, WMT_MOD_PE, 0x140000000, 0x140000000, 0x140010000, "\\??\\C:\\app\\app.exe");
+    /* in system32, as Wine's own programs are: still the program's own code, being the program */
+    tg_module(&g, 0, APP, WMT_MOD_PE, 0x140000000, 0x140000000, 0x140010000, "\\??\\C:\\windows\\system32\\app.exe");
     tg_module(&g, 0, NTDLL, WMT_MOD_PE, 0x170000000, 0x170000000, 0x170100000, "\\??\\C:\\windows\\system32\\ntdll.dll");
     tg_module(&g, 0, KBASE, WMT_MOD_PE, 0x180000000, 0x180000000, 0x180100000, "\\??\\C:\\windows\\system32\\kernelbase.dll");
     tg_flush(&g);
