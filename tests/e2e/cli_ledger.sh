@@ -36,6 +36,8 @@ check "arena_grow's calls named as the program made them: VirtualAlloc (NtAlloca
     'grep -A1 -E " arena_grow \(ledger\.c" "$D/r.out" | grep -q "VirtualAlloc (NtAllocateVirtualMemory) x16"'
 check "heap_grow: HeapAlloc's heap growth named as such, with the Nt call beside" \
     'row heap_grow | grep -Eq "^ +[1-9]" && grep -A1 -E " heap_grow \(ledger\.c" "$D/r.out" | grep -q "HeapAlloc growth (NtAllocateVirtualMemory)"'
+check "map_shared: MapViewOfFile (NtMapViewOfSection), 256 KiB mapped and held" \
+    'row map_shared | grep -Eq "^ +1 +0 +256 KiB +0 +0 +256 KiB " && grep -A1 -E " map_shared \(ledger\.c" "$D/r.out" | grep -q "MapViewOfFile (NtMapViewOfSection) x1"'
 check "arena_reserve reserved 4096 KiB" 'row arena_reserve | grep -Eq "^ +1 +4096 KiB "'
 check "leak_buffer: 192 KiB committed and held at exit" 'row leak_buffer | grep -Eq "^ +1 +192 KiB +192 KiB +0 +0 +192 KiB "'
 check "main released the arena (1024 KiB of commit freed, 4096 KiB of address space released)" 'row main | grep -Eq "^ +1 +0 +0 +1024 KiB +4096 KiB "'

@@ -10,6 +10,8 @@
  *                   PAGE_EXECUTE_READ (VirtualProtect) — and one page
  *                   PAGE_EXECUTE_READWRITE, the writable+executable memory
  *   leak_buffer     commits 192 KiB and never frees it (held at exit)
+ *   map_shared      a 256 KiB pagefile-backed section mapped with
+ *                   MapViewOfFile (NtMapViewOfSection), left mapped
  *   heap_grow       HeapAlloc of 1 MiB: Wine's heap grows by a VirtualAlloc
  *                   of its own (RtlAllocateHeap), "HeapAlloc (heap growth)"
  *   bad_free        VirtualFree(MEM_RELEASE) of an address inside the arena:
@@ -61,6 +63,12 @@ static __attribute__((noinline)) void *leak_buffer(void)
     return VirtualAlloc(NULL, 3 * STEP, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
 }
 
+static __attribute__((noinline)) void *map_shared(void)
+{
+    HANDLE s = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 256u << 10, NULL);
+    return s ? MapViewOfFile(s, FILE_MAP_WRITE, 0, 0, 0) : NULL;
+}
+
 static __attribute__((noinline)) void *heap_grow(void)
 {
     return HeapAlloc(GetProcessHeap(), 0, 1u << 20);
@@ -94,6 +102,8 @@ int main(void)
     void *leak = leak_buffer();
     if (!heap_grow())
         return 5;
+    if (!map_shared())
+        return 6;
     BOOL freed = bad_free();
     printf("ledger: arena=%p used=%u leak=%p bad_free=%d error=%lu\n", (void *)arena, (unsigned)arena_used,
            leak, freed, GetLastError());
