@@ -350,10 +350,24 @@ static bool before(const rs_mem *a, const rs_mem *b)
     return a->c->tid != b->c->tid ? a->c->tid < b->c->tid : a->c->seq < b->c->seq;
 }
 
-/* The runs (one per thread, each in return order) merged through a heap of
- * run heads: O(n log threads), no comparison sort of every call. */
-static rs_mem *merge(const rs_mem *v, size_t n, const size_t *seg, size_t nseg)
+static int by_return(const void *a, const void *b)
 {
+    return before(a, b) ? -1 : before(b, a) ? 1 : 0;
+}
+
+/* The runs (one per thread) merged through a heap of run heads:
+ * O(n log threads). A thread's calls return in seq order (one after the
+ * other), so a run is sorted already; one that is not (a generated trace,
+ * a clock step) is sorted first. */
+static rs_mem *merge(rs_mem *v, size_t n, const size_t *seg, size_t nseg)
+{
+    for (size_t r = 0; r < nseg; r++) {
+        size_t a = seg[r], b = r + 1 < nseg ? seg[r + 1] : n, k = a + 1;
+        while (k < b && !before(&v[k], &v[k - 1]))
+            k++;
+        if (k < b)
+            qsort(v + a, b - a, sizeof *v, by_return);
+    }
     rs_mem *out = malloc((n ? n : 1) * sizeof *out);
     size_t *cur = malloc((nseg + 1) * sizeof *cur), *heap = malloc((nseg + 1) * sizeof *heap), nh = 0;
     if (!out || !cur || !heap) {
@@ -391,12 +405,6 @@ static rs_mem *merge(const rs_mem *v, size_t n, const size_t *seg, size_t nseg)
     }
 #undef LESS
 #undef END
-    /* a run out of order (a call whose end precedes an earlier one's): mend by insertion */
-    for (size_t k = 1; k < n; k++)
-        for (size_t j = k; j > 0 && before(&out[j], &out[j - 1]); j--) {
-            rs_mem x = out[j];
-            out[j] = out[j - 1], out[j - 1] = x;
-        }
     free(cur);
     free(heap);
     return out;

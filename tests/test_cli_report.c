@@ -306,6 +306,41 @@ static void test_win32_door(void)
     unlink(p);
 }
 
+/* The ledger replays in the order calls returned across threads: thread 1
+ * commits and later releases A, thread 2 commits B in between, so the peak
+ * is A + B (replaying thread by thread would never hold both). */
+static void test_cross_thread_order(void)
+{
+    char p[] = "/tmp/wm-cli-report-order-XXXXXX";
+    int fd = mkstemp(p);
+    CU_ASSERT_FATAL(fd >= 0);
+    close(fd);
+    FILE *f = fopen(p, "wb");
+    tg g;
+    tg_open(&g, f, 79, WMT_MODE_TRACE, 0, "/usr/bin/app", "app");
+    tg_thread(&g, 1, "one");
+    call(&g, 1, 1, WMT_API_NtAllocateVirtualMemory, 100, 0, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE, 0x100000, 0x10000);
+    call(&g, 1, 2, WMT_API_NtFreeVirtualMemory, 300, 0, MEM_RELEASE, 0, 0x100000, 0x10000);
+    tg_flush(&g);
+    tg_thread(&g, 2, "two");
+    call(&g, 2, 1, WMT_API_NtAllocateVirtualMemory, 200, 0, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE, 0x200000, 0x20000);
+    tg_end(&g, 2, 3);
+    tg_close(&g);
+    fclose(f);
+    tr_trace w;
+    char err[256];
+    CU_ASSERT_FATAL(tr_open(&w, p, false, err, sizeof err) == 0);
+    report_stats s;
+    CU_ASSERT_FATAL(report_collect(&w, NULL, false, &s) == 0);
+    CU_ASSERT_EQUAL(s.peak_commit, 0x30000);
+    CU_ASSERT_EQUAL(s.peak_ns, 210 - 100);
+    CU_ASSERT_EQUAL(s.committed, 0x20000);
+    CU_ASSERT_EQUAL(s.npoints, 3);
+    report_stats_free(&s);
+    tr_close(&w);
+    unlink(p);
+}
+
 void wm_register_tests(void)
 {
     CU_pSuite s = wm_suite("cli report collection", setup, teardown);
@@ -313,4 +348,5 @@ void wm_register_tests(void)
     WM_TEST(s, test_filters);
     WM_TEST(s, test_all_frames);
     WM_TEST(s, test_win32_door);
+    WM_TEST(s, test_cross_thread_order);
 }
