@@ -42,6 +42,11 @@ $(BUILD)/san/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) -O1 -g $(BASE_CFLAGS) $(SAN_FLAGS) -fvisibility=hidden -MMD -MP -c $< -o $@
 
+# Files that name PREFIX (winmem.pc) depend on PREFIX_STAMP, rewritten
+# only when PREFIX differs from the last make's, so they follow PREFIX.
+PREFIX_STAMP := $(BUILD)/.prefix
+$(shell mkdir -p $(BUILD) && { [ "$$(cat $(PREFIX_STAMP) 2>/dev/null)" = "$(PREFIX)" ] || echo "$(PREFIX)" > $(PREFIX_STAMP); })
+
 # CHECKS: names of check-* targets the areas register; tools/check.sh runs
 # them all, reports each, and prints the closing "N passed, N failed" line.
 # tests/ comes last: it builds every test program, from what the others define.
@@ -54,7 +59,8 @@ BENCHES :=
 check: all | $(DEPS_STAMP)
 	@./tools/check.sh $(CHECKS)
 
-# INSTALLS: install-* targets the areas register.
+# INSTALLS: install-* targets the areas register. Every one installs under
+# $(DESTDIR)$(PREFIX) (PREFIX_STAMP above).
 install: all $(INSTALLS)
 
 clean:

@@ -18,7 +18,8 @@ echo "== winmem run -- wine $T"
 
 echo
 echo "== winmem report $D/cli_target.wmt"
-"$W" report --top 3 --frames 6 "$D/cli_target.wmt"
+"$W" report --top 3 --frames 6 --html "$D/report.html" "$D/cli_target.wmt"
+echo "(the same as one page, with commit over time and a sortable table: $D/report.html)"
 
 echo
 echo "== winmem diff against a build whose one VirtualProtect differs"

@@ -114,7 +114,5 @@ int diff_good_frames(tr_trace *t, const struct wmt_stack *st);
  * returns the number of differences (or -1 on error). */
 long diff_behaviour(side **base, int nbase, side *b, const opts *o);
 
-/* cli/export.c: a JSON string literal, escaped. */
-void json_str(FILE *f, const char *s);
 
 #endif

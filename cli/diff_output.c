@@ -7,6 +7,7 @@
 #include <string.h>
 #include "calls.h"
 #include "diff_compare.h"
+#include "json.h"
 
 static const char *const sev_label[S_N] = { "NEW WRITABLE+EXECUTABLE MEMORY", "call site", "failure", "protection",
                                             "leak at exit", "calls/bytes", "threads" };

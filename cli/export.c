@@ -1,200 +1,260 @@
 /*
- * cli/export.c — `winmem export --format chrome|folded|jsonl FILE`.
+ * cli/export.c — `winmem export --format chrome|speedscope|folded|jsonl FILE`.
  *
- * chrome: Chrome trace-event JSON for chrome://tracing and Perfetto. One
- *   complete ("X") event per call; Perfetto rejects overlapping X events on
- *   one thread, so each thread's calls are emitted in seq order with a
- *   duration clamped to end at the next call's start; a call that never
- *   returned becomes an instant ("i") event. The JSON is built from the
- *   readable part only, so it is complete even when the trace was cut.
- * folded: "outer;...;inner;API count" lines for speedscope and flamegraph.pl.
- * jsonl: one JSON object per line (modules, stacks, calls, divergences, and
- *   a closing summary) for scripts.
+ * chrome: Chrome trace-event JSON that Perfetto (ui.perfetto.dev), speedscope
+ *   and chrome://tracing all read with the call stacks: per thread, nested
+ *   B/E slices, one per frame (outermost first) with the API as the leaf, so
+ *   a viewer draws a flame chart; frames shared by consecutive calls stay
+ *   open between them. Counter events ("ph":"C") carry committed, reserved
+ *   and mapped bytes over time (the report's ledger). A call's arguments are
+ *   on its leaf slice, decoded by name. A call that never returned is a
+ *   zero-length slice "(never returned)".
+ * speedscope: speedscope's own file format, one profile weighted by calls
+ *   and one by bytes (committed or mapped by each call).
+ * folded: "outer;...;inner;API weight" lines for flamegraph.pl, inferno and
+ *   speedscope, frames named by function (module!function), so one function
+ *   is one box; --weight calls|bytes|time.
+ * jsonl: one JSON object per line (header, modules, stacks, calls,
+ *   divergences, and a closing summary) for scripts.
+ *
+ * The report's filters (--thread, --time, --only-from, --api) choose the
+ * calls exported. Every string goes through cli/json.c, so names with any
+ * bytes still give valid JSON; a cut trace exports its readable part.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "args.h"
 #include "calls.h"
+#include "export.h"
+#include "json.h"
 #include "maps.h"
-#include "trace_read.h"
+#include "report_stats.h"
 
-void json_str(FILE *f, const char *s)   /* also used by cli/diff_compare.c */
+/* "kernelbase.dll!VirtualAlloc" (by function, demangled) or "app.exe+0x15e4". */
+void export_frame_label(tr_trace *t, const struct wmt_frame *fr, char *buf, size_t len)
 {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
+    tr_sym y;
+    char dem[512];
+    if (!tr_frame_sym(t, fr, &y))
+        tr_frame_name(t, fr, buf, len);
+    else if (y.func)
+        snprintf(buf, len, "%s!%s", y.module, tr_demangle(y.func, dem, sizeof dem));
+    else
+        snprintf(buf, len, "%s+0x%llx", y.module, (unsigned long long)fr->addr);
+}
+
+char *const *exp_labels(exp_ctx *x, uint32_t stack, int *n)
+{
+    static char *const none[1] = { NULL };
+    size_t slot = tr_stack_slot(x->t, stack);
+    *n = 0;
+    if (slot == SIZE_MAX)
+        return none;
+    if (!x->labels) {
+        x->labels = calloc(x->t->stack_cap, sizeof *x->labels);
+        x->nlabels = calloc(x->t->stack_cap, sizeof *x->nlabels);
+        if (!x->labels || !x->nlabels)
+            return NULL;
     }
-    fputc('"', f);
-}
-
-/* API, result, arguments and outputs as a JSON object's members (no braces). */
-static void call_args_json(FILE *f, const struct wmt_call *c)
-{
-    char buf[256];
-    const char *names[10];
-    int n = call_arg_names(c->api, buf, sizeof buf, names);
-    fprintf(f, "\"api\":\"%s\",\"ret\":\"0x%llx\"", call_api_name(c->api), (unsigned long long)c->ret);
-    if (call_is_nt(c->api)) {
-        const char *sn = status_name(c->status);
-        fprintf(f, ",\"status\":\"%s\"", sn ? sn : "");
-        fprintf(f, ",\"status_code\":\"0x%08x\"", c->status);
-    } else {
-        fprintf(f, ",\"error\":%u", c->error);
+    if (!x->labels[slot]) {
+        const struct wmt_stack *s = x->t->stacks[slot];
+        char **v = calloc(s->nframes + 1u, sizeof *v), name[512];
+        if (!v)
+            return NULL;
+        for (int k = s->nframes - 1, i = 0; k >= 0; k--, i++) {
+            export_frame_label(x->t, &tr_frames(s)[k], name, sizeof name);
+            if (!(v[i] = strdup(name)))
+                return NULL;
+        }
+        x->labels[slot] = v, x->nlabels[slot] = s->nframes;
     }
-    fprintf(f, ",\"failed\":%s,\"pending\":%s", call_failed(c) ? "true" : "false",
-            c->flags & WMT_CF_PENDING ? "true" : "false");
-    /* nested: argument names ("type", "size"...) must not collide with ours */
-    fprintf(f, ",\"args\":{");
-    for (int i = 0; i < n; i++)
-        fprintf(f, "%s\"%s\":\"0x%llx\"", i ? "," : "", names[i], (unsigned long long)c->arg[i]);
-    fprintf(f, "},\"out\":[");
-    for (int i = 0; i < 8; i++)
-        fprintf(f, "%s\"0x%llx\"", i ? "," : "", (unsigned long long)c->out[i]);
-    fputc(']', f);
+    *n = x->nlabels[slot];
+    return x->labels[slot];
 }
 
-static uint64_t first_ns(const tr_trace *t)
+void exp_free(exp_ctx *x)
 {
-    uint64_t m = UINT64_MAX;
-    for (size_t i = 0; i < t->nthreads; i++)
-        if (t->threads[i].first_ns < m)
-            m = t->threads[i].first_ns;
-    return m == UINT64_MAX ? 0 : m;
+    for (size_t i = 0; x->labels && i < x->t->stack_cap; i++) {
+        for (int k = 0; x->labels[i] && k < x->nlabels[i]; k++)
+            free(x->labels[i][k]);
+        free(x->labels[i]);
+    }
+    free(x->labels);
+    free(x->nlabels);
+    x->labels = NULL, x->nlabels = NULL;
 }
 
-static void export_chrome(tr_trace *t, FILE *f)
+/* The calls to export: in the filter, in thread then seq order. */
+static bool wanted(exp_ctx *x, const struct wmt_call *c, const char **w32)
 {
-    uint64_t t0 = first_ns(t);
+    rs_site_of(x->t, &x->s, c, w32);
+    return !x->f || filter_match(x->f, x->t, c, *w32);
+}
+
+static void ts(FILE *f, uint64_t ns)
+{
+    fprintf(f, "%llu.%03llu", (unsigned long long)(ns / 1000), (unsigned long long)(ns % 1000));
+}
+
+/* ---- chrome: nested slices ---- */
+
+typedef struct open_stack { int n, cap; const char **name; } open_stack;
+
+static char *put_u(char *w, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    while (n)
+        *w++ = tmp[--n];
+    return w;
+}
+
+static char *put_s(char *w, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(w, s, n);
+    return w + n;
+}
+
+/* One B or E event, built in a buffer and written at once: these are most
+ * of a chrome export, and printf's parsing was most of its time. */
+static void ev(FILE *f, char ph, const char *name, unsigned pid, unsigned tid, uint64_t t)
+{
+    char buf[6 * 512 + 128], *w = buf;
+    char cut[512];
+    if (strlen(name) >= sizeof cut) {   /* labels are < 512 bytes; keep the bound explicit */
+        memcpy(cut, name, sizeof cut - 1);
+        cut[sizeof cut - 1] = 0;
+        name = cut;
+    }
+    w = put_s(w, ",\n{\"ph\":\"");
+    *w++ = ph;
+    w = put_s(w, "\",\"pid\":");
+    w = put_u(w, pid);
+    w = put_s(w, ",\"tid\":");
+    w = put_u(w, tid);
+    w = put_s(w, ",\"ts\":");
+    w = put_u(w, t / 1000);
+    *w++ = '.';
+    *w++ = (char)('0' + t % 1000 / 100), *w++ = (char)('0' + t % 100 / 10), *w++ = (char)('0' + t % 10);
+    w = put_s(w, ",\"name\":\"");
+    w = json_escape(w, name);
+    w = put_s(w, "\"}");
+    fwrite(buf, 1, (size_t)(w - buf), f);
+}
+
+static void close_to(FILE *f, open_stack *o, int keep, unsigned pid, unsigned tid, uint64_t t)
+{
+    while (o->n > keep) {
+        o->n--;
+        ev(f, 'E', o->name[o->n], pid, tid, t);
+    }
+}
+
+/* One call: close the frames it does not share with the open ones, open
+ * its own, then its leaf slice with the arguments. */
+static void chrome_call(exp_ctx *x, FILE *f, open_stack *o, const struct wmt_call *c, const char *w32,
+                        uint64_t end_prev, uint64_t next_start)
+{
+    unsigned pid = x->t->hdr->pid, tid = c->tid;
+    int n;
+    char *const *v = exp_labels(x, c->stack, &n);
+    if (!v)
+        return;
+    if (n > o->cap) {
+        const char **nn = realloc(o->name, (size_t)n * sizeof *nn);
+        if (!nn)
+            return;
+        o->name = nn, o->cap = n;
+    }
+    bool pend = c->flags & WMT_CF_PENDING;
+    char leaf[64];
+    snprintf(leaf, sizeof leaf, "%s%s", call_api_name(c->api), pend ? " (never returned)" : "");
+    uint64_t start = c->start_ns - x->s.t0, end = pend ? start : start + c->dur_ns;
+    if (next_start != UINT64_MAX && end > next_start)
+        end = next_start > start ? next_start : start;
+    int same = 0;
+    while (same < o->n && same < n && (o->name[same] == v[same] || !strcmp(o->name[same], v[same])))
+        same++;
+    close_to(f, o, same, pid, tid, end_prev);
+    for (int k = same; k < n; k++) {
+        ev(f, 'B', v[k], pid, tid, start);
+        o->name[o->n++] = v[k];
+    }
+    fprintf(f, ",\n{\"ph\":\"B\",\"pid\":%u,\"tid\":%u,\"cat\":\"%s\",\"ts\":", pid, tid, call_failed(c) ? "failed" : "ok");
+    ts(f, start);
+    fprintf(f, ",\"name\":");
+    json_str(f, leaf);
+    fprintf(f, ",\"args\":{\"seq\":%llu,", (unsigned long long)c->seq);
+    if (w32) {
+        fprintf(f, "\"called_as\":");
+        json_str(f, w32);
+        fputc(',', f);
+    }
+    args_call_json(f, c);
+    fprintf(f, "}}");
+    ev(f, 'E', leaf, pid, tid, end);
+}
+
+static void chrome_thread(exp_ctx *x, FILE *f, const tr_thread *th)
+{
+    unsigned pid = x->t->hdr->pid;
+    fprintf(f, ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%u,\"tid\":%u,\"args\":{\"name\":", pid, th->tid);
+    json_str(f, th->name[0] ? th->name : "thread");
+    fprintf(f, "}}");
+    open_stack ost = { 0 }, *o = &ost;
+    uint64_t end_prev = 0;
+    const struct wmt_call *prev = NULL;
+    const char *prev_w32 = NULL;
+    /* one call behind, so each knows where the next one starts */
+    for (uint64_t q = 0; q <= th->ncalls; q++) {
+        const struct wmt_call *c = q < th->ncalls ? th->calls[q] : NULL;
+        const char *w32 = NULL;
+        if (q < th->ncalls && (!c || c->start_ns < x->s.t0 || !wanted(x, c, &w32)))
+            continue;
+        if (prev) {
+            chrome_call(x, f, o, prev, prev_w32, end_prev, c ? c->start_ns - x->s.t0 : UINT64_MAX);
+            uint64_t e = prev->start_ns - x->s.t0 + (prev->flags & WMT_CF_PENDING ? 0 : prev->dur_ns);
+            end_prev = c && e > c->start_ns - x->s.t0 ? c->start_ns - x->s.t0 : e;
+        }
+        prev = c, prev_w32 = w32;
+    }
+    close_to(f, o, 0, pid, th->tid, end_prev);
+    free(o->name);
+}
+
+static void export_chrome(exp_ctx *x, FILE *f)
+{
+    tr_trace *t = x->t;
     unsigned pid = t->hdr->pid;
     fprintf(f, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n");
     fprintf(f, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%u,\"tid\":%u,\"args\":{\"name\":", pid, pid);
     json_str(f, *t->prog ? t->prog : tr_basename(t->exe));
     fprintf(f, "}}");
-    for (size_t i = 0; i < t->nthreads; i++) {
-        const tr_thread *th = &t->threads[i];
-        fprintf(f, ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%u,\"tid\":%u,\"args\":{\"name\":", pid, th->tid);
-        json_str(f, th->name[0] ? th->name : "thread");
-        fprintf(f, "}}");
-        for (uint64_t s = 0; s < th->ncalls; s++) {
-            const struct wmt_call *c = th->calls[s];
-            if (!c || c->start_ns < t0)
-                continue;
-            /* next call's start on this thread bounds this one's end */
-            uint64_t next = UINT64_MAX;
-            for (uint64_t k = s + 1; k < th->ncalls; k++)
-                if (th->calls[k]) {
-                    next = th->calls[k]->start_ns;
-                    break;
-                }
-            uint64_t start = c->start_ns - t0;
-            if (c->flags & WMT_CF_PENDING) {
-                fprintf(f, ",\n{\"ph\":\"i\",\"s\":\"t\",\"name\":\"%s (never returned)\",\"pid\":%u,\"tid\":%u,\"ts\":%llu.%03llu,\"args\":{",
-                        call_api_name(c->api), pid, th->tid, (unsigned long long)(start / 1000), (unsigned long long)(start % 1000));
-            } else {
-                uint64_t dur = c->dur_ns;
-                if (next != UINT64_MAX && c->start_ns + dur > next)
-                    dur = next > c->start_ns ? next - c->start_ns : 0;
-                fprintf(f, ",\n{\"ph\":\"X\",\"name\":\"%s\",\"cat\":\"%s\",\"pid\":%u,\"tid\":%u,\"ts\":%llu.%03llu,\"dur\":%llu.%03llu,",
-                        call_api_name(c->api), call_failed(c) ? "failed" : "ok", pid, th->tid,
-                        (unsigned long long)(start / 1000), (unsigned long long)(start % 1000),
-                        (unsigned long long)(dur / 1000), (unsigned long long)(dur % 1000));
-                if (c->stack && tr_stack(t, c->stack))
-                    fprintf(f, "\"sf\":\"s%u.0\",", c->stack);
-                fprintf(f, "\"args\":{");
-            }
-            fprintf(f, "\"seq\":%llu,", (unsigned long long)c->seq);
-            call_args_json(f, c);
-            fprintf(f, "}}");
-        }
+    for (size_t i = 0; i < t->nthreads; i++)
+        chrome_thread(x, f, &t->threads[i]);
+    for (size_t i = 0; i < x->s.npoints; i++) {
+        const rs_point *p = &x->s.points[i];
+        fprintf(f, ",\n{\"ph\":\"C\",\"name\":\"memory (bytes)\",\"pid\":%u,\"tid\":%u,\"ts\":", pid, pid);
+        ts(f, p->t_ns);
+        fprintf(f, ",\"args\":{\"committed\":%llu,\"reserved\":%llu,\"mapped\":%llu}}", (unsigned long long)p->committed,
+                (unsigned long long)p->reserved, (unsigned long long)p->mapped);
     }
-    fprintf(f, "\n],\"stackFrames\":{");
-    /* Frame i of stack S is "sS.i"; its parent is the next outer frame. */
-    bool first = true;
-    char name[512];
-    for (size_t i = 0; i < t->stack_cap; i++) {
-        const struct wmt_stack *s = t->stacks[i];
-        if (!s)
-            continue;
-        const struct wmt_frame *fr = tr_frames(s);
-        for (unsigned k = 0; k < s->nframes; k++) {
-            tr_frame_name(t, &fr[k], name, sizeof name);
-            fprintf(f, "%s\n\"s%u.%u\":{\"name\":", first ? "" : ",", s->id, k);
-            first = false;
-            json_str(f, name);
-            if (k + 1 < s->nframes)
-                fprintf(f, ",\"parent\":\"s%u.%u\"", s->id, k + 1);
-            fputc('}', f);
-        }
-    }
-    fprintf(f, "\n},\"metadata\":{\"winmem-trace\":");
+    fprintf(f, "\n],\"metadata\":{\"winmem-trace\":");
     json_str(f, t->path);
     fprintf(f, ",\"cut\":");
     json_str(f, t->cut);
     fprintf(f, "}}\n");
 }
 
-/* Folded stacks: aggregate identical (stack, api) pairs, outermost first. */
-typedef struct fold { uint32_t stack; uint16_t api; uint64_t n, ns; } fold;
+/* ---- jsonl ---- */
 
-static int fold_cmp(const void *a, const void *b)
-{
-    const fold *x = a, *y = b;
-    if (x->stack != y->stack)
-        return x->stack < y->stack ? -1 : 1;
-    return (x->api > y->api) - (x->api < y->api);
-}
-
-static void export_folded(tr_trace *t, FILE *f, bool by_time)
-{
-    size_t n = 0, cap = 1024;
-    fold *v = malloc(cap * sizeof *v);
-    if (!v)
-        return;
-    for (size_t i = 0; i < t->nthreads; i++)
-        for (uint64_t s = 0; s < t->threads[i].ncalls; s++) {
-            const struct wmt_call *c = t->threads[i].calls[s];
-            if (!c)
-                continue;
-            if (n == cap) {
-                fold *nv = realloc(v, (cap *= 2) * sizeof *nv);
-                if (!nv)
-                    goto out;
-                v = nv;
-            }
-            v[n++] = (fold){ c->stack, c->api, 1, c->flags & WMT_CF_PENDING ? 0 : c->dur_ns };
-        }
-    qsort(v, n, sizeof *v, fold_cmp);
-    char name[512];
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        uint64_t cnt = 0, ns = 0;
-        while (j < n && v[j].stack == v[i].stack && v[j].api == v[i].api)
-            cnt += v[j].n, ns += v[j].ns, j++;
-        const struct wmt_stack *s = tr_stack(t, v[i].stack);
-        fputs(*t->prog ? t->prog : tr_basename(t->exe), f);
-        if (s)
-            for (int k = s->nframes - 1; k >= 0; k--) {
-                tr_frame_name(t, &tr_frames(s)[k], name, sizeof name);
-                for (char *p = name; *p; p++)   /* ';' separates frames, ' ' the count */
-                    if (*p == ';' || *p == ' ')
-                        *p = '_';
-                fprintf(f, ";%s", name);
-            }
-        fprintf(f, ";%s %llu\n", call_api_name(v[i].api), (unsigned long long)(by_time ? ns : cnt));
-        i = j;
-    }
-out:
-    free(v);
-}
-
-static void export_jsonl(tr_trace *t, FILE *f)
+static void jsonl_head(tr_trace *t, FILE *f)
 {
     const struct wmt_header *h = t->hdr;
     fprintf(f, "{\"type\":\"header\",\"pid\":%u,\"ppid\":%u,\"mode\":%u,\"flags\":%u,\"stack_depth\":%u,\"exe\":",
@@ -225,29 +285,44 @@ static void export_jsonl(tr_trace *t, FILE *f)
         }
         fprintf(f, "]}\n");
     }
+}
+
+static void jsonl_div(FILE *f, const struct wmt_divergence *d)
+{
+    fprintf(f, "{\"type\":\"divergence\",\"api\":\"%s\",\"kind\":\"%s\",\"tid\":%u,\"call_seq\":%llu,\"address\":\"0x%llx\","
+               "\"wine\":{\"base\":\"0x%llx\",\"size\":%llu,\"state\":\"%s\",\"protect\":\"%s\"},"
+               "\"kernel\":{\"start\":\"0x%llx\",\"end\":\"0x%llx\",\"protect\":\"%s\"},"
+               "\"winmem\":{\"state\":\"%s\",\"protect\":\"%s\"}}\n",
+            call_api_name(d->api), d->kind == WMT_DIV_NO_MAPPING ? "no_mapping" : "protect", d->tid,
+            (unsigned long long)d->call_seq, (unsigned long long)d->address, (unsigned long long)d->wine_base,
+            (unsigned long long)d->wine_size, wm_state_name(d->wine_state), wm_protect_name(d->wine_protect),
+            (unsigned long long)d->vma_start, (unsigned long long)d->vma_end, wm_protect_name(d->kernel_protect),
+            wm_state_name(d->native_state), wm_protect_name(d->native_protect));
+}
+
+static void export_jsonl(exp_ctx *x, FILE *f)
+{
+    tr_trace *t = x->t;
+    jsonl_head(t, f);
     for (size_t i = 0; i < t->nthreads; i++)
         for (uint64_t s = 0; s < t->threads[i].ncalls; s++) {
             const struct wmt_call *c = t->threads[i].calls[s];
-            if (!c)
+            const char *w32;
+            if (!c || !wanted(x, c, &w32))
                 continue;
             fprintf(f, "{\"type\":\"call\",\"tid\":%u,\"seq\":%llu,\"start_ns\":%llu,\"dur_ns\":%llu,\"stack\":%u,\"flags\":%u,",
                     c->tid, (unsigned long long)c->seq, (unsigned long long)c->start_ns,
                     (unsigned long long)c->dur_ns, c->stack, c->flags);
-            call_args_json(f, c);
+            if (w32) {
+                fprintf(f, "\"called_as\":");
+                json_str(f, w32);
+                fputc(',', f);
+            }
+            args_call_json(f, c);
             fprintf(f, "}\n");
         }
-    for (size_t i = 0; i < t->ndivs; i++) {
-        const struct wmt_divergence *d = t->divs[i];
-        fprintf(f, "{\"type\":\"divergence\",\"api\":\"%s\",\"kind\":\"%s\",\"tid\":%u,\"call_seq\":%llu,\"address\":\"0x%llx\","
-                   "\"wine\":{\"base\":\"0x%llx\",\"size\":%llu,\"state\":\"%s\",\"protect\":\"%s\"},"
-                   "\"kernel\":{\"start\":\"0x%llx\",\"end\":\"0x%llx\",\"protect\":\"%s\"},"
-                   "\"winmem\":{\"state\":\"%s\",\"protect\":\"%s\"}}\n",
-                call_api_name(d->api), d->kind == WMT_DIV_NO_MAPPING ? "no_mapping" : "protect", d->tid,
-                (unsigned long long)d->call_seq, (unsigned long long)d->address, (unsigned long long)d->wine_base,
-                (unsigned long long)d->wine_size, wm_state_name(d->wine_state), wm_protect_name(d->wine_protect),
-                (unsigned long long)d->vma_start, (unsigned long long)d->vma_end, wm_protect_name(d->kernel_protect),
-                wm_state_name(d->native_state), wm_protect_name(d->native_protect));
-    }
+    for (size_t i = 0; i < t->ndivs; i++)
+        jsonl_div(f, t->divs[i]);
     fprintf(f, "{\"type\":\"summary\",\"calls\":%llu,\"threads\":%zu,\"exited\":%s,\"readable_bytes\":%llu,\"size\":%llu,\"cut\":",
             (unsigned long long)t->ncalls, t->nthreads, t->end ? "true" : "false",
             (unsigned long long)t->good_bytes, (unsigned long long)t->size);
@@ -257,60 +332,104 @@ static void export_jsonl(tr_trace *t, FILE *f)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: winmem export --format chrome|folded|jsonl [-o OUT] [--weight calls|time] FILE\n\n"
-               "  chrome   Chrome trace-event JSON: open in chrome://tracing or ui.perfetto.dev;\n"
-               "           one slice per call with its arguments, result and stack\n"
-               "  folded   folded stacks (\"outer;...;inner;API count\") for speedscope,\n"
-               "           flamegraph.pl and inferno; --weight time weighs by nanoseconds\n"
-               "  jsonl    one JSON object per line: header, modules, stacks, calls,\n"
-               "           divergences, then a summary (with \"cut\" when the trace was cut)\n\n"
-               "  -o OUT   write to OUT instead of standard output\n\n"
+    fprintf(f, "usage: winmem export --format chrome|speedscope|folded|jsonl [-o OUT] [--weight calls|bytes|time]\n"
+               "                     [--thread TID] [--time FROM-TO] [--only-from MODULE|FUNCTION] [--api NAME] FILE\n\n"
+               "  chrome      trace-event JSON with the call stacks as nested slices (a flame\n"
+               "              chart per thread) and committed/reserved/mapped bytes as counters:\n"
+               "              open in ui.perfetto.dev, speedscope or chrome://tracing\n"
+               "  speedscope  speedscope's own format: stacks weighted by calls and by bytes\n"
+               "  folded      \"outer;...;inner;API weight\" lines, frames by function, for\n"
+               "              flamegraph.pl, inferno and speedscope\n"
+               "  jsonl       one JSON object per line: header, modules, stacks, calls (arguments\n"
+               "              by name: MEM_COMMIT|MEM_RESERVE, PAGE_READWRITE...), divergences,\n"
+               "              then a summary (with \"cut\" when the trace was cut)\n\n"
+               "  -o OUT           write to OUT instead of standard output\n"
+               "  --weight W       folded: calls (default), bytes (allocated: committed,\n"
+               "                   reserved or mapped) or time (nanoseconds)\n"
+               "  --thread, --time, --only-from, --api   as in `winmem report`\n\n"
                "A cut trace exports its readable part (still valid JSON) and exits 1.\n");
 }
 
-int cmd_export(int argc, char **argv)
+static int parse_args(int argc, char **argv, const char **format, const char **out, enum exp_weight *w, call_filter *filt)
 {
-    const char *format = NULL, *out = NULL;
-    bool by_time = false;
     static const struct option lo[] = {
         { "help", no_argument, 0, 'h' }, { "format", required_argument, 0, 'f' },
-        { "output", required_argument, 0, 'o' }, { "weight", required_argument, 0, 'w' }, { 0, 0, 0, 0 }
+        { "output", required_argument, 0, 'o' }, { "weight", required_argument, 0, 'w' },
+        { "thread", required_argument, 0, 1 }, { "time", required_argument, 0, 2 },
+        { "only-from", required_argument, 0, 3 }, { "api", required_argument, 0, 4 }, { 0, 0, 0, 0 }
     };
+    static const char *const fnames[] = { "", "thread", "time", "only-from", "api" };
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+hf:o:", lo, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return 0;
-        case 'f': format = optarg; break;
-        case 'o': out = optarg; break;
-        case 'w': by_time = !strcmp(optarg, "time"); break;
+        case 'f': *format = optarg; break;
+        case 'o': *out = optarg; break;
+        case 'w':
+            if (!strcmp(optarg, "calls")) *w = W_CALLS;
+            else if (!strcmp(optarg, "bytes")) *w = W_BYTES;
+            else if (!strcmp(optarg, "time")) *w = W_TIME;
+            else {
+                fprintf(stderr, "winmem export: --weight calls|bytes|time, not \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
+        case 1: case 2: case 3: case 4:
+            if (filter_add(filt, fnames[c], optarg))
+                return 2;
+            break;
         default: usage(stderr); return 2;
         }
     }
-    if (optind != argc - 1 || !format ||
-        (strcmp(format, "chrome") && strcmp(format, "folded") && strcmp(format, "jsonl"))) {
+    static const char *const formats[] = { "chrome", "speedscope", "folded", "jsonl" };
+    bool known = false;
+    for (size_t i = 0; *format && i < 4; i++)
+        known |= !strcmp(*format, formats[i]);
+    if (optind != argc - 1 || !known) {
         usage(stderr);
         return 2;
     }
+    return -1;   /* go on */
+}
+
+int cmd_export(int argc, char **argv)
+{
+    const char *format = NULL, *out = NULL;
+    enum exp_weight w = W_CALLS;
+    call_filter filt = { 0 };
+    int rc = parse_args(argc, argv, &format, &out, &w, &filt);
+    if (rc >= 0)
+        return rc;
+    exp_ctx x = { .f = filter_active(&filt) ? &filt : NULL };
     tr_trace t;
     char err[512];
     if (tr_open(&t, argv[optind], true, err, sizeof err)) {
         fprintf(stderr, "winmem export: %s\n", err);
         return 2;
     }
-    FILE *f = out ? fopen(out, "w") : stdout;
-    if (!f) {
-        perror(out);
+    x.t = &t;
+    if (report_collect(&t, x.f, false, &x.s)) {
+        fprintf(stderr, "winmem export: out of memory\n");
+        report_stats_free(&x.s);
         tr_close(&t);
         return 2;
     }
+    FILE *f = out ? fopen(out, "w") : stdout;
+    if (!f) {
+        perror(out);
+        rc = 2;
+        goto done;
+    }
     if (!strcmp(format, "chrome"))
-        export_chrome(&t, f);
+        export_chrome(&x, f);
+    else if (!strcmp(format, "speedscope"))
+        export_speedscope(&x, f);
     else if (!strcmp(format, "folded"))
-        export_folded(&t, f, by_time);
+        export_folded(&x, f, w);
     else
-        export_jsonl(&t, f);
-    int rc = 0;
+        export_jsonl(&x, f);
+    rc = 0;
     if ((out ? fclose(f) : fflush(f)) != 0) {
         perror(out ? out : "stdout");
         rc = 2;
@@ -320,6 +439,10 @@ int cmd_export(int argc, char **argv)
                 (unsigned long long)t.good_bytes, (unsigned long long)t.size);
         rc = 1;
     }
+done:
+    exp_free(&x);
+    report_stats_free(&x.s);
+    filter_free(&filt);
     tr_close(&t);
     return rc;
 }

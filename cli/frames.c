@@ -1,6 +1,8 @@
 /*
  * cli/frames.c — names for stack frames: finds each module's file on this
- * machine (Wine's NT paths included) and asks the symbolizer.
+ * machine (Wine's NT paths included) and asks the symbolizer; C++ names are
+ * demangled; tr_frame_sym gives module and function apart for readers that
+ * group by function.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -117,8 +119,9 @@ void tr_frame_name(tr_trace *t, const struct wmt_frame *f, char *buf, size_t len
     /* A return address points after the call: look up the byte before it so
      * a call that ends a function is attributed to that function. */
     const char *fn = m->syms && f->addr ? sym_table_lookup(m->syms, file_addr - 1, &off) : NULL;
+    char dem[512];
     if (fn)
-        snprintf(buf, len, "%s!%s+0x%llx", mod_name(t, m), fn, (unsigned long long)(off + 1));
+        snprintf(buf, len, "%s!%s+0x%llx", mod_name(t, m), tr_demangle(fn, dem, sizeof dem), (unsigned long long)(off + 1));
     else
         snprintf(buf, len, "%s+0x%llx", mod_name(t, m), (unsigned long long)f->addr);
 }
@@ -135,4 +138,40 @@ void tr_frame_source(tr_trace *t, const struct wmt_frame *f, char *buf, size_t l
     const char *file = m->syms ? sym_table_source(m->syms, m->rec->start + f->addr - m->rec->base - 1, &line) : NULL;
     if (file)
         snprintf(buf, len, " (%s:%d)", file, line);
+}
+
+/* C++ names through the C++ runtime's own demangler (libstdc++), the one
+ * every toolchain on Debian agrees with. */
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+
+const char *tr_demangle(const char *name, char *buf, size_t len)
+{
+    if (!name || name[0] != '_' || name[1] != 'Z')
+        return name;
+    int st = -1;
+    char *d = __cxa_demangle(name, NULL, NULL, &st);
+    if (!d || st != 0) {
+        free(d);
+        return name;
+    }
+    snprintf(buf, len, "%s", d);
+    free(d);
+    return buf;
+}
+
+bool tr_frame_sym(tr_trace *t, const struct wmt_frame *f, tr_sym *out)
+{
+    memset(out, 0, sizeof *out);
+    tr_module *m = (tr_module *)tr_module_by_id(t, f->module);
+    if (!m)
+        return false;
+    if (!m->syms_tried)
+        load_syms(t, m);
+    out->mod = m;
+    out->module = mod_name(t, m);
+    out->file_addr = m->rec->start + f->addr - m->rec->base;
+    uint64_t off = 0;
+    out->func = m->syms && f->addr ? sym_table_lookup(m->syms, out->file_addr - 1, &off) : NULL;
+    out->off = off + 1;
+    return true;
 }

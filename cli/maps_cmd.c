@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "winmem/memory.h"
+#include "json.h"
 #include "maps.h"
 
 /* ---- output: a hand-rolled formatter, since printf per field would cost
@@ -87,20 +88,9 @@ static char *pad(char *w, const char *s, size_t width)
     return w + width;
 }
 
-/* JSON string body; names come from the kernel and may hold any byte. */
-static char *json_esc(char *w, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            *w++ = '\\', *w++ = (char)c;
-        else if (c < 0x20)
-            w += sprintf(w, "\\u%04x", c);
-        else
-            *w++ = (char)c;
-    }
-    return w;
-}
+/* JSON string body; names come from the kernel and may hold any byte
+ * (cli/json.c: at most 6 output bytes per input byte, always valid JSON). */
+#define json_esc json_escape
 
 static const char *short_state(uint32_t s)
 {

@@ -2,7 +2,7 @@
 # (its bench is in bench/module.mk). Every cli/*.c is part of the program, with common/'s helpers.
 CLI_SRC    := $(wildcard cli/*.c)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
-CLI_LIBS   := -ldw -lelf -lz -lpthread
+CLI_LIBS   := -ldw -lelf -lz -lpthread -lstdc++
 WINMEM_BIN := $(BUILD)/winmem
 
 all: $(WINMEM_BIN)

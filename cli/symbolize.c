@@ -27,6 +27,7 @@ struct sym_table {
     char *strs;
     size_t strs_len, strs_cap;
     uint64_t min_vaddr;
+    uint64_t image_base;      /* PE: the optional header's ImageBase */
     char error[160];
     /* ELF: kept open for source lines, asked only for the few frames shown */
     Dwfl *dwfl;
@@ -300,6 +301,7 @@ static void load_pe(sym_table *t, const char *path)
     }
     f.sects = pe.sections;
     f.nsect = pe.nsections;
+    t->image_base = pe.image_base;
     if (wm_pe_dir(&pe, WM_PE_DIR_EXPORT, &rva, &size))
         pe_exports(t, &f, rva, size);
     pe_coff_symbols(t, &f, pe.symoff, pe.nsyms);
@@ -423,5 +425,6 @@ const char *sym_table_source(const sym_table *t, uint64_t addr, int *line)
 }
 
 uint64_t sym_table_min_vaddr(const sym_table *t) { return t->min_vaddr; }
+uint64_t sym_table_image_base(const sym_table *t) { return t->image_base; }
 size_t sym_table_count(const sym_table *t) { return t->n; }
 const char *sym_table_error(const sym_table *t) { return t->error[0] ? t->error : NULL; }

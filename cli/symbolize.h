@@ -48,6 +48,9 @@ const char *sym_table_source(const sym_table *t, uint64_t addr, int *line);
  * shared objects), so a caller that knows only the lowest mapped address of
  * a module can compute the load bias. 0 for PE. */
 uint64_t sym_table_min_vaddr(const sym_table *t);
+/* For PE: the ImageBase of the file's optional header (an RVA plus this is
+ * the address DWARF inside the file speaks of). 0 for ELF. */
+uint64_t sym_table_image_base(const sym_table *t);
 size_t sym_table_count(const sym_table *t);
 const char *sym_table_error(const sym_table *t);   /* NULL when loaded fine */
 

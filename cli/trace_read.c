@@ -104,17 +104,23 @@ static bool add_stack(tr_trace *t, const struct wmt_stack *s)
     return true;
 }
 
-const struct wmt_stack *tr_stack(const tr_trace *t, uint32_t id)
+size_t tr_stack_slot(const tr_trace *t, uint32_t id)
 {
     if (!id || !t->stack_cap)
-        return NULL;
+        return SIZE_MAX;
     size_t h = (id * 2654435761u) & (t->stack_cap - 1);
     while (t->stacks[h]) {
         if (t->stacks[h]->id == id)
-            return t->stacks[h];
+            return h;
         h = (h + 1) & (t->stack_cap - 1);
     }
-    return NULL;
+    return SIZE_MAX;
+}
+
+const struct wmt_stack *tr_stack(const tr_trace *t, uint32_t id)
+{
+    size_t h = tr_stack_slot(t, id);
+    return h == SIZE_MAX ? NULL : t->stacks[h];
 }
 
 static bool add_module(tr_trace *t, const struct wmt_module *m)

@@ -67,6 +67,10 @@ int tr_open(tr_trace *t, const char *path, bool progress, char *err, size_t errl
 void tr_close(tr_trace *t);
 
 const struct wmt_stack *tr_stack(const tr_trace *t, uint32_t id);
+/* The stack's slot in t->stacks (0 .. stack_cap-1), or SIZE_MAX when the id
+ * is 0 or its STACK record is not in the readable part: readers keep side
+ * tables per stack indexed by slot, with no hash of their own. */
+size_t tr_stack_slot(const tr_trace *t, uint32_t id);
 const tr_module *tr_module_by_id(const tr_trace *t, uint32_t id);
 static inline const struct wmt_frame *tr_frames(const struct wmt_stack *s)
 {
@@ -76,6 +80,18 @@ static inline const struct wmt_frame *tr_frames(const struct wmt_stack *s)
 /* "kernelbase.dll!VirtualProtect+0x2a", "cli_target.exe+0x1530",
  * "libc.so.6!mmap64+0x12" or "0x7f..." for an absolute frame. */
 void tr_frame_name(tr_trace *t, const struct wmt_frame *f, char *buf, size_t len);
+/* A frame split into module and function, for readers that group by
+ * function (report's call sites, export's folded stacks). */
+typedef struct tr_sym {
+    const tr_module *mod;      /* NULL: the frame names no known module */
+    const char *module;        /* base name ("ledger.exe", "ntdll.dll") */
+    const char *func;          /* as in the symbol table (mangled), or NULL */
+    uint64_t off;              /* return address − function start */
+    uint64_t file_addr;        /* return address in the file's own terms (ELF vaddr, PE RVA) */
+} tr_sym;
+bool tr_frame_sym(tr_trace *t, const struct wmt_frame *f, tr_sym *out);
+/* name demangled into buf when it is a C++ name, else name itself. */
+const char *tr_demangle(const char *name, char *buf, size_t len);
 /* " (file.c:42)" when the frame's module has line information, else "". */
 void tr_frame_source(tr_trace *t, const struct wmt_frame *f, char *buf, size_t len);
 /* The file name part of a module path (after the last / or \). */

@@ -28,6 +28,7 @@ typedef struct wm_pe {
     uint16_t machine, nsections, magic;   /* magic: WM_PE32 or WM_PE32PLUS */
     uint32_t symoff, nsyms;               /* the COFF symbol table (mingw -g) */
     uint32_t size_of_image;
+    uint64_t image_base;                  /* ImageBase: where the linker placed the image */
     uint32_t ndirs;                       /* data directories within the header */
     const uint8_t *dirs;                  /* ndirs entries of {rva, size} */
     const uint8_t *sections;              /* nsections × 40 bytes; NULL when past the bytes given */
@@ -58,6 +59,8 @@ static inline bool wm_pe_read(const uint8_t *b, size_t n, wm_pe *pe)
     pe->nsyms = wm_le32(fh + 12);
     pe->magic = (uint16_t)wm_le16(b + opt);
     pe->size_of_image = wm_le32(b + opt + 56);
+    pe->image_base = pe->magic == WM_PE32PLUS ? (uint64_t)wm_le32(b + opt + 24) | (uint64_t)wm_le32(b + opt + 28) << 32
+                                              : wm_le32(b + opt + 28);
     uint64_t nd_at = pe->magic == WM_PE32PLUS ? 108 : 92;
     if (optsz >= nd_at + 4 && opt + nd_at + 4 <= n) {
         uint64_t room = (optsz - nd_at - 4) / 8, nd = wm_le32(b + opt + nd_at);

@@ -18,7 +18,7 @@ $(LIBWINMEM_A): $(CORE_OBJ)
 $(LIBWINMEM_SAN_A): $(CORE_SAN_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/winmem.pc: core/module.mk
+$(BUILD)/winmem.pc: core/module.mk $(PREFIX_STAMP)
 	@mkdir -p $(@D)
 	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: winmem\nDescription: The Windows memory API on Linux\nVersion: %s\nLibs: -L$${libdir} -lwinmem\nLibs.private: %s\nCflags: -I$${includedir}\n' \
 		'$(PREFIX)' '$(WINMEM_VERSION)' '$(CORE_LIBS)' > $@

@@ -169,3 +169,19 @@ check-savedstate-fuzz fuzz-savedstate: $(FUZZ_BINS) $(BUILD)/fuzz/seeds/.stamp
 			-artifact_prefix=$(BUILD)/fuzz/$$fmt- $(BUILD)/fuzz/corpus/$$fmt > $(BUILD)/fuzz/$$fmt.log 2>&1 \
 		&& echo "fuzz_$$fmt: $$(grep -Eo 'Done [0-9]+ runs.*' $(BUILD)/fuzz/$$fmt.log | tail -n 1)" \
 		|| { echo "fuzz_$$fmt FAILED:"; tail -30 $(BUILD)/fuzz/$$fmt.log; rc=1; }; done; exit $$rc
+
+# The Windows program of the report's memory ledger (tests/e2e/cli_ledger.sh):
+# a mingw PE with DWARF, so its call sites are named with file:line.
+LEDGER_EXE := $(TP)/ledger.exe
+$(LEDGER_EXE): tests/programs/ledger.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	x86_64-w64-mingw32-gcc -O1 -g -Wall -o $@ $<
+check-e2e: $(LEDGER_EXE)
+
+# The same ledger on native C++ code (ELF, DWARF, a namespace, an inlined helper).
+LEDGER_CXX := $(TP)/ledger_cxx
+$(LEDGER_CXX): tests/programs/ledger_cxx.cc $(LIBWINMEM_SO) | $(DEPS_STAMP)
+	@mkdir -p $(@D)/lib
+	ln -sf ../../../libwinmem.so $(@D)/lib/libwinmem.so.0
+	g++ -O1 -g -fno-omit-frame-pointer -Iinclude -o $@ $< $(LIBWINMEM_SO) -Wl,-rpath,'$$ORIGIN/lib'
+check-e2e: $(LEDGER_CXX)

@@ -84,7 +84,7 @@ static void test_whole_trace(void)
     tr_frame_name(&t, &tr_frames(tr_stack(&t, 5))[0], name, sizeof name);
     CU_ASSERT_STRING_EQUAL(name, "app.exe+0x1234");   /* file not on this machine: module+offset */
     FILE *out = tmpfile();
-    report_opts o = { 10, 8, 10, false };
+    report_opts o = { .top_sites = 10, .frames = 8, .top_errors = 10 };
     report_print(&t, out, &o);
     long n = ftell(out);
     char *text = calloc(1, (size_t)n + 1);
@@ -216,7 +216,7 @@ static void test_random_damage_never_crashes(void)
         char err[256];
         if (tr_open(&t, path, false, err, sizeof err) == 0) {
             FILE *out = fopen("/dev/null", "w");
-            report_opts o = { 10, 8, 10, false };
+            report_opts o = { .top_sites = 10, .frames = 8, .top_errors = 10 };
             report_print(&t, out, &o);
             fclose(out);
             tr_close(&t);
@@ -246,7 +246,7 @@ static void test_random_damage_never_crashes(void)
 static char *report_text(tr_trace *t)
 {
     FILE *out = tmpfile();
-    report_opts o = { 10, 8, 10, false };
+    report_opts o = { .top_sites = 10, .frames = 8, .top_errors = 10 };
     report_print(t, out, &o);
     long n = ftell(out);
     char *text = calloc(1, (size_t)n + 1);

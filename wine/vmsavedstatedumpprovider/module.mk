@@ -3,15 +3,15 @@
 #       mingw-w64 and marked builtin: what Windows programs load;
 #   x86_64-unix/vmsavedstatedumpprovider.so      ELF, winmem linked in: what
 #       the PE half reaches through Wine's unix calls.
-# Wine finds the pair in its own library directory (make install) or in any
-# WINEDLLPATH directory; a prefix made before the DLL existed needs
-# `wineboot -u` once so system32 gets the placeholder Wine loads it through.
+# Wine finds the pair in any WINEDLLPATH directory: `make install` puts it
+# in $(PREFIX)/lib/winmem/wine (WINE_DLLDIR), so Windows programs use it with
+# WINEDLLPATH=$(PREFIX)/lib/winmem/wine. A prefix made before the DLL existed
+# needs `wineboot -u` once so system32 gets the placeholder Wine loads it through.
 SSD_SRC   := wine/vmsavedstatedumpprovider
 SSD_DIR   := $(BUILD)/wine
 SSD_PE    := $(SSD_DIR)/x86_64-windows/vmsavedstatedumpprovider.dll
 SSD_SO    := $(SSD_DIR)/x86_64-unix/vmsavedstatedumpprovider.so
 WINEBUILD ?= $(firstword $(wildcard /usr/lib/wine/winebuild) winebuild)
-WINE_LIBDIR ?= /usr/lib/x86_64-linux-gnu/wine
 
 all: $(SSD_PE) $(SSD_SO)
 
@@ -30,6 +30,7 @@ $(SSD_SO): $(SSD_SRC)/unixlib.c $(SSD_SRC)/unixlib.h $(LIBWINMEM_A)
 
 INSTALLS += install-wine-savedstate
 .PHONY: install-wine-savedstate
+WINE_DLLDIR ?= $(PREFIX)/lib/winmem/wine
 install-wine-savedstate: $(SSD_PE) $(SSD_SO)
-	install -D -m 644 $(SSD_PE) $(DESTDIR)$(WINE_LIBDIR)/x86_64-windows/vmsavedstatedumpprovider.dll
-	install -D -m 755 $(SSD_SO) $(DESTDIR)$(WINE_LIBDIR)/x86_64-unix/vmsavedstatedumpprovider.so
+	install -D -m 644 $(SSD_PE) $(DESTDIR)$(WINE_DLLDIR)/x86_64-windows/vmsavedstatedumpprovider.dll
+	install -D -m 755 $(SSD_SO) $(DESTDIR)$(WINE_DLLDIR)/x86_64-unix/vmsavedstatedumpprovider.so

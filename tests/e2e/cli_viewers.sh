@@ -1,0 +1,106 @@
+#!/bin/sh
+# What the CLI writes, opened where people look at it, in a real browser
+# (Debian's chromium, headless): `winmem report --html` (the DOM checked
+# after the page's script ran, sorting included) and the chrome and
+# speedscope exports rendered by speedscope (the npm package, installed
+# into build/ with npm; served from 127.0.0.1 because speedscope fetch()es
+# its profile), each screenshot checked to show a flame chart. The trace is
+# of tests/programs/ledger.exe under Wine through the real shim.
+set -u
+B=${BUILD:-build}
+W=${WINMEM:-$B/san/winmem}
+P=$B/tests/programs/ledger.exe
+D=$B/tests/cli-viewers
+SPEEDSCOPE_VERSION=1.25.0
+export WINEPREFIX="$PWD/$D/prefix" WINEDEBUG=-all DISPLAY=
+unset DEBUGINFOD_URLS
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+fails=0
+ok()   { echo "ok   $*"; }
+bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+if ! command -v chromium > /dev/null; then
+    echo "skipped: chromium is not installed (tools/debian-packages.txt lists it; make check installs it)"
+    exit 0
+fi
+for f in "$W" "$P" "$B/libwinmem-shim.so"; do
+    [ -e "$f" ] || { echo "FAIL missing $f (build it first)"; exit 1; }
+done
+mkdir -p "$D"
+rm -f "$D"/*.png "$D"/*.html "$D"/*.json "$D"/*.dom
+# --no-sandbox: root in a container has no user namespaces for Chromium's sandbox
+browse() { timeout 120 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="$PWD/$D/chromium" "$@" 2>/dev/null; }
+
+timeout 300 "$W" run -o "$D/l.wmt" --no-summary -- wine "$P" > "$D/run.out" 2>&1
+check "ledger.exe recorded" '[ -s "$D/l.wmt" ]'
+
+# --- report --html, read back from the DOM Chromium built ---
+"$W" report --html "$D/r.html" "$D/l.wmt" > /dev/null 2>&1; rc=$?
+check "report --html: exit 0, one file, nothing fetched from elsewhere" \
+    '[ $rc -eq 0 ] && [ -s "$D/r.html" ] && ! grep -Eq "(src|href)=\"(https?:)?//" "$D/r.html"'
+browse --dump-dom "file://$PWD/$D/r.html" > "$D/r.dom"
+check "the page renders: title, the summary with the peak commit" \
+    'grep -q "<title>winmem report: ledger.exe</title>" "$D/r.dom" && grep -Eq "Peak commit <b id=\"peak\">[0-9.]+ (KiB|MiB)</b>" "$D/r.dom"'
+check "the graph: committed, reserved and mapped lines with points" \
+    '[ $(grep -Eo "<polyline class=\"(committed|reserved|mapped)\"[^>]*points=\"[0-9]" "$D/r.dom" | wc -l) -eq 3 ]'
+tr -d '\n' < "$D/r.dom" > "$D/r.flat"
+check "call sites: the program's functions with file:line and Win32 names, and a stack to unfold" \
+    'grep -Pq "<td class=\"l\">arena_grow \(ledger.c:\d+\)<details><summary>a stack</summary><pre>.*?ledger.exe!arena_grow\+0x[0-9a-f]+.*?</pre></details></td><td class=\"l\">ledger.exe</td><td data-v=\"16\">" "$D/r.flat" &&
+     grep -q "VirtualAlloc (NtAllocateVirtualMemory) ×16" "$D/r.dom"'
+check "failures: the VirtualFree with its site" 'grep -A2 "id=\"failures\"" "$D/r.dom" | grep -q "" && grep -Eq "VirtualFree \(NtFreeVirtualMemory\)</td><td class=\"l\">STATUS_FREE_VM_NOT_AT_BASE[^<]*</td><td class=\"l\">bad_free \(ledger.c:[0-9]+\)" "$D/r.dom"'
+check "the address space at exit lists the leak" 'grep -Eq "<td data-v=\"196608\">192 KiB</td><td data-v=\"196608\">192 KiB</td><td class=\"l\">PAGE_READWRITE</td><td class=\"l\">private</td><td class=\"l\">leak_buffer" "$D/r.dom"'
+first_site() { sed -n '/id="sites"/,/<\/table>/p' "$1" | grep -o '<tr[^>]*><td class="l">[^<]*' | head -1 | sed 's/.*>//'; }
+browse --dump-dom "file://$PWD/$D/r.html#sort=reserved" > "$D/r-reserved.dom"
+browse --dump-dom "file://$PWD/$D/r.html#sort=failed" > "$D/r-failed.dom"
+check "sorting (the page's script): by reserved, Wine's loader first; by failed, bad_free first" \
+    'first_site "$D/r-reserved.dom" | grep -q "^LdrInitializeThunk" && first_site "$D/r-failed.dom" | grep -q "^bad_free" &&
+     grep -q "data-sorted=\"failed desc\"" "$D/r-failed.dom"'
+browse --window-size=1200,900 --screenshot="$PWD/$D/r.png" "file://$PWD/$D/r.html" > /dev/null
+read ncol npix <<EOS
+$(python3 tests/png_stats.py "$D/r.png" 2>/dev/null || echo 0 0)
+EOS
+check "the page's screenshot is not empty ($ncol colours, $npix non-background pixels)" '[ "$ncol" -gt 20 ] && [ "$npix" -gt 20000 ]'
+
+# --- the exports in speedscope ---
+"$W" export --format chrome -o "$D/chrome.json" "$D/l.wmt"; rc1=$?
+"$W" export --format speedscope -o "$D/speedscope.json" "$D/l.wmt"; rc2=$?
+check "exports written" '[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ]'
+S=$B/speedscope/node_modules/speedscope/dist/release
+if [ ! -f "$S/index.html" ] && command -v npm > /dev/null; then
+    mkdir -p "$B/speedscope"
+    (cd "$B/speedscope" && timeout 300 npm install --no-audit --no-fund --prefix . "speedscope@$SPEEDSCOPE_VERSION" > npm.log 2>&1)
+fi
+if [ ! -f "$S/index.html" ]; then
+    echo "skipped: speedscope $SPEEDSCOPE_VERSION is not available (npm missing, or the npm registry unreachable: see $B/speedscope/npm.log)"
+else
+    V=$D/serve
+    rm -rf "$V" && mkdir -p "$V" && cp -r "$S" "$V/ss" && cp "$D/chrome.json" "$D/speedscope.json" "$V/"
+    python3 -m http.server --bind 127.0.0.1 --directory "$V" 0 > "$D/http.log" 2>&1 &
+    srv=$!
+    i=0
+    while ! grep -q "port [0-9]" "$D/http.log" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    port=$(grep -o "port [0-9]*" "$D/http.log" | head -1 | cut -d" " -f2)
+    url="http://127.0.0.1:$port/ss/index.html"
+    browse --window-size=1280,800 --screenshot="$PWD/$D/welcome.png" "$url" > /dev/null
+    read wcol wpix <<EOS
+$(python3 tests/png_stats.py "$D/welcome.png" 40 2>/dev/null || echo 0 0)
+EOS
+    echo "     (speedscope's welcome page without a profile: $wcol colours, $wpix non-background pixels)"
+    for fmt in chrome speedscope; do
+        browse --window-size=1280,800 --virtual-time-budget=5000 --screenshot="$PWD/$D/$fmt.png" "$url#profileURL=http://127.0.0.1:$port/$fmt.json" > /dev/null
+        browse --virtual-time-budget=5000 --dump-dom "$url#profileURL=http://127.0.0.1:$port/$fmt.json" > "$D/$fmt.dom"
+        read ncol npix <<EOS
+$(python3 tests/png_stats.py "$D/$fmt.png" 40 2>/dev/null || echo 0 0)
+EOS
+        check "speedscope draws the $fmt export as a flame chart ($ncol colours, $npix non-background pixels: over 3x the welcome page's)" \
+            '[ "$npix" -gt $((3 * wpix)) ] && [ "$ncol" -gt 100 ]'
+    done
+    check "speedscope names the chrome export's threads (ledger.exe, pid and tid)" 'grep -q "ledger.exe (pid [0-9]*), ledger.exe (tid [0-9]*)" "$D/chrome.dom"'
+    check "speedscope opened winmem's own-format profile (calls and bytes)" 'grep -q "ledger.exe: memory calls" "$D/speedscope.dom"'
+    kill $srv 2>/dev/null
+    wait $srv 2>/dev/null
+fi
+
+timeout 60 wineserver -k 2>/dev/null
+echo "cli_viewers: $fails failed"
+[ $fails -eq 0 ]
