@@ -63,3 +63,8 @@ CHECKS += check-wine10
 check-wine10: all shim-test-programs | $(DEPS_STAMP)
 	@$(MAKE) --no-print-directory -k wine-tests $(WT_PREREQS) >$(BUILD)/wine-tests/build-w10.log 2>&1 || true
 	@BUILD=$(BUILD) ./tools/wine10-check.sh
+
+BENCHES += bench-shim-wine10
+.PHONY: bench-shim-wine10
+bench-shim-wine10: all shim-test-programs
+	@BUILD=$(BUILD) sh bench/bench_shim_wine10.sh
