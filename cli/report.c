@@ -142,7 +142,7 @@ void report_print(tr_trace *t, FILE *f, const report_opts *o)
     uint64_t *site_fail = calloc(t->stack_cap ? t->stack_cap : 1, sizeof *site_fail);
     uint16_t *site_api = calloc(t->stack_cap ? t->stack_cap : 1, sizeof *site_api);
     uint64_t *th_calls = calloc(t->nthreads + 1, sizeof *th_calls), *th_failed = calloc(t->nthreads + 1, sizeof *th_failed);
-    uint64_t first = UINT64_MAX, last = 0, missing = 0, aborted = 0, pending = 0, nostack = 0;
+    uint64_t first = UINT64_MAX, last = 0, missing = t->missing, aborted = 0, pending = 0, nostack = 0;
     if (!api || !errs || !site_n || !site_fail || !site_api || !th_calls || !th_failed) {
         fprintf(stderr, "winmem report: out of memory\n");
         goto out;
@@ -225,7 +225,10 @@ void report_print(tr_trace *t, FILE *f, const report_opts *o)
     fmt_ns(d1, sizeof d1, last > first && first != UINT64_MAX ? last - first : 0);
     fprintf(f, "  calls     %llu in %zu threads over %s; %s\n", (unsigned long long)t->ncalls, t->nthreads, d1,
             t->end ? "the program exited normally" : "no END record: the program was killed or is still running");
-    if (t->cut[0])
+    if (t->cut[0] && t->resumed)
+        fprintf(f, "  WARNING   %s.\n            Everything before that point (%llu of %llu bytes) and in those chunks is reported below.\n",
+                t->cut, (unsigned long long)t->good_bytes, (unsigned long long)t->size);
+    else if (t->cut[0])
         fprintf(f, "  WARNING   %s.\n            Everything before that point (%llu of %llu bytes) is reported below.\n",
                 t->cut, (unsigned long long)t->good_bytes, (unsigned long long)t->size);
     uint64_t lost = 0;

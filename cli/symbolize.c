@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "files.h"
 #include "symbolize.h"
 
 typedef struct sym_ent {
@@ -139,7 +140,15 @@ static void load_elf(sym_table *t, const char *path, const uint8_t *bid, size_t 
         snprintf(t->error, sizeof t->error, "libdwfl: %s", dwfl_errmsg(-1));
         return;
     }
-    Dwfl_Module *m = dwfl_report_offline(d, path, path, -1);
+    /* The path comes from a trace: only a regular file is opened, and
+     * libdwfl gets the descriptor (it takes it over) rather than the name. */
+    struct stat st;
+    int fd = file_open_regular(path, true, &st, t->error, sizeof t->error);
+    if (fd < 0) {
+        dwfl_end(d);
+        return;
+    }
+    Dwfl_Module *m = dwfl_report_offline(d, path, path, fd);
     dwfl_report_end(d, NULL, NULL);
     if (!m) {
         snprintf(t->error, sizeof t->error, "%s: %s", path, dwfl_errmsg(-1));
@@ -275,12 +284,13 @@ static void pe_coff_symbols(sym_table *t, const pe_file *f, uint32_t symoff, uin
 
 static void load_pe(sym_table *t, const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < 64) {
-        snprintf(t->error, sizeof t->error, "%s: %s", path, fd < 0 ? strerror(errno) : "too short for PE");
-        if (fd >= 0)
-            close(fd);
+    int fd = file_open_regular(path, true, &st, t->error, sizeof t->error);   /* named by a trace */
+    if (fd < 0)
+        return;
+    if (st.st_size < 64) {
+        snprintf(t->error, sizeof t->error, "%s: too short for PE", path);
+        close(fd);
         return;
     }
     void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
