@@ -40,5 +40,8 @@ typedef struct opts {
  * Returns 0, or -1 after printing why. diff_unload frees either way. */
 int diff_load(side *s, const char *path, const opts *o);
 void diff_unload(side *s);
+/* Every name --ignore-field can take (argument and output names of all
+ * APIs, and ret, error, out); names point at static storage. */
+size_t diff_field_names(const char **names, size_t max);
 
 #endif

@@ -428,3 +428,34 @@ void diff_unload(side *s)
     if (s->t.map)
         tr_close(&s->t);
 }
+
+size_t diff_field_names(const char **names, size_t max)
+{
+    static char bufs[WMT_API_MAX][256];
+    size_t n = 0;
+    const char *fixed[3] = { "ret", "error", "out" };
+    for (int i = 0; i < 3 && n < max; i++)
+        names[n++] = fixed[i];
+    for (unsigned a = 0; a < WMT_API_MAX; a++) {
+        const char *got[10 + 8 * 9];
+        int k = call_arg_names(a, bufs[a], sizeof bufs[a], got);
+        /* Output names depend on the API and, for queries, the class. */
+        for (uint64_t cls = 0; cls < 9; cls++) {
+            struct wmt_call c = { .api = (uint16_t)a };
+            c.arg[2] = cls;
+            const char *on[8];
+            kind ok[8];
+            int no = out_layout(&c, on, ok);
+            for (int i = 0; i < (no == -2 ? 1 : no); i++)
+                got[k++] = on[i];
+        }
+        for (int i = 0; i < k; i++) {
+            size_t j = 0;
+            while (j < n && strcmp(names[j], got[i]))
+                j++;
+            if (j == n && n < max)
+                names[n++] = got[i];
+        }
+    }
+    return n;
+}

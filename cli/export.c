@@ -18,6 +18,8 @@
 #include "calls.h"
 #include "maps.h"
 #include "trace_read.h"
+#include "files.h"
+#include "options.h"
 
 static void json_str(FILE *f, const char *s)
 {
@@ -276,20 +278,34 @@ int cmd_export(int argc, char **argv)
         { "help", no_argument, 0, 'h' }, { "format", required_argument, 0, 'f' },
         { "output", required_argument, 0, 'o' }, { "weight", required_argument, 0, 'w' }, { 0, 0, 0, 0 }
     };
+    static const char *const formats[] = { "chrome", "folded", "jsonl" }, *const weights[] = { "calls", "time" };
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+hf:o:", lo, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return 0;
-        case 'f': format = optarg; break;
+        case 'f':
+            if (!opt_choice("export", "format", optarg, formats, 3))
+                return 2;
+            format = optarg;
+            break;
         case 'o': out = optarg; break;
-        case 'w': by_time = !strcmp(optarg, "time"); break;
+        case 'w':
+            if (!opt_choice("export", "weight", optarg, weights, 2))
+                return 2;
+            by_time = !strcmp(optarg, "time");
+            break;
         default: usage(stderr); return 2;
         }
     }
     if (optind != argc - 1 || !format ||
         (strcmp(format, "chrome") && strcmp(format, "folded") && strcmp(format, "jsonl"))) {
         usage(stderr);
+        return 2;
+    }
+    /* fopen(out, "w") would truncate the mapped input under the reader. */
+    if (out && file_same(out, argv[optind])) {
+        fprintf(stderr, "winmem export: the output %s is the trace being read; choose another -o\n", out);
         return 2;
     }
     tr_trace t;

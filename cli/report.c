@@ -15,6 +15,7 @@
 #include "calls.h"
 #include "maps.h"
 #include "report.h"
+#include "options.h"
 
 /* Latency histogram: 16 sub-buckets per power of two (error ≤ 1/16). */
 #define HSUB 16
@@ -378,8 +379,8 @@ int cmd_report(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return 0;
-        case 't': o.top_sites = atoi(optarg); break;
-        case 'f': o.frames = atoi(optarg); break;
+        case 't': if (!opt_int("report", "top", optarg, 0, 1000000, &o.top_sites)) return 2; break;
+        case 'f': if (!opt_int("report", "frames", optarg, 0, 64, &o.frames)) return 2; break;
         case 'b': o.brief = true; break;
         default: usage(stderr); return 2;
         }

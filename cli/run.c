@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "report.h"
+#include "options.h"
 
 /* The shim sits next to the winmem binary (build/), one level up (the ASan
  * build in build/san/), or in the install's lib directories. */
@@ -146,7 +147,7 @@ int cmd_run(int argc, char **argv)
         case 'h': usage(stdout); return 0;
         case 'm': mode = optarg; break;
         case 'o': out = optarg; break;
-        case 's': stack = optarg; break;
+        case 's': if (!opt_int("run", "stack", optarg, 0, 64, &(int){ 0 })) return 2; stack = optarg; break;
         case 'O': only = optarg; break;
         case 'u': unix_layer = true; break;
         case 'a': all = true; break;
