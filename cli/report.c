@@ -203,9 +203,7 @@ void report_print(tr_trace *t, FILE *f, const report_opts *o)
                 continue;
             }
             /* Count per slot of the trace's stack hash: no second lookup table. */
-            size_t h = (c->stack * 2654435761u) & (t->stack_cap - 1);
-            while (t->stacks[h] && t->stacks[h]->id != c->stack)
-                h = (h + 1) & (t->stack_cap - 1);
+            size_t h = tr_stack_slot(t, c->stack);
             if (t->stacks[h]) {
                 site_n[h]++;
                 site_fail[h] += failed;

@@ -191,6 +191,14 @@ static bool add_stack(tr_trace *t, const struct wmt_stack *s)
     return true;
 }
 
+size_t tr_stack_slot(const tr_trace *t, uint32_t id)
+{
+    size_t h = mix(id) & (t->stack_cap - 1);
+    while (t->stacks[h] && t->stacks[h]->id != id)
+        h = (h + 1) & (t->stack_cap - 1);
+    return h;
+}
+
 const struct wmt_stack *tr_stack(const tr_trace *t, uint32_t id)
 {
     if (!id || !t->stack_cap)

@@ -86,6 +86,10 @@ int tr_open_buffer(tr_trace *t, const char *name, const void *buf, size_t size, 
 void tr_close(tr_trace *t);
 
 const struct wmt_stack *tr_stack(const tr_trace *t, uint32_t id);
+/* The slot of t->stacks that holds stack id, or the empty slot where it
+ * would be (for per-stack counts kept in arrays of stack_cap entries).
+ * Pre: stack_cap != 0. */
+size_t tr_stack_slot(const tr_trace *t, uint32_t id);
 const tr_module *tr_module_by_id(const tr_trace *t, uint32_t id);
 static inline const struct wmt_frame *tr_frames(const struct wmt_stack *s)
 {

@@ -1,0 +1,80 @@
+#!/bin/sh
+# End to end (issue 14): the readers on hostile input. Paths a trace names
+# are a FIFO and /dev/zero; trace and dump paths are a FIFO, a device and a
+# directory; a 20 KB sequence-number bomb runs under a memory limit; export
+# refuses to write over its input; numeric and name options are checked.
+# `timeout` is the hang detector here (minutes away from a normal run), not a
+# speed assertion.
+set -u
+B=${BUILD:-build}
+W=${WINMEM:-$B/san/winmem}
+PLAIN=$B/winmem            # without ASan, which cannot run under ulimit -v
+T=$B/e2e-hostile
+fails=0
+ok()   { echo "ok   $*"; }
+bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
+rm -rf "$T" && mkdir -p "$T"
+mkfifo "$T/fifo"
+gen() { python3 tests/e2e/cli_hostile_traces.py "$@"; }
+
+# A trace whose modules are a FIFO and /dev/zero: report and export name the
+# frames without opening either.
+gen modules "$T/mods.wmt" "$(pwd)/$T/fifo" /dev/zero
+out=$(timeout 120 "$W" report "$T/mods.wmt" 2>&1); rc=$?
+if [ $rc -eq 0 ] && echo "$out" | grep -q "#0  fifo+0x10"; then ok "report: module paths FIFO and /dev/zero"
+else bad "report: module paths FIFO and /dev/zero (exit $rc)"; echo "$out" | tail -5; fi
+timeout 120 "$W" export --format folded -o "$T/mods.folded" "$T/mods.wmt" 2>/dev/null; rc=$?
+if [ $rc -eq 0 ]; then ok "export: module paths FIFO and /dev/zero"; else bad "export: module paths (exit $rc)"; fi
+
+# Trace and dump paths that are not regular files.
+for p in "$T/fifo" /dev/zero "$T"; do
+    for cmd in "report" "export --format jsonl -o $T/x.json" "diff $T/mods.wmt" "guest"; do
+        out=$(timeout 120 "$W" $cmd "$p" 2>&1); rc=$?
+        if [ $rc -eq 2 ] && echo "$out" | grep -q "not a \(regular\|dump\) file"; then ok "$cmd on $p: refused"
+        else bad "$cmd on $p: exit $rc: $out"; fi
+    done
+done
+
+# The sequence-number bomb: 100 made-up threads with seqs near 2^20 cost the
+# old reader 16-32 MB each. 200 MB of address space is plenty for 22 KB.
+gen bomb "$T/bomb.wmt"
+out=$(ulimit -v 200000; timeout 120 "$PLAIN" report "$T/bomb.wmt" 2>&1); rc=$?
+if [ $rc -eq 0 ] && echo "$out" | grep -q "calls     100 in 100 threads"; then ok "20 KB seq bomb read whole under ulimit -v 200 MB"
+else bad "seq bomb (exit $rc)"; echo "$out" | head -5; fi
+
+# An output that is the input: refused, input untouched.
+cp "$T/mods.wmt" "$T/keep.wmt"
+ln -s keep.wmt "$T/link.wmt"
+for o in "$T/keep.wmt" "$T/link.wmt"; do
+    out=$("$W" export --format jsonl -o "$o" "$T/keep.wmt" 2>&1); rc=$?
+    if [ $rc -eq 2 ] && echo "$out" | grep -q "is the trace being read" && cmp -s "$T/keep.wmt" "$T/mods.wmt"; then
+        ok "export -o $(basename "$o") of its own input: refused, input intact"
+    else bad "export -o its input: exit $rc: $out"; fi
+done
+
+# Option values: whole numbers in range, known names.
+check_usage() {
+    want=$1; shift
+    out=$("$W" "$@" 2>&1); rc=$?
+    if [ $rc -eq 2 ] && echo "$out" | grep -q -- "$want"; then ok "$*: exit 2"
+    else bad "$*: exit $rc: $out"; fi
+}
+check_usage "wants a whole number from 0 to" report --top abc "$T/mods.wmt"
+check_usage "wants a whole number from 0 to" report --top 99999999999999999999 "$T/mods.wmt"
+check_usage "wants a whole number from 0 to 64, not '-5'" report --frames -5 "$T/mods.wmt"
+check_usage "wants a whole number" report --top 5x "$T/mods.wmt"
+check_usage "wants a whole number" diff --show abc "$T/mods.wmt" "$T/mods.wmt"
+check_usage "wants a whole number" diff --frames -1 "$T/mods.wmt" "$T/mods.wmt"
+check_usage "NtAllocateVirtualMemory" diff --ignore-api Bogus "$T/mods.wmt" "$T/mods.wmt"
+check_usage "BaseAddress" diff --ignore-field bogus "$T/mods.wmt" "$T/mods.wmt"
+check_usage "chrome folded jsonl" export --format xml "$T/mods.wmt"
+check_usage "calls time" export --format jsonl --weight size "$T/mods.wmt"
+check_usage "wants a whole number from 0 to 64" run --stack 99 -- true
+out=$("$W" diff --ignore-api NtAllocateVirtualMemory --ignore-field BaseAddress "$T/mods.wmt" "$T/mods.wmt" 2>&1); rc=$?
+if [ $rc -eq 0 ]; then ok "diff with valid names still works"; else bad "diff with valid names: exit $rc: $out"; fi
+out=$("$W" report --top 3 --frames 2 "$T/mods.wmt" 2>&1); rc=$?
+if [ $rc -eq 0 ]; then ok "report with valid numbers still works"; else bad "report --top 3: exit $rc"; fi
+
+rm -rf "$T"
+echo "cli_hostile: $fails failed"
+[ $fails -eq 0 ]
