@@ -238,7 +238,11 @@ int cmd_run(int argc, char **argv)
     if (glob(pat, 0, NULL, &g) == 0) {
         for (size_t i = 0; i < g.gl_pathc; i++) {
             struct stat sb;
-            if (stat(g.gl_pathv[i], &sb) || sb.st_mtime < started - 1)
+            /* lstat, a regular file of ours: a symlink planted under a name
+             * the pattern matches is not what the shim wrote (it never
+             * follows one), and its target is nobody's business here. */
+            if (lstat(g.gl_pathv[i], &sb) || !S_ISREG(sb.st_mode) || sb.st_uid != geteuid() ||
+                sb.st_mtime < started - 1)
                 continue;
             found++;
             fprintf(stderr, "winmem run: %s exited with status %d; trace: %s\n", name, rc, g.gl_pathv[i]);

@@ -52,6 +52,15 @@ for o in "$T/keep.wmt" "$T/link.wmt"; do
     else bad "export -o its input: exit $rc: $out"; fi
 done
 
+# A symlink planted under a name `run`'s output pattern matches, pointing
+# at a fresh trace: run must not present that file as what it recorded.
+cp "$T/mods.wmt" "$T/victim.wmt"
+ln -s victim.wmt "$T/rec.999999.wmt"
+out=$("$PLAIN" run -o "$T/rec.%p.wmt" -- true 2>&1); rc=$?
+if [ $rc -eq 0 ] && ! echo "$out" | grep -q "rec.999999.wmt" && ! echo "$out" | grep -q "NtAllocateVirtualMemory"; then
+    ok "run: a planted symlink matching the output pattern is not summarised"
+else bad "run summarised a planted symlink: $out"; fi
+
 # Option values: whole numbers in range, known names.
 check_usage() {
     want=$1; shift
