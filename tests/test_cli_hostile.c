@@ -18,6 +18,7 @@
 #include "unit.h"
 #include "cli_tracegen.h"
 #include "../cli/trace_read.h"
+#include "winmem/vmsavedstatedump.h"
 
 /* The AddressSanitizer runtime's count of live heap bytes (its header,
  * sanitizer/allocator_interface.h, is not in gcc's Debian package). */
@@ -243,6 +244,21 @@ static void test_trace_path_fifo_device_directory(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "/dev/null: is a character device, not a regular file"));
 }
 
+/* The dump loader (guest's library) on a FIFO: refused, not blocked in open. */
+static void load_fifo_as_dump(void)
+{
+    VM_SAVED_STATE_DUMP_HANDLE h;
+    if (winmem_LoadSavedStateFileUtf8(fifo, &h) == S_OK)
+        _exit(1);
+    if (winmem_LoadSavedStateFilesUtf8("/dev/zero", fifo, &h) == S_OK)
+        _exit(1);
+}
+
+static void test_dump_path_fifo(void)
+{
+    CU_ASSERT_TRUE(finishes(load_fifo_as_dump));
+}
+
 static int setup(void)
 {
     if (!mkdtemp(dir))
@@ -267,4 +283,5 @@ void wm_register_tests(void)
     WM_TEST(s, test_seq_bomb_stays_small);
     WM_TEST(s, test_module_paths_fifo_and_device);
     WM_TEST(s, test_trace_path_fifo_device_directory);
+    WM_TEST(s, test_dump_path_fifo);
 }
