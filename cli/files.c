@@ -52,14 +52,17 @@ int file_open_regular(const char *path, bool untrusted, struct stat *st, char *e
         return refuse(err, errlen, path, NULL, errno);
     /* Replaced between stat and open: whatever it is now, it is not what
      * was checked. */
-    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) || st->st_dev != before.st_dev ||
-        st->st_ino != before.st_ino) {
+    if (fstat(fd, st) != 0) {
         int e = errno;
-        bool reg = S_ISREG(st->st_mode);
         close(fd);
-        if (!reg)
+        return refuse(err, errlen, path, NULL, e);
+    }
+    if (!S_ISREG(st->st_mode) || st->st_dev != before.st_dev || st->st_ino != before.st_ino) {
+        close(fd);
+        if (!S_ISREG(st->st_mode))
             return refuse(err, errlen, path, st, 0);
-        return refuse(err, errlen, path, NULL, e ? e : EAGAIN);
+        snprintf(err, errlen, "%s: replaced while being opened", path);
+        return -1;
     }
     int fl = fcntl(fd, F_GETFL);
     if (fl >= 0)
