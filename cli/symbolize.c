@@ -128,7 +128,11 @@ static int strength_of(const GElf_Sym *s)
 
 static void load_elf(sym_table *t, const char *path, const uint8_t *bid, size_t bid_len)
 {
-    static char *debuginfo_path = NULL;   /* libdwfl's default search path */
+    /* Only the system's debug tree: libdwfl's default also looks beside the
+     * module and in its .debug/ for the .gnu_debuglink name, and opens what
+     * it finds there with a plain open(), so a trace naming a file whose
+     * debug link is a FIFO next to it would block the reader for ever. */
+    static char *debuginfo_path = "/usr/lib/debug";
     static const Dwfl_Callbacks cb = {
         .find_elf = dwfl_build_id_find_elf,
         .find_debuginfo = dwfl_standard_find_debuginfo,

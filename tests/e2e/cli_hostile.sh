@@ -26,6 +26,19 @@ else bad "report: module paths FIFO and /dev/zero (exit $rc)"; echo "$out" | tai
 timeout 120 "$W" export --format folded -o "$T/mods.folded" "$T/mods.wmt" 2>/dev/null; rc=$?
 if [ $rc -eq 0 ]; then ok "export: module paths FIFO and /dev/zero"; else bad "export: module paths (exit $rc)"; fi
 
+# A real ELF file, stripped, whose .gnu_debuglink names a FIFO beside it:
+# libdwfl must not be sent looking there.
+N=$B/tests/programs/cli_native
+if [ -x "$N" ] && command -v objcopy > /dev/null; then
+    objcopy --only-keep-debug "$N" "$T/n.debug" && objcopy --strip-all --add-gnu-debuglink="$T/n.debug" "$N" "$T/n"
+    rm -f "$T/n.debug" && mkfifo "$T/n.debug"
+    gen modules "$T/dbgl.wmt" "$(pwd)/$T/n" /dev/null
+    out=$(timeout 120 "$W" report "$T/dbgl.wmt" 2>&1); rc=$?
+    if [ $rc -eq 0 ]; then ok "report: a module whose debug link is a FIFO"; else bad "report: debug link FIFO (exit $rc)"; fi
+else
+    echo "skip debug-link FIFO (no $N or objcopy)"
+fi
+
 # Trace and dump paths that are not regular files.
 for p in "$T/fifo" /dev/zero "$T"; do
     for cmd in "report" "export --format jsonl -o $T/x.json" "diff $T/mods.wmt" "guest"; do
