@@ -34,8 +34,14 @@ struct sym_table {
     GElf_Addr bias;
 };
 
+/* Module files loaded per cache (per trace). A real process maps a few
+ * hundred; a crafted trace can name the same file under 100,000 build ids
+ * or spellings, and each load of a libc costs ~25 ms and its memory. */
+#define SYM_MAX_FILES 512
+
 struct sym_cache {
     sym_table *tables;
+    size_t ntables;
 };
 
 sym_cache *sym_cache_new(void)
@@ -378,13 +384,19 @@ sym_table *sym_table_get(sym_cache *c, enum sym_kind kind, const char *path,
     char *key = make_key(kind, path ? path : "", build_id, build_id_len);
     if (!key)
         return &empty;
+    static sym_table too_many = { .error = "more than 512 module files in one trace: the rest are not named" };
     sym_table *t = find(c, key);
     if (t) {
         free(key);
         return t;
     }
+    if (c->ntables >= SYM_MAX_FILES) {
+        free(key);
+        return &too_many;
+    }
     if (!(t = insert(c, key)))
         return &empty;
+    c->ntables++;
     if (!path || !*path)
         snprintf(t->error, sizeof t->error, "module without a file name");
     else if (kind == SYM_PE)

@@ -244,6 +244,40 @@ static void test_trace_path_fifo_device_directory(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "/dev/null: is a character device, not a regular file"));
 }
 
+/* 600 module files in one trace: symbol tables are loaded for at most 512
+ * (a crafted trace could otherwise make the reader load a libc per module
+ * record, ~25 ms and megabytes each). */
+static void test_module_files_capped(void)
+{
+    char *buf;
+    size_t len;
+    FILE *f = mem_begin(&buf, &len);
+    tg g;
+    tg_open(&g, f, 1, WMT_MODE_TRACE, 0, "/bin/x", "x");
+    char p[64];
+    for (uint32_t id = 1; id <= 600; id++) {
+        snprintf(p, sizeof p, "/nonexistent/m%u.so", id);
+        tg_module(&g, 0, id, WMT_MOD_ELF, 0x1000000ull * id, 0x1000000ull * id, 0x1000000ull * id + 0x1000, p);
+    }
+    tg_close(&g);
+    mem m = mem_end(f, &buf, &len);
+    tr_trace t;
+    char err[256], name[256];
+    CU_ASSERT_EQUAL_FATAL(open_mem(&t, m, err), 0);
+    CU_ASSERT_EQUAL_FATAL(t.nmods, 600);
+    for (uint32_t id = 1; id <= 600; id++) {
+        struct wmt_frame fr = { id, 0, 0x10 };
+        tr_frame_name(&t, &fr, name, sizeof name);
+    }
+    const tr_module *first = tr_module_by_id(&t, 1), *last = tr_module_by_id(&t, 600);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(first && first->syms ? first : NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(last && last->syms ? last : NULL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(sym_table_error(first->syms), "No such file"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(sym_table_error(last->syms), "more than 512 module files"));
+    tr_close(&t);
+    free(m.p);
+}
+
 /* The dump loader (guest's library) on a FIFO: refused, not blocked in open. */
 static void load_fifo_as_dump(void)
 {
@@ -284,4 +318,5 @@ void wm_register_tests(void)
     WM_TEST(s, test_module_paths_fifo_and_device);
     WM_TEST(s, test_trace_path_fifo_device_directory);
     WM_TEST(s, test_dump_path_fifo);
+    WM_TEST(s, test_module_files_capped);
 }
