@@ -3,6 +3,7 @@
  */
 #include <elfutils/libdwfl.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,9 @@ struct sym_table {
     size_t strs_len, strs_cap;
     uint64_t min_vaddr;
     char error[160];
+    char *fkey;               /* the file loaded: kind, device, inode (NULL: none) */
+    uint8_t fbid[32];         /* ELF: the file's own build id, fbid_len bytes */
+    size_t fbid_len;
     /* ELF: kept open for source lines, asked only for the few frames shown */
     Dwfl *dwfl;
     Dwfl_Module *mod;
@@ -61,6 +65,7 @@ void sym_cache_free(sym_cache *c)
         if (t->dwfl)
             dwfl_end(t->dwfl);
         free(t->key);
+        free(t->fkey);
         free(t->ents);
         free(t->strs);
         free(t);
@@ -168,6 +173,8 @@ static void load_elf(sym_table *t, const char *path, const uint8_t *bid, size_t 
     const unsigned char *fbid;
     GElf_Addr vaddr;
     int fl = dwfl_module_build_id(m, &fbid, &vaddr);
+    if (fl > 0 && (size_t)fl <= sizeof t->fbid)
+        memcpy(t->fbid, fbid, (size_t)fl), t->fbid_len = (size_t)fl;
     if (bid && bid_len && fl > 0 && ((size_t)fl != bid_len || memcmp(fbid, bid, bid_len))) {
         snprintf(t->error, sizeof t->error, "%s changed since the trace (other build id)", path);
         dwfl_end(d);
@@ -364,6 +371,28 @@ static sym_table *find(sym_cache *c, const char *key)
     return NULL;
 }
 
+/* The file a path names, as "kind@device:inode", or false: two spellings
+ * of one path (or two build ids a trace claims for it) load it once. */
+static bool file_key(enum sym_kind kind, const char *path, char *out, size_t len)
+{
+    char real[PATH_MAX];
+    struct stat st;
+    if (!path || !*path || !realpath(path, real) || stat(real, &st) != 0 || !S_ISREG(st.st_mode))
+        return false;
+    snprintf(out, len, "%c@%llx:%llx", kind == SYM_PE ? 'p' : 'e', (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino);
+    return true;
+}
+
+static sym_table *find_file(sym_cache *c, const char *fkey, const uint8_t *bid, size_t bid_len)
+{
+    for (sym_table *t = c->tables; t; t = t->next)
+        if (t->fkey && !strcmp(t->fkey, fkey) &&
+            (!bid_len || !t->fbid_len || (bid_len == t->fbid_len && !memcmp(bid, t->fbid, bid_len))))
+            return t;
+    return NULL;
+}
+
 static sym_table *insert(sym_cache *c, char *key)
 {
     sym_table *t = calloc(1, sizeof *t);
@@ -390,6 +419,12 @@ sym_table *sym_table_get(sym_cache *c, enum sym_kind kind, const char *path,
         free(key);
         return t;
     }
+    char fkey[64];
+    bool known = file_key(kind, path, fkey, sizeof fkey);
+    if (known && (t = find_file(c, fkey, build_id, build_id_len))) {
+        free(key);
+        return t;
+    }
     if (c->ntables >= SYM_MAX_FILES) {
         free(key);
         return &too_many;
@@ -397,6 +432,7 @@ sym_table *sym_table_get(sym_cache *c, enum sym_kind kind, const char *path,
     if (!(t = insert(c, key)))
         return &empty;
     c->ntables++;
+    t->fkey = known ? strdup(fkey) : NULL;
     if (!path || !*path)
         snprintf(t->error, sizeof t->error, "module without a file name");
     else if (kind == SYM_PE)

@@ -55,6 +55,15 @@ out=$(ulimit -v 200000; timeout 120 "$PLAIN" report "$T/bomb.wmt" 2>&1); rc=$?
 if [ $rc -eq 0 ] && echo "$out" | grep -q "calls     100 in 100 threads"; then ok "20 KB seq bomb read whole under ulimit -v 200 MB"
 else bad "seq bomb (exit $rc)"; echo "$out" | head -5; fi
 
+# One libc named by 1500 module records, each spelled differently: loaded
+# once (by device and inode), not 1500 times (~1 MB and 1.4 ms each).
+LIBC=$(ldd "$PLAIN" | sed -n 's/.*libc.so.6 => \([^ ]*\).*/\1/p')
+gen flood "$T/flood.wmt" "$LIBC"
+out=$(ulimit -v 300000; timeout 120 "$PLAIN" export --format folded "$T/flood.wmt" 2>&1); rc=$?
+named=$(echo "$out" | grep -c "libc.so.6!")
+if [ $rc -eq 0 ] && [ "$named" -eq 1500 ]; then ok "1500 spellings of libc: every frame named, under ulimit -v 300 MB"
+else bad "libc flood: exit $rc, $named of 1500 frames named"; fi
+
 # An output that is the input: refused, input untouched.
 cp "$T/mods.wmt" "$T/keep.wmt"
 ln -s keep.wmt "$T/link.wmt"

@@ -4,6 +4,8 @@
    trace.py modules OUT A B    ELF modules at paths A and B, a stack in each, a call
    trace.py records OUT        bare records (module, stack, call, lost, end), no framing:
                                the fuzzer reads them as one chunk
+   trace.py flood OUT LIB      1500 modules naming the ELF file LIB, each spelled
+                               differently (/lib//x, /lib///x, ...), a frame in each
    trace.py short-module OUT   bare records ending in an 8-byte MODULE record (the
                                reader once read its fields past the end of the file)
    trace.py defang IN OUT      a real trace whose module and program paths name no
@@ -71,6 +73,18 @@ def main():
         open(out, "wb").write(stack(1, [(1, 0x10)]) + call(7, 1, stack=1) +
                               struct.pack("<HHIIIQ", 6, 24, 3, 2, 0, 5) +
                               struct.pack("<HHIIIQQ", 7, 32, 1, 0, 0, 1, 5) + module(1, "/nonexistent/m.so", 0x1000))
+        return
+    if kind == "flood":
+        lib = sys.argv[3]
+        mods = [module(i + 1, lib.replace("/", "/" * (i + 2), 1), 0x1000000 * (i + 1)) for i in range(1500)]
+        for k in range(0, 1500, 100):
+            data += chunk(0, k, mods[k:k + 100])
+        recs = []
+        for i in range(1500):
+            recs += [stack(i + 1, [(i + 1, 0x2724a)]), call(7, i + 1, stack=i + 1)]
+        for k in range(0, len(recs), 600):
+            data += chunk(7, k, recs[k:k + 600])
+        open(out, "wb").write(data)
         return
     if kind == "short-module":
         open(out, "wb").write(call(7, 1) + struct.pack("<HHI", 1, 8, 0))
