@@ -25,6 +25,7 @@ typedef struct side {
     ev **evs; size_t *nevs;       /* per thread (same order as threads) */
     alloc *al; size_t nal, cap;
     unsigned *allocs_by_thread;
+    int *tmap;                    /* t.threads index -> threads index, -1: none */
 } side;
 
 typedef struct opts {

@@ -29,12 +29,12 @@ static bool listed(const char *s, const char **v, int n)
     return false;
 }
 
+/* Through the reader's hash: a walk over the threads per call made a
+ * crafted trace of 100,000 threads cost minutes. */
 static int thread_index(side *s, uint32_t tid)
 {
-    for (size_t i = 0; i < s->nthreads; i++)
-        if (s->threads[i]->tid == tid)
-            return (int)i;
-    return -1;
+    const tr_thread *th = tr_thread_find(&s->t, tid);
+    return th && s->tmap ? s->tmap[th - s->t.threads] : -1;
 }
 
 /* Live allocations are kept sorted by base (no overlaps), so resolving an
@@ -383,6 +383,14 @@ int diff_load(side *s, const char *path, const opts *o)
         if (t->threads[i].ncalls)
             s->threads[s->nthreads++] = &t->threads[i];
     qsort(s->threads, s->nthreads, sizeof *s->threads, by_first);
+    if (!(s->tmap = malloc((t->nthreads + 1) * sizeof *s->tmap))) {
+        free(all);
+        return -1;
+    }
+    for (size_t i = 0; i < t->nthreads; i++)
+        s->tmap[i] = -1;
+    for (size_t i = 0; i < s->nthreads; i++)
+        s->tmap[s->threads[i] - t->threads] = (int)i;
     size_t n = 0;
     for (size_t i = 0; i < s->nthreads; i++) {
         s->evs[i] = calloc(s->threads[i]->ncalls + 1, sizeof **s->evs);
@@ -424,6 +432,7 @@ void diff_unload(side *s)
     free(s->nevs);
     free(s->threads);
     free(s->al);
+    free(s->tmap);
     free(s->allocs_by_thread);
     if (s->t.map)
         tr_close(&s->t);

@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include "calls.h"
 #include "maps.h"
 #include "report.h"
@@ -134,8 +135,46 @@ static void origin(tr_trace *t, uint32_t id, char *buf, size_t len)
     tr_frame_name(t, &fr[pick], buf, len);
 }
 
+/* (api, code) -> index into errs: an open hash of index+1 with a random
+ * multiplier. A real trace has a few dozen pairs, but a crafted one can
+ * give every failed call its own code, and a walk over errs per call took
+ * 5 s for 20 MB (minutes for more). */
+typedef struct err_index { uint32_t *slot; size_t cap; uint64_t mul; } err_index;
+
+static size_t err_slot(const err_index *x, const err_stat *errs, uint16_t api, uint32_t code)
+{
+    size_t h = (size_t)((((uint64_t)api << 32 | code) * x->mul) >> 32) & (x->cap - 1);
+    while (x->slot[h] && (errs[x->slot[h] - 1].api != api || errs[x->slot[h] - 1].code != code))
+        h = (h + 1) & (x->cap - 1);
+    return h;
+}
+
+/* Room for one more of n entries; false when out of memory. */
+static bool err_reserve(err_index *x, const err_stat *errs, size_t n)
+{
+    if ((n + 1) * 2 <= x->cap)
+        return true;
+    size_t cap = x->cap ? x->cap * 2 : 256;
+    uint32_t *ns = calloc(cap, sizeof *ns);
+    if (!ns)
+        return false;
+    if (!x->mul) {
+        const uint8_t *r = (const uint8_t *)getauxval(AT_RANDOM);
+        uint64_t m = 0x9e3779b97f4a7c15ull;
+        if (r)
+            memcpy(&m, r + 8, sizeof m);
+        x->mul = m | 1;
+    }
+    free(x->slot);
+    x->slot = ns, x->cap = cap;
+    for (size_t i = 0; i < n; i++)
+        x->slot[err_slot(x, errs, errs[i].api, errs[i].code)] = (uint32_t)(i + 1);
+    return true;
+}
+
 void report_print(tr_trace *t, FILE *f, const report_opts *o)
 {
+    err_index eidx = { 0 };
     api_stat *api = calloc(WMT_API_MAX, sizeof *api);
     size_t nerr = 0, cap_err = 64;
     err_stat *errs = malloc(cap_err * sizeof *errs);
@@ -183,10 +222,9 @@ void report_print(tr_trace *t, FILE *f, const report_opts *o)
             if (failed) {
                 a->failed++;
                 uint32_t code = call_code(c);
-                size_t i;
-                for (i = 0; i < nerr; i++)
-                    if (errs[i].api == c->api && errs[i].code == code)
-                        break;
+                if (nerr >= UINT32_MAX - 1 || !err_reserve(&eidx, errs, nerr))
+                    continue;
+                size_t h = err_slot(&eidx, errs, c->api, code), i = eidx.slot[h] ? eidx.slot[h] - 1 : nerr;
                 if (i == nerr) {
                     if (nerr == cap_err) {
                         err_stat *ne = realloc(errs, (cap_err *= 2) * sizeof *ne);
@@ -195,6 +233,7 @@ void report_print(tr_trace *t, FILE *f, const report_opts *o)
                         errs = ne;
                     }
                     errs[nerr++] = (err_stat){ c->api, code, 0, c };
+                    eidx.slot[h] = (uint32_t)nerr;
                 }
                 errs[i].n++;
             }
@@ -345,6 +384,7 @@ out:
             free(api[i].hist);
     free(api);
     free(errs);
+    free(eidx.slot);
     free(site_n);
     free(site_fail);
     free(site_api);

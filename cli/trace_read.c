@@ -507,6 +507,14 @@ void tr_close(tr_trace *t)
     memset(t, 0, sizeof *t);
 }
 
+const tr_thread *tr_thread_find(const tr_trace *t, uint32_t tid)
+{
+    if (!t->tid_hash_cap)
+        return NULL;
+    uint32_t i = t->tid_hash[hslot(t->tid_hash, t->tid_hash_cap, tid, t, tid_key)];
+    return i ? &t->threads[i - 1] : NULL;
+}
+
 const tr_module *tr_module_by_id(const tr_trace *t, uint32_t id)
 {
     if (!t->mod_hash_cap || !id)

@@ -91,6 +91,10 @@ const struct wmt_stack *tr_stack(const tr_trace *t, uint32_t id);
  * Pre: stack_cap != 0. */
 size_t tr_stack_slot(const tr_trace *t, uint32_t id);
 const tr_module *tr_module_by_id(const tr_trace *t, uint32_t id);
+/* The thread with Linux tid, or NULL; constant time (a crafted trace can
+ * hold hundreds of thousands of threads, so callers must not walk them
+ * per call). */
+const tr_thread *tr_thread_find(const tr_trace *t, uint32_t tid);
 static inline const struct wmt_frame *tr_frames(const struct wmt_stack *s)
 {
     return (const struct wmt_frame *)(s + 1);
