@@ -31,9 +31,16 @@ static void test_query_return_length_bad(void)
     int here;
     MEMORY_BASIC_INFORMATION mbi;
     SIZE_T *bad[] = { (SIZE_T *)0xffffffffff600000ULL, KERNEL_HALF, (SIZE_T *)(uintptr_t)-8 };
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         CU_ASSERT_EQUAL(NtQueryVirtualMemory((HANDLE)-1, &here, MemoryBasicInformation, &mbi, sizeof mbi, bad[i]),
                         STATUS_ACCESS_VIOLATION);
+        char *p = VirtualAlloc(NULL, 4096, MEM_COMMIT, PAGE_READWRITE);
+        WIN32_MEMORY_REGION_INFORMATION ri;
+        SetLastError(0);
+        CU_ASSERT_FALSE(QueryVirtualMemoryInformation((HANDLE)-1, p, MemoryRegionInfo, &ri, sizeof ri, bad[i]));
+        CU_ASSERT_EQUAL(GetLastError(), ERROR_NOACCESS);
+        VirtualFree(p, 0, MEM_RELEASE);
+    }
 }
 
 static void test_protect_old_pointer_bad(void)
