@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "diff.h"
+#include "options.h"
 
 static bool eq(const ev *a, const ev *b) { return !strcmp(a->text, b->text); }
 
@@ -123,6 +124,14 @@ static void usage(FILE *f)
                "the readable parts are still compared and shown).\n", DIFF_RATIO, DIFF_SLACK);
 }
 
+/* An API or field name diff knows; else the list of those it does. */
+static bool names_ok(bool api, const char *name)
+{
+    const char *names[WMT_API_MAX + 512];
+    size_t n = api ? opt_api_names(names, WMT_API_MAX) : diff_field_names(names, sizeof names / sizeof *names);
+    return opt_choice("diff", api ? "ignore-api" : "ignore-field", name, names, n);
+}
+
 static int exact(side *a, side *b, const opts *o)
 {
     printf("winmem diff: A = %s (%llu calls, %zu threads)\n             B = %s (%llu calls, %zu threads)\n",
@@ -183,18 +192,43 @@ int cmd_diff(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return 0;
-        case 'a': if (o.n_ignore_api < 64) ign_api[o.n_ignore_api++] = optarg; break;
-        case 'f': if (o.n_ignore_field < 64) ign_field[o.n_ignore_field++] = optarg; break;
+        case 'a':
+        case 'f':
+            if (!names_ok(c == 'a', optarg))
+                return 2;
+            if ((c == 'a' ? o.n_ignore_api : o.n_ignore_field) == 64) {
+                fprintf(stderr, "winmem diff: at most 64 --ignore-api and 64 --ignore-field\n");
+                return 2;
+            }
+            if (c == 'a')
+                ign_api[o.n_ignore_api++] = optarg;
+            else
+                ign_field[o.n_ignore_field++] = optarg;
+            break;
         case 's': o.strict = o.exact = true; break;   /* raw addresses are a call-by-call notion */
-        case 'n': o.max_show = atoi(optarg); break;
-        case 'F': o.frames = atoi(optarg); break;
+        case 'n': if (!opt_int("diff", "show", optarg, 0, 1000000, &o.max_show)) return 2; break;
+        case 'F': if (!opt_int("diff", "frames", optarg, 0, 64, &o.frames)) return 2; break;
         case 'm': o.only_from = optarg; break;
         case 'x': o.exact = true; break;
         case 'j': o.json = true; break;
         case 'e': o.explain = true; break;
         case 'b': baseline = true; break;
-        case 't': o.ratio = o.margin = atof(optarg); break;
-        case 'S': o.slack_calls = strtoull(optarg, NULL, 0), o.slack_bytes = o.slack_calls * 0x2000ull; break;
+        case 't': {
+            char *end;
+            o.ratio = o.margin = strtod(optarg, &end);
+            if (end == optarg || *end || !(o.ratio >= 1.0 && o.ratio <= 1e6)) {
+                fprintf(stderr, "winmem diff: --tolerance wants a number from 1 to 1000000, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        }
+        case 'S': {
+            int slack;
+            if (!opt_int("diff", "slack", optarg, 0, 1000000000, &slack))
+                return 2;
+            o.slack_calls = (uint64_t)slack, o.slack_bytes = o.slack_calls * 0x2000ull;
+            break;
+        }
         default: usage(stderr); return 2;
         }
     }

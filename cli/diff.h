@@ -66,6 +66,7 @@ typedef struct side {
     beh *beh; size_t nbeh, behcap;
     uint32_t *bhash; size_t bhcap;          /* open addressing on bkey; index+1 */
     uint32_t *stk_id, *stk_site; size_t scap; /* stack id -> site cache */
+    int *tmap;                    /* t.threads index -> threads index, -1: none */
 } side;
 
 /* Default tolerances (docs/regression-testing.md says how they were chosen). */
@@ -93,6 +94,9 @@ typedef struct opts {
  * printing why. diff_unload frees either way. */
 int diff_load(side *s, const char *path, const opts *o);
 void diff_unload(side *s);
+/* Every name --ignore-field can take (argument and output names of all
+ * APIs, and ret, error, out); names point at static storage. */
+size_t diff_field_names(const char **names, size_t max);
 
 /* cli/diff_behaviour.c: adds call c to s's behaviours; returns its index. */
 uint32_t beh_add(side *s, const struct wmt_call *c, const opts *o);

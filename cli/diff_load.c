@@ -32,12 +32,12 @@ static bool listed(const char *s, const char **v, int n)
     return false;
 }
 
+/* Through the reader's hash: a walk over the threads per call made a
+ * crafted trace of 100,000 threads cost minutes. */
 static int thread_index(side *s, uint32_t tid)
 {
-    for (size_t i = 0; i < s->nthreads; i++)
-        if (s->threads[i]->tid == tid)
-            return (int)i;
-    return -1;
+    const tr_thread *th = tr_thread_find(&s->t, tid);
+    return th && s->tmap ? s->tmap[th - s->t.threads] : -1;
 }
 
 /* Live allocations are kept sorted by base (no overlaps), so resolving an
@@ -448,6 +448,15 @@ int diff_load(side *s, const char *path, const opts *o)
         if (t->threads[i].ncalls)
             s->threads[s->nthreads++] = &t->threads[i];
     qsort(s->threads, s->nthreads, sizeof *s->threads, by_first);
+    if (!(s->tmap = malloc((t->nthreads + 1) * sizeof *s->tmap))) {
+        free(all);
+        free(th);
+        return -1;
+    }
+    for (size_t i = 0; i < t->nthreads; i++)
+        s->tmap[i] = -1;
+    for (size_t i = 0; i < s->nthreads; i++)
+        s->tmap[s->threads[i] - t->threads] = (int)i;
     for (size_t i = 0; i < s->nthreads; i++) {
         s->evs[i] = o->exact ? calloc(s->threads[i]->ncalls + 1, sizeof **s->evs) : NULL;
         if (o->exact && !s->evs[i]) {
@@ -496,6 +505,7 @@ void diff_unload(side *s)
     free(s->nevs);
     free(s->threads);
     free(s->al);
+    free(s->tmap);
     free(s->allocs_by_thread);
     free(s->beh);
     free(s->bhash);
@@ -503,4 +513,35 @@ void diff_unload(side *s)
     free(s->stk_site);
     if (s->t.map)
         tr_close(&s->t);
+}
+
+size_t diff_field_names(const char **names, size_t max)
+{
+    static char bufs[WMT_API_MAX][256];
+    size_t n = 0;
+    const char *fixed[3] = { "ret", "error", "out" };
+    for (int i = 0; i < 3 && n < max; i++)
+        names[n++] = fixed[i];
+    for (unsigned a = 0; a < WMT_API_MAX; a++) {
+        const char *got[10 + 8 * 9];
+        int k = call_arg_names(a, bufs[a], sizeof bufs[a], got);
+        /* Output names depend on the API and, for queries, the class. */
+        for (uint64_t cls = 0; cls < 9; cls++) {
+            struct wmt_call c = { .api = (uint16_t)a };
+            c.arg[2] = cls;
+            const char *on[8];
+            kind ok[8];
+            int no = out_layout(&c, on, ok);
+            for (int i = 0; i < (no == -2 ? 1 : no); i++)
+                got[k++] = on[i];
+        }
+        for (int i = 0; i < k; i++) {
+            size_t j = 0;
+            while (j < n && strcmp(names[j], got[i]))
+                j++;
+            if (j == n && n < max)
+                names[n++] = got[i];
+        }
+    }
+    return n;
 }

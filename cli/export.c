@@ -31,6 +31,8 @@
 #include "json.h"
 #include "maps.h"
 #include "report_stats.h"
+#include "files.h"
+#include "options.h"
 
 /* "kernelbase.dll!VirtualAlloc" (by function, demangled) or "app.exe+0x15e4". */
 void export_frame_label(tr_trace *t, const struct wmt_frame *fr, char *buf, size_t len)
@@ -359,21 +361,23 @@ static int parse_args(int argc, char **argv, const char **format, const char **o
         { "only-from", required_argument, 0, 3 }, { "api", required_argument, 0, 4 }, { 0, 0, 0, 0 }
     };
     static const char *const fnames[] = { "", "thread", "time", "only-from", "api" };
+    static const char *const formats[] = { "chrome", "speedscope", "folded", "jsonl" };
+    static const char *const weights[] = { "calls", "bytes", "time" };
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+hf:o:", lo, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return 0;
-        case 'f': *format = optarg; break;
+        case 'f':
+            if (!opt_choice("export", "format", optarg, formats, 4))
+                return 2;
+            *format = optarg;
+            break;
         case 'o': *out = optarg; break;
         case 'w':
-            if (!strcmp(optarg, "calls")) *w = W_CALLS;
-            else if (!strcmp(optarg, "bytes")) *w = W_BYTES;
-            else if (!strcmp(optarg, "time")) *w = W_TIME;
-            else {
-                fprintf(stderr, "winmem export: --weight calls|bytes|time, not \"%s\"\n", optarg);
+            if (!opt_choice("export", "weight", optarg, weights, 3))
                 return 2;
-            }
+            *w = !strcmp(optarg, "calls") ? W_CALLS : !strcmp(optarg, "bytes") ? W_BYTES : W_TIME;
             break;
         case 1: case 2: case 3: case 4:
             if (filter_add(filt, fnames[c], optarg))
@@ -382,12 +386,16 @@ static int parse_args(int argc, char **argv, const char **format, const char **o
         default: usage(stderr); return 2;
         }
     }
-    static const char *const formats[] = { "chrome", "speedscope", "folded", "jsonl" };
     bool known = false;
     for (size_t i = 0; *format && i < 4; i++)
         known |= !strcmp(*format, formats[i]);
     if (optind != argc - 1 || !known) {
         usage(stderr);
+        return 2;
+    }
+    /* fopen(out, "w") would truncate the mapped input under the reader. */
+    if (*out && file_same(*out, argv[optind])) {
+        fprintf(stderr, "winmem export: the output %s is the trace being read; choose another -o\n", *out);
         return 2;
     }
     return -1;   /* go on */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include "winmem/winmem.h"
 #include "commands.h"
+#include "files.h"
 
 static void usage(FILE *f)
 {
@@ -201,6 +202,14 @@ int cmd_guest(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* Said plainly here; the loader refuses them too (HRESULT only). */
+    struct stat st;
+    const char *const named[2] = { path, layout };
+    for (int i = 0; i < 2; i++)
+        if (named[i] && stat(named[i], &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+            fprintf(stderr, "winmem guest: %s is %s, not a dump file\n", named[i], file_kind(&st));
+            return 2;
+        }
     VM_SAVED_STATE_DUMP_HANDLE h;
     HRESULT hr = raw ? winmem_LoadSavedStateFilesUtf8(path, layout, &h) : winmem_LoadSavedStateFileUtf8(path, &h);
     if (FAILED(hr)) {

@@ -20,6 +20,7 @@
 #include "maps.h"
 #include "report.h"
 #include "report_stats.h"
+#include "options.h"
 
 static void fmt_ns(char *b, size_t n, uint64_t ns)
 {
@@ -81,7 +82,10 @@ static void print_header(tr_trace *t, FILE *f, const report_stats *s, const repo
         filter_describe(o->filter, filt, sizeof filt);
         fprintf(f, "  counted   %llu calls%s\n", (unsigned long long)s->counted, filt);
     }
-    if (t->cut[0])
+    if (t->cut[0] && t->resumed)
+        fprintf(f, "  WARNING   %s.\n            Everything before that point (%llu of %llu bytes) and in those chunks is reported below.\n",
+                t->cut, (unsigned long long)t->good_bytes, (unsigned long long)t->size);
+    else if (t->cut[0])
         fprintf(f, "  WARNING   %s.\n            Everything before that point (%llu of %llu bytes) is reported below.\n",
                 t->cut, (unsigned long long)t->good_bytes, (unsigned long long)t->size);
     uint64_t lost = 0;
@@ -443,8 +447,8 @@ int cmd_report(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return 0;
-        case 't': o.top_sites = atoi(optarg); break;
-        case 'f': o.frames = atoi(optarg); break;
+        case 't': if (!opt_int("report", "top", optarg, 0, 1000000, &o.top_sites)) return 2; break;
+        case 'f': if (!opt_int("report", "frames", optarg, 0, 64, &o.frames)) return 2; break;
         case 'b': o.brief = true; break;
         case 'A': o.all_frames = true; break;
         case 'H': html = optarg; break;

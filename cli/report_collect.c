@@ -256,6 +256,7 @@ int report_collect(tr_trace *t, call_filter *f, bool all_frames, report_stats *s
     m.seg = malloc((t->nthreads + 1) * sizeof *m.seg);
     if (!m.seg || alloc_stats(t, s) || (f && filter_prepare(f, t)))
         goto out;
+    s->missing = t->missing;   /* the reader lists calls without gaps and counts those */
     s->t0 = UINT64_MAX;
     for (size_t ti = 0; ti < t->nthreads; ti++)
         if (t->threads[ti].first_ns && t->threads[ti].first_ns < s->t0)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include "common/names.h"
 #include "report.h"
+#include "options.h"
 
 /* The shim sits next to the winmem binary (build/), one level up (the ASan
  * build in build/san/), or in the install's lib directories. */
@@ -130,7 +131,7 @@ int cmd_run(int argc, char **argv)
         case 'h': usage(stdout); return 0;
         case 'm': mode = optarg; break;
         case 'o': out = optarg; break;
-        case 's': stack = optarg; break;
+        case 's': if (!opt_int("run", "stack", optarg, 0, 64, &(int){ 0 })) return 2; stack = optarg; break;
         case 'O': only = optarg; break;
         case 'u': unix_layer = true; break;
         case 'a': all = true; break;
@@ -213,7 +214,11 @@ int cmd_run(int argc, char **argv)
     if (glob(pat, 0, NULL, &g) == 0) {
         for (size_t i = 0; i < g.gl_pathc; i++) {
             struct stat sb;
-            if (stat(g.gl_pathv[i], &sb) || sb.st_mtime < started - 1)
+            /* lstat, a regular file of ours: a symlink planted under a name
+             * the pattern matches is not what the shim wrote (it never
+             * follows one), and its target is nobody's business here. */
+            if (lstat(g.gl_pathv[i], &sb) || !S_ISREG(sb.st_mode) || sb.st_uid != geteuid() ||
+                sb.st_mtime < started - 1)
                 continue;
             found++;
             fprintf(stderr, "winmem run: %s exited with status %d; trace: %s\n", name, rc, g.gl_pathv[i]);

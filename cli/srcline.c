@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "files.h"
 #include "srcline.h"
 
 extern char **environ;
@@ -80,10 +81,9 @@ static void parse(FILE *in, src_info *out, size_t n)
 
 /* One batch: argv holds the addresses; the output is read until EOF so the
  * tool never blocks on a full pipe. */
-static int run_batch(const char *tool, const char *path, const uint64_t *addrs, size_t n, src_info *out)
+static int run_batch(const char *tool, int objfd, const uint64_t *addrs, size_t n, src_info *out)
 {
-    char objarg[4200];
-    snprintf(objarg, sizeof objarg, "--obj=%s", path);
+    char objarg[] = "--obj=/dev/fd/3";
     char **argv = calloc(n + 6, sizeof *argv);
     char (*hex)[24] = calloc(n, sizeof *hex);
     int pfd[2] = { -1, -1 }, rc = -1;
@@ -101,6 +101,7 @@ static int run_batch(const char *tool, const char *path, const uint64_t *addrs, 
     }
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, objfd, 3);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     pid_t pid;
@@ -130,16 +131,33 @@ out:
     return rc;
 }
 
+/* The tool reads the module through a descriptor the CLI opened itself
+ * (cli/files.h): a trace names the path, so it may be a FIFO or a device,
+ * and the tool's search for a separate debug file beside the module (its
+ * .gnu_debuglink) could open one too; through /dev/fd/3 it finds the
+ * module's bytes and nothing beside them. */
 int srcline_resolve(const char *path, const uint64_t *addrs, size_t n, src_info *out)
 {
     memset(out, 0, n * sizeof *out);
     const char *tool = srcline_tool();
     if (!tool || !path)
         return -1;
-    for (size_t i = 0; i < n; i += 256)
-        if (run_batch(tool, path, addrs + i, n - i < 256 ? n - i : 256, out + i))
+    struct stat st;
+    char err[256];
+    int fd = file_open_regular(path, true, &st, err, sizeof err);
+    if (fd < 0)
+        return -1;
+    if (fd <= 3) {              /* dup2 onto itself would keep O_CLOEXEC */
+        int hi = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+        close(fd);
+        if ((fd = hi) < 0)
             return -1;
-    return 0;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i += 256)
+        rc = run_batch(tool, fd, addrs + i, n - i < 256 ? n - i : 256, out + i);
+    close(fd);
+    return rc;
 }
 
 void srcline_format(const src_info *s, char *buf, size_t len)

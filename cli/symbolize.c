@@ -3,6 +3,7 @@
  */
 #include <elfutils/libdwfl.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "common/pe.h"
+#include "files.h"
 #include "symbolize.h"
 
 typedef struct sym_ent {
@@ -29,14 +31,23 @@ struct sym_table {
     uint64_t min_vaddr;
     uint64_t image_base;      /* PE: the optional header's ImageBase */
     char error[160];
+    char *fkey;               /* the file loaded: kind, device, inode (NULL: none) */
+    uint8_t fbid[32];         /* ELF: the file's own build id, fbid_len bytes */
+    size_t fbid_len;
     /* ELF: kept open for source lines, asked only for the few frames shown */
     Dwfl *dwfl;
     Dwfl_Module *mod;
     GElf_Addr bias;
 };
 
+/* Module files loaded per cache (per trace). A real process maps a few
+ * hundred; a crafted trace can name the same file under 100,000 build ids
+ * or spellings, and each load of a libc costs ~25 ms and its memory. */
+#define SYM_MAX_FILES 512
+
 struct sym_cache {
     sym_table *tables;
+    size_t ntables;
 };
 
 sym_cache *sym_cache_new(void)
@@ -56,6 +67,7 @@ void sym_cache_free(sym_cache *c)
         if (t->dwfl)
             dwfl_end(t->dwfl);
         free(t->key);
+        free(t->fkey);
         free(t->ents);
         free(t->strs);
         free(t);
@@ -129,7 +141,11 @@ static int strength_of(const GElf_Sym *s)
 
 static void load_elf(sym_table *t, const char *path, const uint8_t *bid, size_t bid_len)
 {
-    static char *debuginfo_path = NULL;   /* libdwfl's default search path */
+    /* Only the system's debug tree: libdwfl's default also looks beside the
+     * module and in its .debug/ for the .gnu_debuglink name, and opens what
+     * it finds there with a plain open(), so a trace naming a file whose
+     * debug link is a FIFO next to it would block the reader for ever. */
+    static char *debuginfo_path = "/usr/lib/debug";
     static const Dwfl_Callbacks cb = {
         .find_elf = dwfl_build_id_find_elf,
         .find_debuginfo = dwfl_standard_find_debuginfo,
@@ -141,7 +157,15 @@ static void load_elf(sym_table *t, const char *path, const uint8_t *bid, size_t 
         snprintf(t->error, sizeof t->error, "libdwfl: %s", dwfl_errmsg(-1));
         return;
     }
-    Dwfl_Module *m = dwfl_report_offline(d, path, path, -1);
+    /* The path comes from a trace: only a regular file is opened, and
+     * libdwfl gets the descriptor (it takes it over) rather than the name. */
+    struct stat st;
+    int fd = file_open_regular(path, true, &st, t->error, sizeof t->error);
+    if (fd < 0) {
+        dwfl_end(d);
+        return;
+    }
+    Dwfl_Module *m = dwfl_report_offline(d, path, path, fd);
     dwfl_report_end(d, NULL, NULL);
     if (!m) {
         snprintf(t->error, sizeof t->error, "%s: %s", path, dwfl_errmsg(-1));
@@ -151,6 +175,8 @@ static void load_elf(sym_table *t, const char *path, const uint8_t *bid, size_t 
     const unsigned char *fbid;
     GElf_Addr vaddr;
     int fl = dwfl_module_build_id(m, &fbid, &vaddr);
+    if (fl > 0 && (size_t)fl <= sizeof t->fbid)
+        memcpy(t->fbid, fbid, (size_t)fl), t->fbid_len = (size_t)fl;
     if (bid && bid_len && fl > 0 && ((size_t)fl != bid_len || memcmp(fbid, bid, bid_len))) {
         snprintf(t->error, sizeof t->error, "%s changed since the trace (other build id)", path);
         dwfl_end(d);
@@ -274,12 +300,13 @@ static void pe_coff_symbols(sym_table *t, const pe_file *f, uint32_t symoff, uin
 
 static void load_pe(sym_table *t, const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < 64) {
-        snprintf(t->error, sizeof t->error, "%s: %s", path, fd < 0 ? strerror(errno) : "too short for PE");
-        if (fd >= 0)
-            close(fd);
+    int fd = file_open_regular(path, true, &st, t->error, sizeof t->error);   /* named by a trace */
+    if (fd < 0)
+        return;
+    if (st.st_size < 64) {
+        snprintf(t->error, sizeof t->error, "%s: too short for PE", path);
+        close(fd);
         return;
     }
     void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -339,6 +366,28 @@ static sym_table *find(sym_cache *c, const char *key)
     return NULL;
 }
 
+/* The file a path names, as "kind@device:inode", or false: two spellings
+ * of one path (or two build ids a trace claims for it) load it once. */
+static bool file_key(enum sym_kind kind, const char *path, char *out, size_t len)
+{
+    char real[PATH_MAX];
+    struct stat st;
+    if (!path || !*path || !realpath(path, real) || stat(real, &st) != 0 || !S_ISREG(st.st_mode))
+        return false;
+    snprintf(out, len, "%c@%llx:%llx", kind == SYM_PE ? 'p' : 'e', (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino);
+    return true;
+}
+
+static sym_table *find_file(sym_cache *c, const char *fkey, const uint8_t *bid, size_t bid_len)
+{
+    for (sym_table *t = c->tables; t; t = t->next)
+        if (t->fkey && !strcmp(t->fkey, fkey) &&
+            (!bid_len || !t->fbid_len || (bid_len == t->fbid_len && !memcmp(bid, t->fbid, bid_len))))
+            return t;
+    return NULL;
+}
+
 static sym_table *insert(sym_cache *c, char *key)
 {
     sym_table *t = calloc(1, sizeof *t);
@@ -359,13 +408,26 @@ sym_table *sym_table_get(sym_cache *c, enum sym_kind kind, const char *path,
     char *key = make_key(kind, path ? path : "", build_id, build_id_len);
     if (!key)
         return &empty;
+    static sym_table too_many = { .error = "more than 512 module files in one trace: the rest are not named" };
     sym_table *t = find(c, key);
     if (t) {
         free(key);
         return t;
     }
+    char fkey[64];
+    bool known = file_key(kind, path, fkey, sizeof fkey);
+    if (known && (t = find_file(c, fkey, build_id, build_id_len))) {
+        free(key);
+        return t;
+    }
+    if (c->ntables >= SYM_MAX_FILES) {
+        free(key);
+        return &too_many;
+    }
     if (!(t = insert(c, key)))
         return &empty;
+    c->ntables++;
+    t->fkey = known ? strdup(fkey) : NULL;
     if (!path || !*path)
         snprintf(t->error, sizeof t->error, "module without a file name");
     else if (kind == SYM_PE)

@@ -10,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "files.h"
 #include "progress.h"
 #include "trace_read.h"
 
@@ -28,52 +30,137 @@ static void cut(tr_trace *t, uint64_t off, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Table slots come from a keyed mix of the id: a crafted trace cannot line
+ * its thread, module or stack ids up on one slot without knowing the key,
+ * which is random per process (AT_RANDOM). */
+static uint32_t mix(uint32_t x)
+{
+    static uint32_t key;
+    if (!key) {
+        const uint8_t *r = (const uint8_t *)getauxval(AT_RANDOM);
+        key = r ? (uint32_t)(r[0] | r[1] << 8 | r[2] << 16 | (uint32_t)r[3] << 24) | 1 : 0x9e3779b9u;
+    }
+    x ^= key;
+    x ^= x >> 16;
+    x *= 0x85ebca6bu;
+    x ^= x >> 13;
+    x *= 0xc2b2ae35u;
+    x ^= x >> 16;
+    return x;
+}
+
+typedef uint32_t (*key_fn)(const tr_trace *t, size_t i);
+static uint32_t tid_key(const tr_trace *t, size_t i) { return t->threads[i].tid; }
+static uint32_t mod_key(const tr_trace *t, size_t i) { return t->mods[i].rec->id; }
+
+/* Open hash of index+1, load at most 1/2: the slot holding key or the empty
+ * slot where it goes. */
+static size_t hslot(const uint32_t *h, size_t cap, uint32_t key, const tr_trace *t, key_fn kf)
+{
+    size_t i = mix(key) & (cap - 1);
+    while (h[i] && kf(t, h[i] - 1) != key)
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+/* Makes room for an n+1th entry (n are in). */
+static bool hgrow(uint32_t **h, size_t *cap, size_t n, const tr_trace *t, key_fn kf)
+{
+    if ((n + 1) * 2 <= *cap)
+        return true;
+    size_t nc = *cap ? *cap * 2 : 64;
+    uint32_t *nh = calloc(nc, sizeof *nh);
+    if (!nh)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        nh[hslot(nh, nc, kf(t, i), t, kf)] = (uint32_t)(i + 1);
+    free(*h);
+    *h = nh, *cap = nc;
+    return true;
+}
+
+/* Grows an array by doubling; false when out of memory. */
+static bool grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return true;
+    size_t nc = *cap ? *cap * 2 : 16;
+    void *na = realloc(*arr, nc * elem);
+    if (!na)
+        return false;
+    *arr = na, *cap = nc;
+    return true;
+}
+
 static tr_thread *thread_get(tr_trace *t, uint32_t tid)
 {
     static __thread size_t last;   /* chunks are per thread: nearly always a hit */
     if (last < t->nthreads && t->threads[last].tid == tid)
         return &t->threads[last];
-    for (size_t i = 0; i < t->nthreads; i++)
-        if (t->threads[i].tid == tid)
-            return &t->threads[last = i];
-    tr_thread *nt = realloc(t->threads, (t->nthreads + 1) * sizeof *nt);
-    if (!nt)
+    if (t->tid_hash_cap) {
+        uint32_t i = t->tid_hash[hslot(t->tid_hash, t->tid_hash_cap, tid, t, tid_key)];
+        if (i)
+            return &t->threads[last = i - 1];
+    }
+    if (t->nthreads >= UINT32_MAX - 1 || !hgrow(&t->tid_hash, &t->tid_hash_cap, t->nthreads, t, tid_key) ||
+        !grow((void **)&t->threads, &t->threads_cap, t->nthreads, sizeof *t->threads))
         return NULL;
-    t->threads = nt;
-    memset(&nt[t->nthreads], 0, sizeof *nt);
-    nt[t->nthreads].tid = tid;
-    nt[t->nthreads].first_ns = UINT64_MAX;
-    last = t->nthreads;
-    return &nt[t->nthreads++];
+    tr_thread *nt = &t->threads[t->nthreads];
+    memset(nt, 0, sizeof *nt);
+    nt->tid = tid;
+    nt->first_ns = UINT64_MAX;
+    nt->sorted = true;
+    t->tid_hash[hslot(t->tid_hash, t->tid_hash_cap, tid, t, tid_key)] = (uint32_t)(t->nthreads + 1);
+    last = t->nthreads++;
+    return nt;
 }
 
+/* Calls are kept in the order read; finish_threads() sorts and applies the
+ * "last record wins" rule. The table grows with records, not with seq. */
 static bool add_call(tr_trace *t, const struct wmt_call *c)
 {
-    tr_thread *th = thread_get(t, c->tid);
-    /* seq is dense per thread; a value far beyond anything this file could
-     * hold is damage, not a reason to allocate gigabytes. */
-    if (!th || c->seq == 0 || c->seq > t->size / 8 + (1u << 20))
+    if (c->seq == 0)
         return false;
-    if (c->seq > th->cap) {
-        uint64_t cap = th->cap ? th->cap : 1024;
-        while (cap < c->seq)
-            cap *= 2;
-        const struct wmt_call **nc = realloc(th->calls, cap * sizeof *nc);
-        if (!nc)
-            return false;
-        memset(nc + th->cap, 0, (cap - th->cap) * sizeof *nc);
-        th->calls = nc, th->cap = cap;
-    }
-    const struct wmt_call **slot = &th->calls[c->seq - 1];
-    if (!*slot)
-        t->ncalls++;
-    *slot = c;   /* the last record for a (tid, seq) wins */
-    if (c->seq > th->ncalls)
-        th->ncalls = c->seq;
+    tr_thread *th = thread_get(t, c->tid);
+    if (!th || !grow((void **)&th->calls, &th->cap, th->ncalls, sizeof *th->calls))
+        return false;
+    if (th->ncalls && c->seq <= th->calls[th->ncalls - 1]->seq)
+        th->sorted = false;
+    th->calls[th->ncalls++] = c;
     if (c->start_ns < th->first_ns)
         th->first_ns = c->start_ns;
     t->nrecords++;
     return true;
+}
+
+/* By seq, then by place in the file: the mapping keeps file order, so the
+ * later record of a (tid, seq) sorts last. */
+static int by_seq_then_place(const void *a, const void *b)
+{
+    const struct wmt_call *x = *(const struct wmt_call *const *)a, *y = *(const struct wmt_call *const *)b;
+    if (x->seq != y->seq)
+        return x->seq < y->seq ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
+static void finish_threads(tr_trace *t)
+{
+    for (size_t i = 0; i < t->nthreads; i++) {
+        tr_thread *th = &t->threads[i];
+        if (!th->sorted)
+            qsort(th->calls, th->ncalls, sizeof *th->calls, by_seq_then_place);
+        uint64_t n = 0;
+        for (uint64_t k = 0; k < th->ncalls; k++) {
+            if (n && th->calls[n - 1]->seq == th->calls[k]->seq)
+                th->calls[n - 1] = th->calls[k];   /* the last record for a (tid, seq) wins */
+            else
+                th->calls[n++] = th->calls[k];
+        }
+        th->ncalls = n;
+        th->max_seq = n ? th->calls[n - 1]->seq : 0;
+        t->ncalls += n;
+        t->missing += th->max_seq - n;
+    }
 }
 
 static bool add_stack(tr_trace *t, const struct wmt_stack *s)
@@ -87,7 +174,7 @@ static bool add_stack(tr_trace *t, const struct wmt_stack *s)
             return false;
         for (size_t i = 0; i < t->stack_cap; i++)
             if (t->stacks[i]) {
-                size_t h = (t->stacks[i]->id * 2654435761u) & (cap - 1);
+                size_t h = mix(t->stacks[i]->id) & (cap - 1);
                 while (ns[h])
                     h = (h + 1) & (cap - 1);
                 ns[h] = t->stacks[i];
@@ -95,7 +182,7 @@ static bool add_stack(tr_trace *t, const struct wmt_stack *s)
         free(t->stacks);
         t->stacks = ns, t->stack_cap = cap;
     }
-    size_t h = (s->id * 2654435761u) & (t->stack_cap - 1);
+    size_t h = mix(s->id) & (t->stack_cap - 1);
     while (t->stacks[h] && t->stacks[h]->id != s->id)
         h = (h + 1) & (t->stack_cap - 1);
     if (!t->stacks[h])
@@ -108,7 +195,7 @@ size_t tr_stack_slot(const tr_trace *t, uint32_t id)
 {
     if (!id || !t->stack_cap)
         return SIZE_MAX;
-    size_t h = (id * 2654435761u) & (t->stack_cap - 1);
+    size_t h = mix(id) & (t->stack_cap - 1);
     while (t->stacks[h]) {
         if (t->stacks[h]->id == id)
             return h;
@@ -125,25 +212,31 @@ const struct wmt_stack *tr_stack(const tr_trace *t, uint32_t id)
 
 static bool add_module(tr_trace *t, const struct wmt_module *m)
 {
+    /* The record's own size first: its fields may lie past the file's end. */
+    if (m->h.size < sizeof *m)
+        return false;
     size_t need = sizeof *m + (size_t)m->nseg * sizeof(struct wmt_segment) + m->path_len;
     if (m->h.size < need || m->id == 0 || m->build_id_len > sizeof m->build_id)
         return false;
     char *path = strndup((const char *)(m + 1) + (size_t)m->nseg * sizeof(struct wmt_segment), m->path_len);
     if (!path)
         return false;
-    for (size_t i = 0; i < t->nmods; i++)
-        if (t->mods[i].rec->id == m->id) {   /* re-reported (dlopen again): newest wins */
-            free((char *)t->mods[i].path);
-            t->mods[i].rec = m, t->mods[i].path = path;
+    if (t->mod_hash_cap) {
+        uint32_t i = t->mod_hash[hslot(t->mod_hash, t->mod_hash_cap, m->id, t, mod_key)];
+        if (i) {   /* re-reported (dlopen again): newest wins */
+            free((char *)t->mods[i - 1].path);
+            t->mods[i - 1].rec = m, t->mods[i - 1].path = path;
             return true;
         }
-    tr_module *nm = realloc(t->mods, (t->nmods + 1) * sizeof *nm);
-    if (!nm) {
+    }
+    if (t->nmods >= UINT32_MAX - 1 || !hgrow(&t->mod_hash, &t->mod_hash_cap, t->nmods, t, mod_key) ||
+        !grow((void **)&t->mods, &t->mods_cap, t->nmods, sizeof *t->mods)) {
         free(path);
         return false;
     }
-    t->mods = nm;
-    t->mods[t->nmods++] = (tr_module){ .rec = m, .path = path };
+    t->mods[t->nmods] = (tr_module){ .rec = m, .path = path };
+    t->mod_hash[hslot(t->mod_hash, t->mod_hash_cap, m->id, t, mod_key)] = (uint32_t)(t->nmods + 1);
+    t->nmods++;
     return true;
 }
 
@@ -189,7 +282,9 @@ static bool record(tr_trace *t, const struct wmt_rec *r)
         const struct wmt_lost *l = (const void *)r;
         if (r->size < sizeof *l)
             return false;
-        t->lost[l->reason & 7] += l->count;
+        /* A reason this reader does not know is still lost data: [0]. */
+        uint64_t *slot = &t->lost[l->reason < 8 ? l->reason : 0];
+        *slot = *slot + l->count < *slot ? UINT64_MAX : *slot + l->count;
         return true;
     }
     case WMT_REC_END:
@@ -240,30 +335,84 @@ static int check_header(tr_trace *t, char *err, size_t len)
     return 0;
 }
 
-int tr_open(tr_trace *t, const char *path, bool show_progress, char *err, size_t errlen)
+/* Why the chunk at off cannot be read (NULL: it can); *len its length. */
+static const char *chunk_check(const tr_trace *t, uint64_t off, char *why, size_t wlen)
 {
-    memset(t, 0, sizeof *t);
-    t->path = path;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return fail(err, errlen, path, "%s", strerror(e));
+    if (t->size - off < sizeof(struct wmt_chunk)) {
+        snprintf(why, wlen, "a chunk header is incomplete (%llu bytes)", (unsigned long long)(t->size - off));
+        return why;
     }
-    if (!S_ISREG(st.st_mode) || st.st_size == 0) {
-        close(fd);
-        return fail(err, errlen, path, S_ISREG(st.st_mode)
-                    ? "empty file: the traced program recorded nothing (did it start? was --only right?)"
-                    : "not a regular file");
+    const struct wmt_chunk *c = (const void *)(t->map + off);
+    if (c->magic != WMT_CHUNK_MAGIC)
+        snprintf(why, wlen, "no chunk starts there (bad magic): the file is damaged");
+    else if (c->length > WMT_MAX_CHUNK || c->length % 8)
+        snprintf(why, wlen, "chunk length %u is impossible: the file is damaged", c->length);
+    else if (c->length > t->size - off - sizeof *c)
+        snprintf(why, wlen, "the last chunk is incomplete (%llu of %u bytes): the program was killed or the copy cut",
+                 (unsigned long long)(t->size - off - sizeof *c), c->length);
+    else if ((uint32_t)crc32(0, (const uint8_t *)(c + 1), c->length) != c->crc)
+        snprintf(why, wlen, "chunk of thread %u fails its CRC: bytes in it were changed", c->tid);
+    else
+        return NULL;
+    return why;
+}
+
+/* The next intact chunk (magic, length, CRC) at an 8-byte boundary after
+ * from, or 0. Chunks are written whole at 8-byte boundaries (the header is
+ * padded to 8, every chunk is a multiple of 8, and a short write on a full
+ * disk stops at a page boundary), so nothing else can start one. *budget
+ * caps the CRC work: a file of nothing but fake chunk headers costs a few
+ * times its size, then the search gives up. */
+static uint64_t resync(const tr_trace *t, uint64_t from, uint64_t *budget)
+{
+    for (uint64_t off = (from + 7) & ~(uint64_t)7; off + sizeof(struct wmt_chunk) <= t->size; off += 8) {
+        const struct wmt_chunk *c = (const void *)(t->map + off);
+        if (c->magic != WMT_CHUNK_MAGIC || c->length > WMT_MAX_CHUNK || c->length % 8 ||
+            c->length > t->size - off - sizeof *c)
+            continue;
+        if (*budget < c->length)
+            return 0;
+        *budget -= c->length;
+        if ((uint32_t)crc32(0, (const uint8_t *)(c + 1), c->length) == c->crc)
+            return off;
     }
-    t->size = (size_t)st.st_size;
-    void *map = mmap(NULL, t->size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED)
-        return fail(err, errlen, path, "cannot map: %s", strerror(errno));
-    t->map = map;
+    return 0;
+}
+
+static void read_chunk(tr_trace *t, const struct wmt_chunk *c)
+{
+    const uint8_t *rec = (const uint8_t *)(c + 1);
+    for (uint32_t at = 0; at + sizeof(struct wmt_rec) <= c->length;) {
+        const struct wmt_rec *r = (const void *)(rec + at);
+        if (r->size < 8 || r->size % 8 || r->size > c->length - at) {
+            t->skipped++;   /* cannot find the next record: drop the chunk's rest */
+            break;
+        }
+        if (!record(t, r))
+            t->skipped++;
+        at += r->size;
+    }
+    t->nchunks++;
+}
+
+/* Sums and checks after the last chunk: calls per thread, and lost records
+ * END counts that no LOST record found here accounts for. */
+static void finish(tr_trace *t)
+{
+    finish_threads(t);
+    uint64_t sum = 0;
+    for (int i = 0; i < 8; i++)
+        sum = sum + t->lost[i] < sum ? UINT64_MAX : sum + t->lost[i];
+    if (t->end && t->end->lost > sum)
+        t->lost[0] += t->end->lost - sum;
+    size_t n = strlen(t->cut);
+    if (t->resumed && n < sizeof t->cut)
+        snprintf(t->cut + n, sizeof t->cut - n, "; %llu intact chunks after it were read (%llu bytes skipped)",
+                 (unsigned long long)t->resumed, (unsigned long long)t->skipped_bytes);
+}
+
+static int parse(tr_trace *t, bool show_progress, char *err, size_t errlen)
+{
     if (check_header(t, err, errlen)) {
         tr_close(t);
         return -1;
@@ -271,49 +420,67 @@ int tr_open(tr_trace *t, const char *path, bool show_progress, char *err, size_t
     t->sym = sym_cache_new();
     progress p;
     progress_start(&p, show_progress, "reading", t->size);
-    uint64_t off = t->hdr->header_size;
+    uint64_t off = t->hdr->header_size, budget = 2 * (uint64_t)t->size + (4u << 20);
     t->good_bytes = off;
+    char why[200];
     while (off < t->size) {
-        if (t->size - off < sizeof(struct wmt_chunk)) {
-            cut(t, off, "a chunk header is incomplete (%llu bytes)", (unsigned long long)(t->size - off));
-            break;
+        if (chunk_check(t, off, why, sizeof why)) {
+            if (!t->cut[0])
+                cut(t, off, "%s", why);
+            uint64_t next = resync(t, off + 8, &budget);
+            if (!next)
+                break;
+            t->skipped_bytes += next - off;
+            off = next;
+            continue;
         }
         const struct wmt_chunk *c = (const void *)(t->map + off);
-        if (c->magic != WMT_CHUNK_MAGIC) {
-            cut(t, off, "no chunk starts there (bad magic): the file is damaged");
-            break;
-        }
-        if (c->length > WMT_MAX_CHUNK || c->length % 8) {
-            cut(t, off, "chunk length %u is impossible: the file is damaged", c->length);
-            break;
-        }
-        if (c->length > t->size - off - sizeof *c) {
-            cut(t, off, "the last chunk is incomplete (%llu of %u bytes): the program was killed or the copy cut",
-                (unsigned long long)(t->size - off - sizeof *c), c->length);
-            break;
-        }
-        const uint8_t *rec = (const uint8_t *)(c + 1);
-        if ((uint32_t)crc32(0, rec, c->length) != c->crc) {
-            cut(t, off, "chunk of thread %u fails its CRC: bytes in it were changed", c->tid);
-            break;
-        }
-        for (uint32_t at = 0; at + sizeof(struct wmt_rec) <= c->length;) {
-            const struct wmt_rec *r = (const void *)(rec + at);
-            if (r->size < 8 || r->size % 8 || r->size > c->length - at) {
-                t->skipped++;   /* cannot find the next record: drop the chunk's rest */
-                break;
-            }
-            if (!record(t, r))
-                t->skipped++;
-            at += r->size;
-        }
+        read_chunk(t, c);
         off += sizeof *c + c->length;
-        t->good_bytes = off;
-        t->nchunks++;
+        if (t->cut[0])
+            t->resumed++;
+        else
+            t->good_bytes = off;
         progress_update(&p, off);
     }
+    finish(t);
     progress_done(&p);
     return 0;
+}
+
+int tr_open(tr_trace *t, const char *path, bool show_progress, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    t->path = path;
+    struct stat st;
+    /* A FIFO or device named on the command line is refused before any
+     * read: open() of a FIFO alone would block. */
+    int fd = file_open_regular(path, false, &st, err, errlen);
+    if (fd < 0)
+        return -1;
+    if (st.st_size == 0) {
+        close(fd);
+        return fail(err, errlen, path, "empty file: the traced program recorded nothing (did it start? was --only right?)");
+    }
+    t->size = (size_t)st.st_size;
+    void *map = mmap(NULL, t->size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return fail(err, errlen, path, "cannot map: %s", strerror(errno));
+    t->map = map;
+    t->owns_map = true;
+    return parse(t, show_progress, err, errlen);
+}
+
+int tr_open_buffer(tr_trace *t, const char *name, const void *buf, size_t size, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    t->path = name;
+    if (!size)
+        return fail(err, errlen, name, "empty file: the traced program recorded nothing (did it start? was --only right?)");
+    t->map = buf;
+    t->size = size;
+    return parse(t, false, err, errlen);
 }
 
 void tr_close(tr_trace *t)
@@ -323,25 +490,35 @@ void tr_close(tr_trace *t)
         free(t->mods[i].local);
     }
     free(t->mods);
+    free(t->mod_hash);
     for (size_t i = 0; i < t->nthreads; i++)
         free(t->threads[i].calls);
     free(t->threads);
+    free(t->tid_hash);
     free(t->stacks);
     free(t->divs);
     free(t->exe);
     free(t->prog);
     sym_cache_free(t->sym);
-    if (t->map)
+    if (t->map && t->owns_map)
         munmap((void *)t->map, t->size);
     memset(t, 0, sizeof *t);
 }
 
+const tr_thread *tr_thread_find(const tr_trace *t, uint32_t tid)
+{
+    if (!t->tid_hash_cap)
+        return NULL;
+    uint32_t i = t->tid_hash[hslot(t->tid_hash, t->tid_hash_cap, tid, t, tid_key)];
+    return i ? &t->threads[i - 1] : NULL;
+}
+
 const tr_module *tr_module_by_id(const tr_trace *t, uint32_t id)
 {
-    for (size_t i = 0; i < t->nmods; i++)
-        if (t->mods[i].rec->id == id)
-            return &t->mods[i];
-    return NULL;
+    if (!t->mod_hash_cap || !id)
+        return NULL;
+    uint32_t i = t->mod_hash[hslot(t->mod_hash, t->mod_hash_cap, id, t, mod_key)];
+    return i ? &t->mods[i - 1] : NULL;
 }
 
 const char *tr_basename(const char *path)

@@ -3,10 +3,16 @@
  * memory for report, export and diff.
  *
  * The file is mapped, not copied: CALL records stay where they are and each
- * thread gets an array of pointers indexed by call seq, which applies the
- * format's "last record for a (tid, seq) wins" rule with no hashing (seq is
- * dense per thread). A chunk that fails its checks (magic, length, CRC) ends
- * the readable part; everything before it is kept and `cut` says why.
+ * thread gets an array of pointers to its calls in seq order, the format's
+ * "last record for a (tid, seq) wins" rule applied. Every table grows with
+ * the records actually read, never with a number the file claims (a seq, a
+ * count), so memory is bounded by the file's size whatever it holds.
+ *
+ * A chunk that fails its checks (magic, length, CRC) ends the readable
+ * prefix and `cut` says why; the reader then looks for the next intact
+ * chunk (magic and CRC) after it, so what a process wrote after a torn
+ * chunk (a full disk's LOST and END records) is still found. The search
+ * costs at most a few times the file's size in CRC work.
  */
 #ifndef WINMEM_CLI_TRACE_READ_H
 #define WINMEM_CLI_TRACE_READ_H
@@ -28,9 +34,11 @@ typedef struct tr_module {
 typedef struct tr_thread {
     uint32_t tid;
     char name[17];
-    const struct wmt_call **calls;   /* [seq-1]; NULL where a seq is missing */
-    uint64_t ncalls;                 /* highest seq seen */
+    const struct wmt_call **calls;   /* distinct calls in seq order (never NULL entries) */
+    uint64_t ncalls;                 /* entries in calls */
+    uint64_t max_seq;                /* highest seq seen: max_seq - ncalls numbers are missing */
     uint64_t cap;
+    bool sorted;                     /* calls arrived in strictly rising seq (while reading) */
     uint64_t first_ns;               /* start of its first call (thread order in diff) */
 } tr_thread;
 
@@ -41,21 +49,28 @@ typedef struct tr_trace {
     const struct wmt_header *hdr;
     char *exe, *prog;
 
-    tr_module *mods;  size_t nmods;
-    tr_thread *threads; size_t nthreads;
+    tr_module *mods;  size_t nmods, mods_cap;
+    tr_thread *threads; size_t nthreads, threads_cap;
+    uint32_t *tid_hash, *mod_hash;   /* open hashes of index+1 on tid / module id */
+    size_t tid_hash_cap, mod_hash_cap;
     const struct wmt_stack **stacks; size_t stack_cap;   /* open hash on id */
     size_t nstacks;
     const struct wmt_divergence **divs; size_t ndivs, divs_cap;
 
     uint64_t ncalls;           /* distinct (tid, seq) */
+    uint64_t missing;          /* call numbers below a thread's highest that no record has */
     uint64_t nrecords;         /* CALL records read, duplicates included */
     uint64_t nchunks;
-    uint64_t lost[8];          /* by WMT_LOST_* */
+    uint64_t lost[8];          /* by WMT_LOST_*; [0]: reasons this reader does not know, and
+                                * what END counts beyond the LOST records found */
     uint64_t skipped;          /* records of unknown type or bad size */
     const struct wmt_end *end; /* NULL: the process did not exit normally */
 
     uint64_t good_bytes;       /* readable prefix of the file */
-    char cut[256];             /* "" when the whole file was readable */
+    char cut[320];             /* "" when the whole file was readable */
+    uint64_t resumed;          /* intact chunks found after the first damaged one */
+    uint64_t skipped_bytes;    /* bytes passed over to find them */
+    bool owns_map;
     sym_cache *sym;
 } tr_trace;
 
@@ -64,6 +79,10 @@ typedef struct tr_trace {
  * case nothing needs freeing. progress: show a progress line on stderr when
  * it is a terminal. */
 int tr_open(tr_trace *t, const char *path, bool progress, char *err, size_t errlen);
+/* The same on size bytes already in memory (tests and the fuzzer hand a heap
+ * copy, so AddressSanitizer sees any read past the end). buf must outlive t;
+ * name is used in messages. */
+int tr_open_buffer(tr_trace *t, const char *name, const void *buf, size_t size, char *err, size_t errlen);
 void tr_close(tr_trace *t);
 
 const struct wmt_stack *tr_stack(const tr_trace *t, uint32_t id);
@@ -72,6 +91,10 @@ const struct wmt_stack *tr_stack(const tr_trace *t, uint32_t id);
  * tables per stack indexed by slot, with no hash of their own. */
 size_t tr_stack_slot(const tr_trace *t, uint32_t id);
 const tr_module *tr_module_by_id(const tr_trace *t, uint32_t id);
+/* The thread with Linux tid, or NULL; constant time (a crafted trace can
+ * hold hundreds of thousands of threads, so callers must not walk them
+ * per call). */
+const tr_thread *tr_thread_find(const tr_trace *t, uint32_t tid);
 static inline const struct wmt_frame *tr_frames(const struct wmt_stack *s)
 {
     return (const struct wmt_frame *)(s + 1);

@@ -269,6 +269,18 @@ static NTSTATUS reset(uint64_t start, uint64_t end, bool undo)
     return st == STATUS_MEMORY_NOT_ALLOCATED ? STATUS_CONFLICTING_ADDRESSES : st;
 }
 
+NTSTATUS wm_page_range(uint64_t addr, uint64_t size, uint64_t *start, uint64_t *end)
+{
+    /* The end of the user half is page aligned, so rounding a range that
+     * stays below it cannot wrap. */
+    uint64_t top = wm_task_size();
+    if (size > top || addr > top - size)
+        return STATUS_INVALID_PARAMETER;
+    *start = addr & ~page_mask();
+    *end = (addr + size + page_mask()) & ~page_mask();
+    return STATUS_SUCCESS;
+}
+
 static NTSTATUS do_alloc(uint64_t addr, uint64_t size, uint32_t type, uint32_t prot, uint64_t *out)
 {
     prot = without_cfg(prot);
@@ -279,9 +291,9 @@ static NTSTATUS do_alloc(uint64_t addr, uint64_t size, uint32_t type, uint32_t p
         if ((type & ~(uint32_t)MEM_TOP_DOWN) != MEM_RESET &&
             (type & ~(uint32_t)MEM_TOP_DOWN) != MEM_RESET_UNDO)
             return STATUS_INVALID_PARAMETER;
-        if (!addr)
+        uint64_t start, end;
+        if (!addr || wm_page_range(addr, size, &start, &end) != STATUS_SUCCESS)
             return STATUS_INVALID_PARAMETER;
-        uint64_t start = addr & ~page_mask(), end = (addr + size + page_mask()) & ~page_mask();
         wm_alloc_lock();
         NTSTATUS st = reset(start, end, type & MEM_RESET_UNDO);
         wm_alloc_unlock();
@@ -307,8 +319,10 @@ static NTSTATUS do_alloc(uint64_t addr, uint64_t size, uint32_t type, uint32_t p
     if ((type & MEM_RESERVE) || !addr) {
         st = reserve(addr, size, type | MEM_RESERVE, prot, out);
     } else {
-        uint64_t start = addr & ~page_mask(), end = (addr + size + page_mask()) & ~page_mask();
-        st = end <= start ? STATUS_INVALID_PARAMETER : commit(start, end, prot);
+        uint64_t start = 0, end = 0;
+        st = wm_page_range(addr, size, &start, &end);
+        if (st == STATUS_SUCCESS)
+            st = end <= start ? STATUS_INVALID_PARAMETER : commit(start, end, prot);
         *out = start;
     }
     wm_alloc_unlock();
@@ -345,13 +359,16 @@ static NTSTATUS do_free(uint64_t addr, uint64_t size, uint32_t type)
             st = STATUS_SUCCESS;
         }
     } else {
-        uint64_t start = addr & ~page_mask(), end;
+        uint64_t start = addr & ~page_mask(), end = 0;
+        bool range_ok = true;
         if (!size && addr == r.alloc_base)
             end = r.alloc_base + r.alloc_size;
         else
-            end = (addr + size + page_mask()) & ~page_mask();
+            range_ok = wm_page_range(addr, size, &start, &end) == STATUS_SUCCESS;
         snap s;
-        if (!size && addr != r.alloc_base)
+        if (!range_ok)
+            st = STATUS_INVALID_PARAMETER;   /* past the user half: never reaches the snapshot */
+        else if (!size && addr != r.alloc_base)
             st = STATUS_FREE_VM_NOT_AT_BASE;
         else if ((st = take_snapshot(start, end, &s)) == STATUS_CONFLICTING_ADDRESSES)
             st = STATUS_UNABLE_TO_FREE_VM;
@@ -362,7 +379,7 @@ static NTSTATUS do_free(uint64_t addr, uint64_t size, uint32_t type)
             munlock((void *)start, end - start);   /* DONTNEED refuses locked pages */
             madvise((void *)start, end - start, MADV_DONTNEED);
         }
-        if (size || addr == r.alloc_base)
+        if (range_ok && (size || addr == r.alloc_base))
             drop_snapshot(&s);
     }
     wm_alloc_unlock();
@@ -378,9 +395,9 @@ static NTSTATUS do_protect(uint64_t addr, uint64_t size, uint32_t prot, uint32_t
         return st;
     /* Pages holding a byte of [addr, addr+size): none when size is 0 at a
      * page boundary, which changes nothing but still reports the old value. */
-    uint64_t start = addr & ~page_mask(), end = (addr + size + page_mask()) & ~page_mask();
-    if (end < start)
-        return STATUS_INVALID_PARAMETER;
+    uint64_t start, end;
+    if ((st = wm_page_range(addr, size, &start, &end)) != STATUS_SUCCESS)
+        return st;
     snap s;
     wm_alloc_lock();
     st = take_snapshot(start, end > start ? end : start + 1, &s);
@@ -476,7 +493,12 @@ WM_EXPORT BOOL WINMEM_API VirtualProtectEx(HANDLE hProcess, LPVOID lpAddress, SI
         wm_fail_status(st);
         return FALSE;
     }
-    *lpflOldProtect = old;
+    /* Through the fault-safe path even after the probe: another thread may
+     * have unmapped the page meanwhile (Windows answers with the fault then). */
+    if (!wm_self_write(lpflOldProtect, &old, sizeof old)) {
+        wm_fail_status(STATUS_ACCESS_VIOLATION);
+        return FALSE;
+    }
     return TRUE;
 }
 

@@ -88,6 +88,12 @@ void wm_guard_forbid_handler(void);
  * GUARD/NOCACHE/WRITECOMBINE, no modifier with PAGE_NOACCESS; the WRITECOPY
  * bases only where private_memory is false (file views). */
 NTSTATUS wm_check_prot(uint32_t prot, bool private_memory);
+/* core/alloc.c: the pages holding a byte of [addr, addr+size) as
+ * [*start, *end) (empty when size is 0 at a page boundary, as NT rounds).
+ * STATUS_INVALID_PARAMETER when the range reaches past the user half or
+ * wraps past 2^64 (NT: "region size" beyond the highest user address),
+ * so no rounded end can wrap to an empty range. */
+NTSTATUS wm_page_range(uint64_t addr, uint64_t size, uint64_t *start, uint64_t *end);
 /* core/protect_foreign.c: VirtualProtect on committed memory winmem did not
  * allocate, pages [start, end) (empty: report only). Pre: wm_alloc_lock held,
  * wm_check_prot(prot, false) passed. */

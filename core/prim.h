@@ -141,6 +141,9 @@ ssize_t wm_space_read(wm_space *sp, uint64_t addr, void *buf, size_t len);
 size_t wm_page_size(void);
 uint64_t wm_user_min(void);
 uint64_t wm_user_max(void);
+/* The end of the user half (0x7ffffffff000): no page of this process lies
+ * at or above it, so no range reaching past it can be the caller's. */
+uint64_t wm_task_size(void);
 
 /* Online processors, at least 1. */
 unsigned wm_cpu_count(void);
@@ -166,8 +169,10 @@ bool wm_self_writable(void *addr, size_t len);
 /* Fault-safe copies within this process: false (nothing or part copied) when
  * the source is unreadable / the destination unwritable. A buffer on the
  * calling thread's stack is copied directly; others cost one system call.
- * Where a sandbox refuses process_vm_readv/writev (ENOSYS, EPERM), they
- * copy plainly: a bad pointer then faults as it would without winmem.
+ * A range that wraps past 2^64 or reaches above the user half (WM_TASK_SIZE)
+ * is refused before any copy, whichever path. Where a sandbox refuses
+ * process_vm_readv/writev (ENOSYS, EPERM), they copy plainly: a bad pointer
+ * then faults as it would without winmem.
  * Pre: the winmem side (dst of a read, src of a write) holds len bytes; the
  * caller's side may be any pointer. */
 bool wm_self_read(void *dst, const void *src, size_t len);

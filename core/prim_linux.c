@@ -410,13 +410,25 @@ static bool on_my_stack(const void *p, size_t len)
      * writable, so a buffer there cannot fault — but only while this frame
      * is on that stack: a fiber or sigaltstack frame proves nothing. */
     uintptr_t a = (uintptr_t)p, here = (uintptr_t)__builtin_frame_address(0);
-    return here >= stack_lo && here < stack_hi && a >= here && len <= stack_hi - a;
+    /* a < stack_hi first: stack_hi - a would wrap for a pointer above the
+     * stack (the top of the address space) and let any length through. */
+    return here >= stack_lo && here < stack_hi && a >= here && a < stack_hi && len <= stack_hi - a;
+}
+
+/* [p, p+len) lies in the user half without wrapping: anything else cannot be
+ * the caller's memory, whichever copy path would be taken. */
+static bool user_range(const void *p, size_t len)
+{
+    uintptr_t a = (uintptr_t)p;
+    return len <= WM_TASK_SIZE && a <= WM_TASK_SIZE - len;
 }
 
 bool wm_self_read(void *dst, const void *src, size_t len)
 {
     if (!len)
         return true;
+    if (!user_range(src, len))
+        return false;
     if (on_my_stack(src, len)) {
         memcpy(dst, src, len);
         return true;
@@ -436,6 +448,8 @@ bool wm_self_write(void *dst, const void *src, size_t len)
 {
     if (!len)
         return true;
+    if (!user_range(dst, len))
+        return false;
     if (on_my_stack(dst, len)) {
         memcpy(dst, src, len);
         return true;

@@ -17,6 +17,7 @@ uint64_t wm_user_min(void) { return 0x10000; }
 /* The last address below the highest 64 KiB boundary of the 47-bit user range:
  * 0x7ffffffeffff, the same value 64-bit Windows reports. */
 uint64_t wm_user_max(void) { return (WM_TASK_SIZE & ~0xffffULL) - 1; }
+uint64_t wm_task_size(void) { return WM_TASK_SIZE; }
 
 unsigned wm_cpu_count(void)
 {

@@ -289,7 +289,9 @@ static HRESULT load_paths(const char *path, const char *layout, bool raw, VM_SAV
     if (!h)
         return E_OUTOFMEMORY;
     h->d.fd = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO named as a dump must be refused by load_fds'
+     * fstat, not block this open forever (no effect on files and disks). */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         HRESULT hr = hr_from_errno(errno);
         free(h);
@@ -297,7 +299,7 @@ static HRESULT load_paths(const char *path, const char *layout, bool raw, VM_SAV
     }
     int lfd = -1;
     if (layout && *layout) {
-        lfd = open(layout, O_RDONLY | O_CLOEXEC);
+        lfd = open(layout, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
         if (lfd < 0) {
             HRESULT hr = hr_from_errno(errno);
             close(fd);

@@ -126,10 +126,7 @@ static NTSTATUS range_of(LPVOID addr, SIZE_T size, uint64_t *s, uint64_t *e)
 {
     /* The pages holding a byte of the range; size 0 at a page boundary is
      * an empty range, which succeeds doing nothing (as NT rounds it). */
-    uint64_t mask = wm_page_size() - 1;
-    *s = (uint64_t)addr & ~mask;
-    *e = ((uint64_t)addr + size + mask) & ~mask;
-    return *e >= *s ? STATUS_SUCCESS : STATUS_INVALID_PARAMETER;
+    return wm_page_range((uint64_t)addr, size, s, e);
 }
 
 WM_EXPORT BOOL WINMEM_API VirtualLock(LPVOID lpAddress, SIZE_T dwSize)

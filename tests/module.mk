@@ -185,3 +185,41 @@ $(LEDGER_CXX): tests/programs/ledger_cxx.cc $(LIBWINMEM_SO) | $(DEPS_STAMP)
 	ln -sf ../../../libwinmem.so $(@D)/lib/libwinmem.so.0
 	g++ -O1 -g -fno-omit-frame-pointer -Iinclude -o $@ $< $(LIBWINMEM_SO) -Wl,-rpath,'$$ORIGIN/lib'
 check-e2e: $(LEDGER_CXX)
+
+# Fuzzer over the trace readers (tests/fuzz/trace_reader.c): libFuzzer with
+# ASan+UBSan over the reader and report, export, diff on its result, beside
+# the dump-parser fuzzers (which are tests/fuzz/fuzz_*.c, built without the
+# CLI). Seeds: real traces of a native program run under the shim (with and
+# without stacks; module paths defanged so runs do not load libc's symbols),
+# and crafted ones (tests/e2e/cli_hostile_traces.py), among them inputs that
+# once broke the reader, so a regression fails on the first run.
+# check-trace-fuzz runs it for TRACE_FUZZ_SECONDS; `make fuzz-trace
+# TRACE_FUZZ_SECONDS=600` for longer.
+TRACE_FUZZ     := $(BUILD)/fuzz/trace_reader
+TRACE_FUZZ_SRC := $(filter-out cli/main.c cli/guest.c,$(CLI_SRC)) $(COMMON_SRC) $(CORE_SRC)
+TRACE_SEEDS    := $(BUILD)/fuzz/trace-seeds
+TRACE_FUZZ_SECONDS ?= 10
+$(TRACE_FUZZ): tests/fuzz/trace_reader.c $(TRACE_FUZZ_SRC) $(wildcard cli/*.h core/*.h common/*.h include/winmem/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	clang -O1 -g -std=gnu11 -I. -Iinclude -Icore -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -o $@ $< $(TRACE_FUZZ_SRC) $(CORE_LIBS) $(CLI_LIBS)
+$(TRACE_SEEDS)/.stamp: $(WINMEM_BIN) $(SHIM_SO) $(CLI_NATIVE) tests/e2e/cli_hostile_traces.py
+	@rm -rf $(@D) && mkdir -p $(@D)
+	$(WINMEM_BIN) run -o $(@D)/native.tmp --no-summary -- $(CLI_NATIVE) > /dev/null
+	python3 tests/e2e/cli_hostile_traces.py defang $(@D)/native.tmp $(@D)/native-stacks.wmt && rm $(@D)/native.tmp
+	$(WINMEM_BIN) run --stack 0 -o $(@D)/native-nostacks.wmt --no-summary -- $(CLI_NATIVE) > /dev/null
+	python3 tests/e2e/cli_hostile_traces.py modules $(@D)/modules.wmt /nonexistent/lib.so /dev/null
+	python3 tests/e2e/cli_hostile_traces.py bomb $(@D)/bomb.wmt
+	python3 tests/e2e/cli_hostile_traces.py records $(@D)/records.wmt
+	python3 tests/e2e/cli_hostile_traces.py short-module $(@D)/short-module.wmt
+	touch $@
+
+CHECKS += check-trace-fuzz
+.PHONY: check-trace-fuzz fuzz-trace
+check-trace-fuzz fuzz-trace: $(TRACE_FUZZ) $(TRACE_SEEDS)/.stamp
+	@mkdir -p $(BUILD)/fuzz/corpus/trace && cp -n $(TRACE_SEEDS)/*.wmt $(BUILD)/fuzz/corpus/trace/ 2>/dev/null; \
+	ASAN_OPTIONS=detect_leaks=1 $(TRACE_FUZZ) -max_total_time=$(TRACE_FUZZ_SECONDS) -max_len=131072 \
+		-rss_limit_mb=2048 -timeout=20 -close_fd_mask=3 -artifact_prefix=$(BUILD)/fuzz/trace- \
+		$(BUILD)/fuzz/corpus/trace > $(BUILD)/fuzz/trace.log 2>&1 \
+	&& echo "trace_reader: $$(grep -Eo 'Done [0-9]+ runs.*' $(BUILD)/fuzz/trace.log | tail -n 1)" \
+	|| { echo "trace_reader FAILED:"; tail -30 $(BUILD)/fuzz/trace.log; exit 1; }
