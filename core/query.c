@@ -135,12 +135,15 @@ static size_t utf8_to_utf16(const char *s, WCHAR *out, size_t max)
 
 /* The name is the Linux path in Wine's NT form for host paths,
  * \??\unix\usr\lib\...: a Windows program can print and compare it, and
- * Wine's own path functions map it back. */
+ * Wine's own path functions map it back.
+ * Order as on Windows: the address is judged first (no file there:
+ * STATUS_INVALID_ADDRESS, whatever the length), then the length; a buffer
+ * too small for the name gets the size it needs in ReturnLength, with
+ * STATUS_INFO_LENGTH_MISMATCH when not even the header fits and
+ * STATUS_BUFFER_OVERFLOW otherwise. */
 static NTSTATUS filename(wm_space *sp, bool self, uint64_t addr, void *buf, SIZE_T len, SIZE_T *ret)
 {
     enum { MAXW = 4096 + 16 };
-    if (len < sizeof(MEMORY_SECTION_NAME))
-        return STATUS_INFO_LENGTH_MISMATCH;
     if (addr > wm_user_max())
         return STATUS_INVALID_PARAMETER;
     char path[4096 + 32];
@@ -157,7 +160,9 @@ static NTSTATUS filename(wm_space *sp, bool self, uint64_t addr, void *buf, SIZE
     SIZE_T need = sizeof(MEMORY_SECTION_NAME) + (n + 1) * sizeof(WCHAR);
     if (len < need) {
         NTSTATUS st = put_len(ret, need);
-        return st != STATUS_SUCCESS ? st : STATUS_BUFFER_OVERFLOW;
+        if (st != STATUS_SUCCESS)
+            return st;
+        return len < sizeof(MEMORY_SECTION_NAME) ? STATUS_INFO_LENGTH_MISMATCH : STATUS_BUFFER_OVERFLOW;
     }
     MEMORY_SECTION_NAME h;
     h.SectionFileName.Length = (USHORT)(n * sizeof(WCHAR));

@@ -33,9 +33,27 @@ typedef struct wm_region {
     uint32_t alloc_protect;   /* PAGE_* given at reservation, incl. GUARD/NOCACHE */
     uint32_t state;           /* MEM_COMMIT or MEM_RESERVE */
     uint32_t protect;         /* PAGE_* now (with PAGE_GUARD while armed); 0 if reserved */
-    uint32_t type;            /* MEM_PRIVATE */
+    uint32_t type;            /* MEM_PRIVATE, MEM_MAPPED or MEM_IMAGE */
+    uint32_t rtype;           /* MEMORY_REGION_INFORMATION.RegionType bits; 0: derive from type */
     uint32_t kind;            /* WM_KIND_* */
 } wm_region;
+
+/* An allocation someone else made (Wine, in the shim's native mode), as
+ * wm_registry_replace records it. */
+typedef struct wm_alloc_desc {
+    uint64_t base, size;      /* page aligned */
+    uint32_t alloc_protect;
+    uint32_t type;            /* MEM_PRIVATE, MEM_MAPPED, MEM_IMAGE */
+    uint32_t rtype;           /* RegionType bits, 0: derive from type */
+    uint32_t kind;            /* WM_KIND_* */
+} wm_alloc_desc;
+
+/* Pages [addr, addr+size) of such an allocation: MEM_COMMIT with protect, or
+ * MEM_RESERVE (protect ignored). */
+typedef struct wm_page_run {
+    uint64_t addr, size;
+    uint32_t state, protect;
+} wm_page_run;
 
 /* If addr lies in a winmem allocation, fills *out and returns true.
  * Pre: out != NULL. Target cost: < 100 ns, no system call. */
@@ -55,6 +73,20 @@ bool wm_registry_remove(uint64_t base);
  * are not kept). Returns false if the range is not inside a single
  * reservation, or (nothing changed then) when out of memory. */
 bool wm_registry_set_pages(uint64_t addr, uint64_t size, uint32_t state, uint32_t protect);
+
+/* Removes every reservation overlapping [addr, addr+size); returns how many. */
+size_t wm_registry_remove_range(uint64_t addr, uint64_t size);
+
+/* Records a whole allocation at once, replacing whatever overlapped it:
+ * every page MEM_RESERVE, then runs[0..n) applied in order (runs outside the
+ * allocation are ignored). gen: 0, or a wm_registry_generation() value read
+ * before the caller looked at the allocation — if anything changed the
+ * registry since, nothing is recorded (the caller's picture may be stale).
+ * Returns true when recorded. Never allocates with malloc. */
+bool wm_registry_replace(const wm_alloc_desc *d, const wm_page_run *runs, size_t n, uint64_t gen);
+
+/* A counter that every change to the registry increases. */
+uint64_t wm_registry_generation(void);
 
 /* Clears PAGE_GUARD on the page containing addr if it is armed there, and
  * reports the protection that remains in *protect. Async-signal-safe: called
