@@ -236,14 +236,19 @@ static void remove_at(size_t i)
     free_res(r);
 }
 
-/* Pre: write lock held. Removes every entry overlapping [lo, hi). */
-static size_t remove_range_locked(uint64_t lo, uint64_t hi)
+/* Pre: write lock held. Removes every foreign entry overlapping [lo, hi);
+ * *own (optional): set when one of winmem's own overlaps. */
+static size_t remove_range_locked(uint64_t lo, uint64_t hi, bool *own)
 {
     size_t n = 0;
     ptrdiff_t i = count ? find_le(hi - 1) : -1;
     while (i >= 0 && ents[i]->base + ents[i]->size > lo) {
-        remove_at((size_t)i);
-        n++;
+        if (WM_KIND_IS_FOREIGN(ents[i]->kind)) {
+            remove_at((size_t)i);
+            n++;
+        } else if (own) {
+            *own = true;
+        }
         i--;
     }
     return n;
@@ -323,6 +328,7 @@ bool wm_registry_add(uint64_t base, uint64_t size, uint32_t alloc_protect, uint3
     if (!size || base + size < base)
         return false;
     pthread_rwlock_wrlock(&lock);
+    remove_range_locked(base, base + size, NULL);
     bool ok = insert_locked(base, size, alloc_protect, kind) != NULL;
     pthread_rwlock_unlock(&lock);
     return ok;
@@ -346,7 +352,7 @@ size_t wm_registry_remove_range(uint64_t addr, uint64_t size)
     if (!size || addr + size < addr)
         return 0;
     pthread_rwlock_wrlock(&lock);
-    size_t n = remove_range_locked(addr, addr + size);
+    size_t n = remove_range_locked(addr, addr + size, NULL);
     pthread_rwlock_unlock(&lock);
     return n;
 }
@@ -363,9 +369,12 @@ bool wm_registry_replace(const wm_alloc_desc *d, const wm_page_run *runs, size_t
         return false;
     bool ok = false;
     pthread_rwlock_wrlock(&lock);
-    if (gen && generation != gen)
+    bool own = false;
+    if ((gen && generation != gen) || !WM_KIND_IS_FOREIGN(d->kind))
         goto out;
-    remove_range_locked(d->base, d->base + d->size);
+    remove_range_locked(d->base, d->base + d->size, &own);
+    if (own)
+        goto out;
     res *r = insert_locked(d->base, d->size, d->alloc_protect, d->kind);
     if (!r)
         goto out;

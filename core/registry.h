@@ -20,7 +20,12 @@
 enum {
     WM_KIND_PLAIN    = 0,
     WM_KIND_PHYSICAL = 1,   /* MEM_RESERVE | MEM_PHYSICAL: an AWE window */
+    /* Foreign entries: allocations someone else made (Wine), which the
+     * shim's model records. winmem's own entries always win over them. */
+    WM_KIND_FED      = 2,   /* recorded from the calls that made it */
+    WM_KIND_LEARNED  = 3,   /* read off Wine's bookkeeping (its query) */
 };
+#define WM_KIND_IS_FOREIGN(k) ((k) >= WM_KIND_FED)
 
 /* The Windows view of the run of pages that starts at a queried address. */
 typedef struct wm_region {
@@ -60,7 +65,9 @@ typedef struct wm_page_run {
 bool wm_registry_query(uint64_t addr, wm_region *out);
 
 /* Adds a reservation [base, base+size) with every page MEM_RESERVE.
- * Pre: base 64 KiB aligned, size page aligned, no overlap with another entry.
+ * Foreign entries it overlaps are dropped (winmem's own allocation is the
+ * truth there). Pre: base 64 KiB aligned, size page aligned, no overlap with
+ * another of winmem's own entries.
  * Returns false only when out of memory. */
 bool wm_registry_add(uint64_t base, uint64_t size, uint32_t alloc_protect, uint32_t kind);
 
@@ -74,12 +81,14 @@ bool wm_registry_remove(uint64_t base);
  * reservation, or (nothing changed then) when out of memory. */
 bool wm_registry_set_pages(uint64_t addr, uint64_t size, uint32_t state, uint32_t protect);
 
-/* Removes every reservation overlapping [addr, addr+size); returns how many. */
+/* Removes every foreign reservation overlapping [addr, addr+size) (winmem's
+ * own stay); returns how many. */
 size_t wm_registry_remove_range(uint64_t addr, uint64_t size);
 
 /* Records a whole allocation at once, replacing whatever overlapped it:
  * every page MEM_RESERVE, then runs[0..n) applied in order (runs outside the
- * allocation are ignored). gen: 0, or a wm_registry_generation() value read
+ * allocation are ignored). d->kind must be foreign; winmem's own entries
+ * are never replaced (false then). gen: 0, or a wm_registry_generation() value read
  * before the caller looked at the allocation — if anything changed the
  * registry since, nothing is recorded (the caller's picture may be stale).
  * Returns true when recorded. Never allocates with malloc. */

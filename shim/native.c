@@ -20,6 +20,7 @@
 #include <dlfcn.h>
 #include <string.h>
 #include "shim.h"
+#include "model.h"
 #include "winmem/memory.h"
 
 /* name, argument count (all ≤ 6 integer arguments) */
@@ -81,6 +82,7 @@ void wm_native_init(void)
         void *p = dlsym(RTLD_NEXT, names[i]);
         target[i] = p ? p : internal[i];
     }
+    wm_model_init();
 }
 
 static void *get(int i)

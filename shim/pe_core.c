@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <string.h>
 #include "shim.h"
+#include "model.h"
 #include "prim.h"
 
 #define MEM_IMAGE_T 0x1000000u
@@ -179,6 +180,7 @@ void wm_pe_core_after_fork(void)
     pthread_mutex_init(&lock, NULL);
     __atomic_store_n(&walking, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&dirty, 1, __ATOMIC_SEQ_CST);
+    wm_model_after_fork();
 }
 
 /* Only views that are images matter: data views (MapViewOfFile in a loop)

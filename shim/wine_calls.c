@@ -15,6 +15,7 @@
  */
 #include <string.h>
 #include "shim.h"
+#include "model.h"
 
 typedef void *H;
 typedef long WM_MSABI (*query_fn)(H, const void *, int, void *, size_t, size_t *);
@@ -49,6 +50,8 @@ static void finish(struct wmt_call *c, long st)
     c->ret = (uint64_t)(int64_t)(int32_t)st;
     c->status = (uint32_t)st;
     wm_call_end(c);
+    if (wm_cfg.mode != WMT_MODE_TRACE)
+        wm_model_apply(c);
 }
 
 static int awe_done;
