@@ -13,6 +13,9 @@
 #include <string.h>
 #include "query.h"
 
+#ifndef STATUS_FILE_INVALID
+#define STATUS_FILE_INVALID ((NTSTATUS)0xC0000098)
+#endif
 #ifndef STATUS_BUFFER_OVERFLOW
 #define STATUS_BUFFER_OVERFLOW ((NTSTATUS)0x80000005)
 #endif
@@ -150,6 +153,8 @@ static NTSTATUS filename(wm_space *sp, bool self, uint64_t addr, void *buf, SIZE
     int e = wm_query_filename(sp, self, addr, path, sizeof path);
     if (e == -ESRCH)
         return STATUS_PROCESS_IS_TERMINATING;
+    if (e == -ENXIO)
+        return STATUS_FILE_INVALID;   /* GetMappedFileName: ERROR_FILE_INVALID */
     if (e != 0)
         return STATUS_INVALID_ADDRESS;
     static WCHAR prefix[] = { '\\', '?', '?', '\\', 'u', 'n', 'i', 'x' };

@@ -52,8 +52,9 @@ NTSTATUS wm_query_describe(wm_space *sp, bool self, uint64_t addr, bool whole, w
 NTSTATUS wm_query_ws_page(wm_space *sp, bool self, uint64_t addr, uint64_t *flags);
 
 /* The Linux path of the file mapped at addr (images included, " (deleted)"
- * removed). Returns 0, or -ENOENT when no file backs addr (free, anonymous,
- * pagefile-backed), or -errno. Pre: path holds size >= 2 bytes. */
+ * removed). Returns 0, -ENOENT when no file backs addr (free, anonymous),
+ * -ENXIO for a view of a pagefile-backed section (a view, but of no file),
+ * or -errno. Pre: path holds size >= 2 bytes. */
 int wm_query_filename(wm_space *sp, bool self, uint64_t addr, char *path, size_t size);
 
 /* Wine backs a pagefile section (CreateFileMapping without a file) with a

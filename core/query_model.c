@@ -342,17 +342,20 @@ int wm_query_filename(wm_space *sp, bool self, uint64_t addr, char *path, size_t
     memset(&oq, 0, sizeof oq);
     if (self && ask_oracle(p, false, &oq) == WM_ORACLE_ANSWERED)
         return -ENOENT;
-    if (self && wm_registry_query(p, &r) &&
-        (r.type == MEM_PRIVATE || (r.rtype & WM_RT_MAPPED_PAGEFILE)))
+    if (self && wm_registry_query(p, &r) && r.type == MEM_PRIVATE)
         return -ENOENT;
+    if (self && wm_registry_query(p, &r) && (r.rtype & WM_RT_MAPPED_PAGEFILE))
+        return -ENXIO;
     if (wm_image_find(sp, p, &is, &ie, path, size) == 0)
         return path[0] == '/' ? 0 : -ENOENT;
     wm_vma v;
     int e = wm_vma_find(sp, p, &v, path, size);
     if (e != 0)
         return e;
-    if (v.start > p || !v.inode || pagefile_backed(&v) || path[0] != '/' || wm_wine_tmpmap(path))
+    if (v.start > p || !v.inode || path[0] != '/')
         return -ENOENT;
+    if (pagefile_backed(&v) || wm_wine_tmpmap(path))
+        return -ENXIO;
     size_t n = strlen(path), k = strlen(" (deleted)");
     if (n > k && strcmp(path + n - k, " (deleted)") == 0)
         path[n - k] = 0;
