@@ -330,6 +330,17 @@ static int oracle(uint64_t page, bool whole, wm_query *q)
     return ok ? WM_ORACLE_REGISTRY : WM_ORACLE_NONE;
 }
 
+uint32_t wm_model_windows_old(const struct wmt_call *c)
+{
+    uint32_t old = (uint32_t)c->out[2], base = old & 0xff;
+    uint64_t pm = 0;
+    if (c->status != 0 || (base != PAGE_WRITECOPY && base != PAGE_EXECUTE_WRITECOPY) ||
+        wm_pagemap_read(wm_space_self(), c->out[0] & ~(PAGE - 1), 1, &pm) != 0)
+        return old;
+    bool copied = ((pm & WM_PM_PRESENT) && !(pm & WM_PM_FILE_SHARED)) || (pm & WM_PM_SWAPPED);
+    return copied ? (old & ~0xffu) | (base == PAGE_WRITECOPY ? PAGE_READWRITE : PAGE_EXECUTE_READWRITE) : old;
+}
+
 void wm_model_init(void)
 {
     if (wm_cfg.wine && wm_cfg.mode == WMT_MODE_NATIVE)

@@ -21,6 +21,14 @@
  * change nothing Windows reports). No malloc; the registry's lock only. */
 void wm_model_apply(const struct wmt_call *c);
 
+/* Windows' old protection for a completed NtProtectVirtualMemory of this
+ * process (c->out[2] is Wine's): on a copy-on-write page that was written,
+ * Windows says PAGE_READWRITE (PAGE_EXECUTE_READWRITE), as native mode's
+ * query does, where Wine 8 still says (EXECUTE_)WRITECOPY. The door may
+ * return it to the caller in native mode so the program never sees two
+ * truths. Reads pagemap only; no lock. */
+uint32_t wm_model_windows_old(const struct wmt_call *c);
+
 /* Called once at start-up: in a Wine process in native mode, makes the
  * model the first source of winmem's core queries (wm_query_set_oracle). */
 void wm_model_init(void);
