@@ -57,6 +57,14 @@ NTSTATUS wm_query_ws_page(wm_space *sp, bool self, uint64_t addr, uint64_t *flag
  * or -errno. Pre: path holds size >= 2 bytes. */
 int wm_query_filename(wm_space *sp, bool self, uint64_t addr, char *path, size_t size);
 
+/* The query APIs read and write the caller's buffers through the kernel
+ * (process_vm_readv/writev, ~0.3 µs each) so a bad pointer is an error, not
+ * a crash. A caller that already turns such a fault into the error itself
+ * may have them copied directly: the shim in a Wine process, whose queries
+ * run inside Wine's system call, where Wine ends a faulting call with
+ * STATUS_ACCESS_VIOLATION. Process-wide. */
+void wm_query_set_direct_io(bool on);
+
 /* Wine backs a pagefile section (CreateFileMapping without a file) with a
  * temporary file of its own ("tmpmap-..."): that is no file to Windows. */
 bool wm_wine_tmpmap(const char *path);

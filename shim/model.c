@@ -30,9 +30,11 @@
  * fires, a stack's guard moves down, a thread's stack is freed at its exit).
  * Each such change is visible to the kernel, because Wine maps exactly the
  * accessible pages: committed, not guard, not PAGE_NOACCESS. So before the
- * model answers, the kernel's mappings over the region it is about to
- * report are compared with that rule, and on a contradiction the
- * allocation is learned again from Wine.
+ * model answers about a guard page or Wine's own private memory, the
+ * kernel's mappings over the region it is about to report are compared with
+ * that rule, and on a contradiction the allocation is learned again from
+ * Wine. (One ioctl; what the program allocated through the door is trusted
+ * without it.)
  *
  * Memory Wine calls free but the kernel has mapped accessible (Wine's unix
  * side: ELF libraries, glibc's heap, its own areas) is not the program's.
@@ -93,13 +95,20 @@ static void forget(uint64_t addr, uint64_t size)
  * not hold them in one entry), it forgets them and learns them again. */
 static void set_or_forget(uint64_t addr, uint64_t size, uint32_t state, uint32_t prot)
 {
-    if (size && !wm_registry_set_pages(addr, size, state, prot))
+    wm_region r;
+    if (!size) {                      /* nothing to go by: learn it again */
+        if (wm_registry_query(addr, &r))
+            forget(r.alloc_base, r.alloc_size);
+    } else if (!wm_registry_set_pages(addr, size, state, prot)) {
         forget(addr, size);
+    }
 }
 
-static void apply_alloc(uint64_t base, uint64_t size, uint32_t type, uint32_t prot)
+/* asked: the base the caller asked for (0: anywhere). MEM_COMMIT alone
+ * with no base reserves too, as on Windows. */
+static void apply_alloc(uint64_t asked, uint64_t base, uint64_t size, uint32_t type, uint32_t prot)
 {
-    if (type & MEM_RESERVE_T) {
+    if ((type & MEM_RESERVE_T) || ((type & MEM_COMMIT_T) && !asked)) {
         wm_alloc_desc d = { base, size, prot, MEM_PRIVATE, 0,
                             WM_KIND_FED };
         wm_page_run r = { base, size, MEM_COMMIT, prot };
@@ -118,6 +127,10 @@ static void apply_free(uint64_t base, uint64_t size, uint32_t type)
             forget(r.alloc_base, r.alloc_size);
         forget(base, size);
     } else if (type & MEM_DECOMMIT_T) {
+        /* Size 0 at the allocation's base decommits all of it (Wine hands
+         * the 0 back). */
+        if (!size && wm_registry_query(base, &r))
+            size = r.alloc_base + r.alloc_size - base;
         set_or_forget(base, size, MEM_RESERVE, 0);
     }
 }
@@ -142,7 +155,7 @@ void wm_model_apply(const struct wmt_call *c)
         bool ex = c->api == WMT_API_NtAllocateVirtualMemoryEx;
         uint32_t type = (uint32_t)c->arg[ex ? 3 : 4], prot = (uint32_t)c->arg[ex ? 4 : 5];
         if (self)
-            apply_alloc(c->out[0], c->out[1], type, prot);
+            apply_alloc(c->arg[1], c->out[0], c->out[1], type, prot);
         else
             forget(c->out[0], c->out[1]);   /* a real handle may name us: learn again */
         return;
@@ -285,6 +298,25 @@ static int answer_free(uint64_t page, const struct mbi *m, bool whole, wm_query 
 
 /* ---- the kernel as a witness ---- */
 
+/* Reserved pages of a view: committing through another view of the same
+ * SEC_RESERVE section commits them here too, without a call about this
+ * view. Only Wine knows; asked again each time (a rare query). */
+static bool ask_wine_again(const wm_region *r)
+{
+    return r->type == MEM_MAPPED && r->state == MEM_RESERVE;
+}
+
+/* Which answers the kernel must confirm: a guard page (it fires without a
+ * call), and what the model learned of Wine's own private memory (stacks
+ * whose guard moves down, Wine's internal frees). What the program
+ * allocated, protected and freed through the door, and the images and views
+ * Wine mapped (changed only through the door: the loader's
+ * NtProtectVirtualMemory), change no other way. */
+static bool needs_witness(const wm_region *r)
+{
+    return (r->protect & PAGE_GUARD) || (r->kind == WM_KIND_LEARNED && r->type == MEM_PRIVATE);
+}
+
 /* Wine maps a page accessible exactly when it is committed, not a guard
  * page and not PAGE_NOACCESS. Does the kernel agree over the region the
  * model is about to report (at most a few mappings: a longer region is
@@ -292,6 +324,8 @@ static int answer_free(uint64_t page, const struct mbi *m, bool whole, wm_query 
  * SEC_RESERVE view whole. */
 static bool kernel_agrees(const wm_region *r)
 {
+    if (!needs_witness(r))
+        return true;
     bool want = r->state == MEM_COMMIT && !(r->protect & PAGE_GUARD) && (r->protect & 0xff) != PAGE_NOACCESS;
     if (!want && r->type == MEM_MAPPED)
         return true;
@@ -315,7 +349,8 @@ static int oracle(uint64_t page, bool whole, wm_query *q)
     if (!wm_nt_real[WM_NT_QUERY] || page < 0x10000)
         return WM_ORACLE_NONE;
     wm_region r;
-    if (wm_registry_query(page, &r) && (!WM_KIND_IS_FOREIGN(r.kind) || kernel_agrees(&r)))
+    if (wm_registry_query(page, &r) &&
+        (!WM_KIND_IS_FOREIGN(r.kind) || (!ask_wine_again(&r) && kernel_agrees(&r))))
         return WM_ORACLE_REGISTRY;
     struct mbi m;
     if (!wine_query(page, &m))
@@ -343,8 +378,13 @@ uint32_t wm_model_windows_old(const struct wmt_call *c)
 
 void wm_model_init(void)
 {
-    if (wm_cfg.wine && wm_cfg.mode == WMT_MODE_NATIVE)
+    if (wm_cfg.wine && wm_cfg.mode == WMT_MODE_NATIVE) {
         wm_query_set_oracle(oracle);
+        /* Served queries run inside Wine's system call, which Wine ends
+         * with STATUS_ACCESS_VIOLATION when a buffer faults, as its own
+         * query does: no need to pay process_vm_writev for the copy. */
+        wm_query_set_direct_io(true);
+    }
 }
 
 void wm_model_after_fork(void)

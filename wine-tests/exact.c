@@ -52,6 +52,28 @@ static void reserve_cycle(void)
            "MEM_FREE, NULL\n", (unsigned)m.State, m.AllocationBase);
 }
 
+/* MEM_COMMIT alone with no address reserves and commits in one; a decommit
+ * of size 0 at the base decommits the whole allocation. */
+static void commit_only(void)
+{
+    wt_section("commit_only");
+    MEMORY_BASIC_INFORMATION m;
+    char *p = VirtualAlloc(NULL, 0x20000, MEM_COMMIT, PAGE_READWRITE);
+    if (!ok(p != NULL, "commit: error %u\n", (unsigned)GetLastError()))
+        return;
+    if (wt_query(p + 0x3000, &m))
+        ok(m.State == MEM_COMMIT && m.AllocationBase == p && m.RegionSize == 0x1d000 &&
+           m.AllocationProtect == PAGE_READWRITE, "committed: State %#x AllocationBase %p RegionSize %#llx "
+           "AllocationProtect %#x, expected MEM_COMMIT, %p, 0x1d000, PAGE_READWRITE\n", (unsigned)m.State,
+           m.AllocationBase, (unsigned long long)m.RegionSize, (unsigned)m.AllocationProtect, p);
+    ok(VirtualFree(p, 0, MEM_DECOMMIT), "decommit all: error %u\n", (unsigned)GetLastError());
+    if (wt_query(p + 0x3000, &m))
+        ok(m.State == MEM_RESERVE && m.BaseAddress == p + 0x3000 && m.RegionSize == 0x1d000,
+           "decommitted: State %#x RegionSize %#llx, expected MEM_RESERVE, 0x1d000\n", (unsigned)m.State,
+           (unsigned long long)m.RegionSize);
+    ok(VirtualFree(p, 0, MEM_RELEASE), "release: error %u\n", (unsigned)GetLastError());
+}
+
 /* A page only read is the process's own zero-filled page to Windows:
  * valid, not shared (Linux maps its shared zero page there). */
 static void zero_page(void)
@@ -272,6 +294,7 @@ static void run_threads(int n)
 START_TEST(exact)
 {
     reserve_cycle();
+    commit_only();
     zero_page();
     views();
     filename_short();
