@@ -37,7 +37,11 @@ typedef struct wm_query {
  *                       whole also alloc_size/commit_size.
  * Pre of the oracle: page aligned, q zeroed. */
 enum { WM_ORACLE_NONE = 0, WM_ORACLE_REGISTRY = 1, WM_ORACLE_ANSWERED = 2 };
-typedef int (*wm_query_oracle_fn)(uint64_t page, bool whole, wm_query *q);
+struct wm_region;
+/* With WM_ORACLE_REGISTRY the oracle also fills *r with the registry's
+ * entry for the page, which then answers (a second lookup could find it
+ * gone: another thread's call may change the registry at any time). */
+typedef int (*wm_query_oracle_fn)(uint64_t page, bool whole, wm_query *q, struct wm_region *r);
 void wm_query_set_oracle(wm_query_oracle_fn fn);
 
 /* Describes the page containing addr of sp. self: sp is this process (the

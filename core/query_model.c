@@ -95,10 +95,10 @@ void wm_query_set_oracle(wm_query_oracle_fn fn)
     __atomic_store_n(&oracle, fn, __ATOMIC_RELEASE);
 }
 
-static int ask_oracle(uint64_t p, bool whole, wm_query *q)
+static int ask_oracle(uint64_t p, bool whole, wm_query *q, wm_region *r)
 {
     wm_query_oracle_fn fn = __atomic_load_n(&oracle, __ATOMIC_ACQUIRE);
-    return fn ? fn(p, whole, q) : WM_ORACLE_NONE;
+    return fn ? fn(p, whole, q, r) : WM_ORACLE_NONE;
 }
 
 static uint32_t rtype_of(const wm_region *r)
@@ -188,10 +188,11 @@ NTSTATUS wm_query_describe(wm_space *sp, bool self, uint64_t addr, bool whole, w
     uint64_t p = PG(addr);
     wm_region r;
     memset(q, 0, sizeof *q);
-    if (self && ask_oracle(p, whole, q) == WM_ORACLE_ANSWERED)
+    int said = self ? ask_oracle(p, whole, q, &r) : WM_ORACLE_NONE;
+    if (said == WM_ORACLE_ANSWERED)
         return STATUS_SUCCESS;
     memset(q, 0, sizeof *q);
-    if (self && wm_registry_query(p, &r)) {
+    if (said == WM_ORACLE_REGISTRY || (self && wm_registry_query(p, &r))) {
         from_registry(&r, q);
         if (r.type != MEM_PRIVATE && r.type) {
             cow_fixup(sp, q);
@@ -292,9 +293,10 @@ NTSTATUS wm_query_ws_page(wm_space *sp, bool self, uint64_t addr, uint64_t *flag
     bool private_reg = false;
     wm_query oq;
     memset(&oq, 0, sizeof oq);
-    if (self && ask_oracle(p, false, &oq) == WM_ORACLE_ANSWERED)
+    int said = self ? ask_oracle(p, false, &oq, &r) : WM_ORACLE_NONE;
+    if (said == WM_ORACLE_ANSWERED)
         return STATUS_SUCCESS;        /* free, or not the program's: not valid */
-    if (self && wm_registry_query(p, &r)) {
+    if (said == WM_ORACLE_REGISTRY || (self && wm_registry_query(p, &r))) {
         if (r.state != MEM_COMMIT || (r.protect & PAGE_GUARD))
             return STATUS_SUCCESS;
         prot = r.protect;
@@ -340,7 +342,7 @@ int wm_query_filename(wm_space *sp, bool self, uint64_t addr, char *path, size_t
     wm_region r;
     wm_query oq;
     memset(&oq, 0, sizeof oq);
-    if (self && ask_oracle(p, false, &oq) == WM_ORACLE_ANSWERED)
+    if (self && ask_oracle(p, false, &oq, &r) == WM_ORACLE_ANSWERED)
         return -ENOENT;
     if (self && wm_registry_query(p, &r) && r.type == MEM_PRIVATE)
         return -ENOENT;

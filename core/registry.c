@@ -353,6 +353,7 @@ size_t wm_registry_remove_range(uint64_t addr, uint64_t size)
         return 0;
     pthread_rwlock_wrlock(&lock);
     size_t n = remove_range_locked(addr, addr + size, NULL);
+    generation++;                 /* even if nothing was there: see registry.h */
     pthread_rwlock_unlock(&lock);
     return n;
 }

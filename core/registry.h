@@ -82,7 +82,9 @@ bool wm_registry_remove(uint64_t base);
 bool wm_registry_set_pages(uint64_t addr, uint64_t size, uint32_t state, uint32_t protect);
 
 /* Removes every foreign reservation overlapping [addr, addr+size) (winmem's
- * own stay); returns how many. */
+ * own stay); returns how many. Always advances the generation, even when
+ * nothing was there: the range changed, and a picture of it someone took
+ * before (wm_registry_replace's gen) must not be recorded. */
 size_t wm_registry_remove_range(uint64_t addr, uint64_t size);
 
 /* Records a whole allocation at once, replacing whatever overlapped it:

@@ -218,10 +218,46 @@ static uint32_t view_rtype(uint64_t base)
     return WM_RT_MAPPED_DATAFILE;
 }
 
+/* The last walk (under learn_lock): what to answer from when it could not
+ * be recorded. */
+static size_t walked_n;
+static wm_alloc_desc walked;
+
+/* Pre: learn_lock held, a walk in runs[0..walked_n). The answer for page
+ * from it, as the registry would give it (without the copy-on-write
+ * refinement, which needs a recorded view). */
+static int answer_walk(uint64_t page, bool whole, wm_query *q)
+{
+    uint64_t commit = 0;
+    const wm_page_run *hit = NULL;
+    for (size_t i = 0; i < walked_n; i++) {
+        if (runs[i].state == MEM_COMMIT)
+            commit += runs[i].size;
+        if (runs[i].addr <= page && page - runs[i].addr < runs[i].size)
+            hit = &runs[i];
+    }
+    if (!hit)
+        return WM_ORACLE_NONE;
+    q->base = page;
+    q->size = hit->addr + hit->size - page;
+    q->alloc_base = walked.base;
+    q->alloc_protect = walked.alloc_protect;
+    q->state = hit->state;
+    q->protect = hit->state == MEM_COMMIT ? hit->protect : 0;
+    q->type = walked.type;
+    q->region_type = walked.rtype ? walked.rtype
+                     : walked.type == MEM_IMAGE ? WM_RT_MAPPED_IMAGE
+                     : walked.type == MEM_MAPPED ? WM_RT_MAPPED_DATAFILE : WM_RT_PRIVATE;
+    if (whole)
+        q->alloc_size = walked.size, q->commit_size = commit;
+    return WM_ORACLE_ANSWERED;
+}
+
 /* Pre: learn_lock held; m is Wine's answer at an allocated address. Walks
  * the allocation from its base and records it whole. */
 static bool learn_allocation(const struct mbi *m)
 {
+    walked_n = 0;
     uint64_t gen = wm_registry_generation();
     struct mbi first, cur;
     if (!wine_query(m->alloc_base, &first) || first.alloc_base != m->alloc_base || first.state == MEM_FREE)
@@ -244,6 +280,7 @@ static bool learn_allocation(const struct mbi *m)
     wm_alloc_desc d = { m->alloc_base, a - m->alloc_base, first.alloc_prot, first.type, 0, WM_KIND_LEARNED };
     if (first.type == MEM_MAPPED)
         d.rtype = view_rtype(m->alloc_base);
+    walked = d, walked_n = n;
     return wm_registry_replace(&d, runs, n, gen);
 }
 
@@ -344,13 +381,12 @@ static bool kernel_agrees(const wm_region *r)
 }
 
 /* The oracle (core/query.h): make the registry hold the page, or answer. */
-static int oracle(uint64_t page, bool whole, wm_query *q)
+static int oracle(uint64_t page, bool whole, wm_query *q, wm_region *r)
 {
     if (!wm_nt_real[WM_NT_QUERY] || page < 0x10000)
         return WM_ORACLE_NONE;
-    wm_region r;
-    if (wm_registry_query(page, &r) &&
-        (!WM_KIND_IS_FOREIGN(r.kind) || (!ask_wine_again(&r) && kernel_agrees(&r))))
+    if (wm_registry_query(page, r) &&
+        (!WM_KIND_IS_FOREIGN(r->kind) || (!ask_wine_again(r) && kernel_agrees(r))))
         return WM_ORACLE_REGISTRY;
     struct mbi m;
     if (!wine_query(page, &m))
@@ -359,10 +395,19 @@ static int oracle(uint64_t page, bool whole, wm_query *q)
         forget(m.base, m.size);       /* whatever the model held there is gone */
         return answer_free(page, &m, whole, q);
     }
+    /* The picture is recorded only if no call changed the registry while
+     * Wine was walked (wm_registry_replace's generation). Under a storm of
+     * calls from other threads that may never happen: then this walk,
+     * Wine's answer a moment ago, answers this query unrecorded. */
     pthread_mutex_lock(&learn_lock);
-    bool ok = learn_allocation(&m);
+    int verdict = WM_ORACLE_NONE;
+    for (int tries = 0; tries < 4 && verdict == WM_ORACLE_NONE; tries++)
+        if (learn_allocation(&m) && wm_registry_query(page, r))
+            verdict = WM_ORACLE_REGISTRY;
+    if (verdict == WM_ORACLE_NONE)
+        verdict = answer_walk(page, whole, q);
     pthread_mutex_unlock(&learn_lock);
-    return ok ? WM_ORACLE_REGISTRY : WM_ORACLE_NONE;
+    return verdict;
 }
 
 uint32_t wm_model_windows_old(const struct wmt_call *c)
