@@ -49,6 +49,7 @@
  * the call record), Wine is asked with no registry lock held.
  */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include "shim.h"
 #include "model.h"
@@ -69,6 +70,10 @@ typedef long WM_MSABI (*query_fn)(void *, const void *, int, void *, size_t, siz
 struct mbi { uint64_t base, alloc_base; uint32_t alloc_prot, pad; uint64_t size; uint32_t state, prot, type, pad2; };
 
 static pthread_mutex_t learn_lock = PTHREAD_MUTEX_INITIALIZER;
+/* WINMEM_TEST_MODEL_SKEW=1 (tests only): commits are recorded
+ * PAGE_EXECUTE_READ whatever was asked, so check mode's second oracle has
+ * something to find (tests/e2e/shim_model.sh). */
+static bool skew;
 static wm_page_run runs[MAX_RUNS];      /* the walk's result, under learn_lock */
 
 static bool feeding(void)
@@ -111,11 +116,11 @@ static void apply_alloc(uint64_t asked, uint64_t base, uint64_t size, uint32_t t
     if ((type & MEM_RESERVE_T) || ((type & MEM_COMMIT_T) && !asked)) {
         wm_alloc_desc d = { base, size, prot, MEM_PRIVATE, 0,
                             WM_KIND_FED };
-        wm_page_run r = { base, size, MEM_COMMIT, prot };
+        wm_page_run r = { base, size, MEM_COMMIT, skew ? PAGE_EXECUTE_READ : prot };
         if (!wm_registry_replace(&d, &r, (type & MEM_COMMIT_T) ? 1 : 0, 0))
             forget(base, size);
     } else if (type & MEM_COMMIT_T) {
-        set_or_forget(base, size, MEM_COMMIT, prot);
+        set_or_forget(base, size, MEM_COMMIT, skew ? PAGE_EXECUTE_READ : prot);
     }
 }
 
@@ -423,6 +428,8 @@ uint32_t wm_model_windows_old(const struct wmt_call *c)
 
 void wm_model_init(void)
 {
+    const char *t = getenv("WINMEM_TEST_MODEL_SKEW");   /* start-up: getenv is safe here */
+    skew = t && t[0] == '1';
     if (wm_cfg.wine && wm_cfg.mode == WMT_MODE_NATIVE) {
         wm_query_set_oracle(oracle);
         /* Served queries run inside Wine's system call, which Wine ends
