@@ -237,6 +237,55 @@ static void filename_short(void)
        (unsigned)st);
 }
 
+/* The whole address space, region by region: every image is a module the
+ * program has loaded (a PE under Wine, an ELF natively), so nothing else —
+ * Wine's unix-side libraries, the C library's heap — shows as committed
+ * image memory a conservative collector would scan; and the walk advances
+ * with no gap or overlap. */
+static void walk(void)
+{
+    wt_section("walk");
+    char *a = NULL;
+    int bad = 0, regions = 0;
+    while (bad < 5 && regions < 100000) {
+        MEMORY_BASIC_INFORMATION m;
+        if (VirtualQuery(a, &m, sizeof m) != sizeof m)
+            break;                    /* the end of the user range */
+        regions++;
+        if (!ok(m.BaseAddress == a && m.RegionSize && !(m.RegionSize & 0xfff),
+                "at %p: BaseAddress %p RegionSize %#llx, expected %p and whole pages\n", a, m.BaseAddress,
+                (unsigned long long)m.RegionSize, a)) {
+            bad++;
+            break;
+        }
+        if (m.State != MEM_FREE && !ok((char *)m.AllocationBase <= a, "at %p: AllocationBase %p above it\n", a,
+                                      m.AllocationBase))
+            bad++;
+        if (m.Type == MEM_IMAGE) {
+            char magic[4] = "";
+#ifdef WT_NATIVE
+            memcpy(magic, m.AllocationBase, sizeof magic);   /* an ELF header: mapped readable */
+            int module = !memcmp(magic, "\177ELF", 4);
+#else
+            SIZE_T got = 0;
+            ReadProcessMemory(GetCurrentProcess(), m.AllocationBase, magic, sizeof magic, &got);
+            HMODULE h = NULL;
+            int module = got >= 2 && !memcmp(magic, "MZ", 2) &&
+                         GetModuleHandleExA(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS |
+                                            GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT, (LPCSTR)m.AllocationBase, &h);
+#endif
+            if (!ok(module, "at %p (%#llx bytes, State %#x Protect %#x): MEM_IMAGE whose AllocationBase %p is no "
+                    "module of the program\n", a, (unsigned long long)m.RegionSize, (unsigned)m.State,
+                    (unsigned)m.Protect, m.AllocationBase))
+                bad++;
+        }
+        if ((char *)m.BaseAddress + m.RegionSize < a)
+            break;
+        a = (char *)m.BaseAddress + m.RegionSize;
+    }
+    ok(regions > 10, "only %d regions walked\n", regions);
+}
+
 /* ---- stacks of new threads, several at once and after others exited ---- */
 static void check_own_stack(void)
 {
@@ -298,6 +347,7 @@ START_TEST(exact)
     zero_page();
     views();
     filename_short();
+    walk();
     wt_section("new_threads");
     for (int round = 0; round < 4; round++)
         run_threads(4);               /* later rounds may get earlier rounds' stacks */
