@@ -100,7 +100,7 @@ static void views(void)
 {
     static const char *const names[] = { "view_readonly", "view_readwrite", "view_writecopy",
         "view_writecopy_written", "view_execute_read", "view_execute_readwrite", "view_execute_writecopy",
-        "view_execute_writecopy_written", "view_protect_old", "pagefile_name", "kuser_shared" };
+        "view_execute_writecopy_written", "view_protect_old", "view_protect_old_written", "pagefile_name", "kuser_shared" };
     for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
         wt_skip_section(names[i], "file mappings (CreateFileMapping/MapViewOfFile) and KUSER_SHARED_DATA are not part of winmem");
 }
@@ -170,6 +170,28 @@ static void view_protect_old(void)
     CloseHandle(h);
 }
 
+/* The same on a copy-on-write page that was written: the query and the old
+ * protection VirtualProtect returns must tell one story. */
+static void view_protect_old_written(void)
+{
+    wt_section("view_protect_old_written");
+    HANDLE h = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 0x10000, NULL);
+    char *v = h ? MapViewOfFile(h, FILE_MAP_COPY, 0, 0, 0x10000) : NULL;
+    if (!ok(v != NULL, "view: error %u\n", (unsigned)GetLastError()))
+        return;
+    v[0x2000] = 1;
+    MEMORY_BASIC_INFORMATION m;
+    DWORD old = 0xdead;
+    if (wt_query(v + 0x2000, &m)) {
+        ok(VirtualProtect(v + 0x2000, 0x1000, PAGE_READONLY, &old), "VirtualProtect: error %u\n",
+           (unsigned)GetLastError());
+        ok(old == m.Protect, "written copy-on-write page: VirtualProtect's old protection %#x, but the query said %#x\n",
+           (unsigned)old, (unsigned)m.Protect);
+    }
+    UnmapViewOfFile(v);
+    CloseHandle(h);
+}
+
 /* A pagefile-backed view has no file: GetMappedFileName fails with
  * ERROR_FILE_INVALID. */
 static void names(void)
@@ -211,6 +233,7 @@ static void views(void)
     view_section("view_execute_writecopy_written", FILE_MAP_COPY | FILE_MAP_EXECUTE, PAGE_EXECUTE_WRITECOPY, 1,
                  PAGE_EXECUTE_READWRITE);
     view_protect_old();
+    view_protect_old_written();
     names();
     kuser_shared();
 }
