@@ -249,6 +249,14 @@ static void test_foreign_replace(void)
     CU_ASSERT_FALSE(wm_registry_replace(&d, runs, 2, gen));
     CU_ASSERT_FALSE(wm_registry_query(b, &r));
 
+    /* A removal where nothing was still advances the generation: a picture
+     * taken before it (another thread's walk of Wine) is refused. */
+    gen = wm_registry_generation();
+    CU_ASSERT_EQUAL(wm_registry_remove_range(b + 0x100000, 0x10000), 0);
+    CU_ASSERT_FALSE(wm_registry_replace(&d, runs, 2, gen));
+    CU_ASSERT_TRUE(wm_registry_replace(&d, runs, 2, wm_registry_generation()));
+    CU_ASSERT_EQUAL(wm_registry_remove_range(b, 0x10000), 1);
+
     /* winmem's own entry wins: never replaced, never removed by range, and
      * it displaces the foreign entries it overlaps. */
     CU_ASSERT_TRUE_FATAL(wm_registry_add(b + 0x10000, 0x10000, PAGE_READWRITE, WM_KIND_PLAIN));
