@@ -128,8 +128,11 @@ static void apply_free(uint64_t base, uint64_t size, uint32_t type)
 {
     wm_region r;
     if (type & MEM_RELEASE_T) {
-        if (wm_registry_query(base, &r))
+        if (wm_registry_query(base, &r)) {
             forget(r.alloc_base, r.alloc_size);
+            if (base >= r.alloc_base && base + size <= r.alloc_base + r.alloc_size)
+                return;               /* the common case: one lookup, one removal */
+        }
         forget(base, size);
     } else if (type & MEM_DECOMMIT_T) {
         /* Size 0 at the allocation's base decommits all of it (Wine hands
