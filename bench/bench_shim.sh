@@ -4,7 +4,11 @@
 #     (trace mode) without stacks, with the Windows stack (16 frames);
 #  2. the native door with a 16-frame ELF stack vs calling libwinmem directly;
 #  3. Wine's VirtualQuery vs winmem's native VirtualQuery on the same kind of
-#     memory (64 KiB committed private read-write), as a ratio.
+#     memory (64 KiB committed private read-write), as a ratio;
+#  4. native mode under Wine: VirtualQuery on memory Wine allocated, answered
+#     from the shim's model, against plain Wine and trace mode (the same
+#     recording, Wine's answer); and what feeding the model adds to an
+#     allocation (VirtualAlloc+VirtualFree pairs, native vs trace mode).
 # Each figure is the median of 5 runs; the programs time their own loops.
 set -u
 BUILD=${BUILD:-build}
@@ -33,13 +37,18 @@ wineserver -p5 >/dev/null 2>&1    # keep one server for all runs
 plain=$(run5 pe X=1)
 s0=$(run5 pe WINMEM_STACK=0 WINMEM_OUTPUT="$OUT/b-%p.trace" LD_PRELOAD="$SHIM")
 s16=$(run5 pe WINMEM_STACK=16 WINMEM_OUTPUT="$OUT/b-%p.trace" LD_PRELOAD="$SHIM")
+nq=$(run5 pe WINMEM_MODE=native WINMEM_STACK=0 WINMEM_OUTPUT="$OUT/b-%p.trace" LD_PRELOAD="$SHIM")
+pa() { env "$@" timeout 300 wine $P/shim_probe.exe allocbench 20000; }
+aplain=$(run5 pa X=1)
+atrace=$(run5 pa WINMEM_STACK=0 WINMEM_OUTPUT="$OUT/b-%p.trace" LD_PRELOAD="$SHIM")
+anative=$(run5 pa WINMEM_MODE=native WINMEM_STACK=0 WINMEM_OUTPUT="$OUT/b-%p.trace" LD_PRELOAD="$SHIM")
 timeout 60 wineserver -w >/dev/null 2>&1  # not -k: another test run may share the prefix
 direct=$(run5 nat direct X=1)
 door16=$(run5 nat WINMEM_STACK=16 WINMEM_OUTPUT="$OUT/n-%p.trace" LD_PRELOAD="$SHIM")
 door0=$(run5 nat WINMEM_STACK=0 WINMEM_OUTPUT="$OUT/n-%p.trace" LD_PRELOAD="$SHIM")
 rmdir "$OUT" 2>/dev/null
 
-awk -v p="$plain" -v s0="$s0" -v s16="$s16" -v d="$direct" -v n16="$door16" -v n0="$door0" 'BEGIN {
+awk -v nq="$nq" -v ap="$aplain" -v at="$atrace" -v an="$anative" -v p="$plain" -v s0="$s0" -v s16="$s16" -v d="$direct" -v n16="$door16" -v n0="$door0" 'BEGIN {
     printf "shim: ns per VirtualQuery call, median of 5 runs of %d calls\n", '"$N"'
     printf "  %-46s %9s %11s %7s\n", "", "ns/call", "overhead", "ratio"
     printf "  %-46s %9.1f %11s %7s\n", "PE under plain Wine 8.0", p, "-", "1.00"
@@ -49,4 +58,6 @@ awk -v p="$plain" -v s0="$s0" -v s16="$s16" -v d="$direct" -v n16="$door16" -v n
     printf "  %-46s %9.1f %+9.1f ns %7.2f\n", "native door, no stack", n0, n0 - d, n0 / d
     printf "  %-46s %9.1f %+9.1f ns %7.2f   (target <= +150 ns)\n", "native door, ELF stack (16)", n16, n16 - d, n16 / d
     printf "  Wine VirtualQuery / winmem VirtualQuery (64 KiB RW private): %.1f / %.1f ns = %.2f\n", p, d, p / d
+    printf "  native mode under Wine, no stack (model answers) %9.1f %+9.1f ns %7.2f   (vs trace: %+.1f ns)\n", nq, nq - p, nq / p, nq - s0
+    printf "  alloc+free pair: plain %.1f, trace %.1f, native %.1f ns; feeding the model %+.1f ns per pair (target <= +200: two calls)\n", ap, at, an, an - at
 }'

@@ -295,7 +295,7 @@ static void jsonl_div(FILE *f, const struct wmt_divergence *d)
                "\"wine\":{\"base\":\"0x%llx\",\"size\":%llu,\"state\":\"%s\",\"protect\":\"%s\"},"
                "\"kernel\":{\"start\":\"0x%llx\",\"end\":\"0x%llx\",\"protect\":\"%s\"},"
                "\"winmem\":{\"state\":\"%s\",\"protect\":\"%s\"}}\n",
-            call_api_name(d->api), d->kind == WMT_DIV_NO_MAPPING ? "no_mapping" : "protect", d->tid,
+            call_api_name(d->api), d->kind == WMT_DIV_NO_MAPPING ? "no_mapping" : d->kind == WMT_DIV_MODEL ? "model" : "protect", d->tid,
             (unsigned long long)d->call_seq, (unsigned long long)d->address, (unsigned long long)d->wine_base,
             (unsigned long long)d->wine_size, wm_state_name(d->wine_state), wm_protect_name(d->wine_protect),
             (unsigned long long)d->vma_start, (unsigned long long)d->vma_end, wm_protect_name(d->kernel_protect),

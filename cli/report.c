@@ -341,7 +341,7 @@ static void print_divergences(tr_trace *t, FILE *f, const report_opts *o)
             fprintf(f, "\nCheck mode: no divergence between Wine's answers and the kernel.\n");
         return;
     }
-    fprintf(f, "\nCheck-mode divergences: %zu (Wine's answer contradicts the kernel)\n", t->ndivs);
+    fprintf(f, "\nCheck-mode divergences: %zu (Wine's answer contradicts the kernel or the calls it was given)\n", t->ndivs);
     for (size_t i = 0; i < t->ndivs && i < (o->brief ? 3u : 10u); i++) {
         const struct wmt_divergence *d = t->divs[i];
         fprintf(f, "  %s call %llu (thread %u) at 0x%llx: ", call_api_name(d->api),
@@ -349,10 +349,14 @@ static void print_divergences(tr_trace *t, FILE *f, const report_opts *o)
         if (d->kind == WMT_DIV_NO_MAPPING)
             fprintf(f, "Wine says %s %s, the kernel has nothing mapped\n", wm_state_name(d->wine_state),
                     wm_protect_name(d->wine_protect));
+        else if (d->kind == WMT_DIV_MODEL)
+            fprintf(f, "Wine says %s %s, the calls it was given set %s %s\n", wm_state_name(d->wine_state),
+                    wm_protect_name(d->wine_protect), wm_state_name(d->native_state),
+                    wm_protect_name(d->native_protect));
         else
             fprintf(f, "Wine says %s, the kernel's VMA [0x%llx-0x%llx) means %s\n", wm_protect_name(d->wine_protect),
                     (unsigned long long)d->vma_start, (unsigned long long)d->vma_end, wm_protect_name(d->kernel_protect));
-        if (d->native_state)
+        if (d->native_state && d->kind != WMT_DIV_MODEL)
             fprintf(f, "      winmem answers %s %s\n", wm_state_name(d->native_state), wm_protect_name(d->native_protect));
     }
     if (t->ndivs > 10 && !o->brief)

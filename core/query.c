@@ -13,9 +13,33 @@
 #include <string.h>
 #include "query.h"
 
+#ifndef STATUS_FILE_INVALID
+#define STATUS_FILE_INVALID ((NTSTATUS)0xC0000098)
+#endif
+
+static bool direct_io;
+
+void wm_query_set_direct_io(bool on)
+{
+    __atomic_store_n(&direct_io, on, __ATOMIC_RELAXED);
+}
+
 static NTSTATUS put(void *dst, const void *src, size_t len)
 {
+    if (__atomic_load_n(&direct_io, __ATOMIC_RELAXED)) {
+        memcpy(dst, src, len);
+        return STATUS_SUCCESS;
+    }
     return wm_self_write(dst, src, len) ? STATUS_SUCCESS : STATUS_ACCESS_VIOLATION;
+}
+
+static bool get(void *dst, const void *src, size_t len)
+{
+    if (__atomic_load_n(&direct_io, __ATOMIC_RELAXED)) {
+        memcpy(dst, src, len);
+        return true;
+    }
+    return wm_self_read(dst, src, len);
 }
 
 static NTSTATUS put_len(SIZE_T *ret, SIZE_T v)
@@ -86,7 +110,7 @@ static NTSTATUS working_set(wm_space *sp, bool self, void *buf, SIZE_T len, SIZE
     char *p = buf;
     size_t n = len / sizeof e;   /* a partial trailing entry is ignored */
     for (size_t i = 0; i < n; i++, p += sizeof e) {
-        if (!wm_self_read(&e, p, sizeof e))
+        if (!get(&e, p, sizeof e))
             return STATUS_ACCESS_VIOLATION;
         uint64_t flags;
         NTSTATUS st = wm_query_ws_page(sp, self, (uint64_t)(uintptr_t)e.VirtualAddress, &flags);
@@ -131,18 +155,23 @@ static size_t utf8_to_utf16(const char *s, WCHAR *out, size_t max)
 
 /* The name is the Linux path in Wine's NT form for host paths,
  * \??\unix\usr\lib\...: a Windows program can print and compare it, and
- * Wine's own path functions map it back. */
+ * Wine's own path functions map it back.
+ * Order as on Windows: the address is judged first (no file there:
+ * STATUS_INVALID_ADDRESS, whatever the length), then the length; a buffer
+ * too small for the name gets the size it needs in ReturnLength, with
+ * STATUS_INFO_LENGTH_MISMATCH when not even the header fits and
+ * STATUS_BUFFER_OVERFLOW otherwise. */
 static NTSTATUS filename(wm_space *sp, bool self, uint64_t addr, void *buf, SIZE_T len, SIZE_T *ret)
 {
     enum { MAXW = 4096 + 16 };
-    if (len < sizeof(MEMORY_SECTION_NAME))
-        return STATUS_INFO_LENGTH_MISMATCH;
     if (addr > wm_user_max())
         return STATUS_INVALID_PARAMETER;
     char path[4096 + 32];
     int e = wm_query_filename(sp, self, addr, path, sizeof path);
     if (e == -ESRCH)
         return STATUS_PROCESS_IS_TERMINATING;
+    if (e == -ENXIO)
+        return STATUS_FILE_INVALID;   /* GetMappedFileName: ERROR_FILE_INVALID */
     if (e != 0)
         return STATUS_INVALID_ADDRESS;
     static WCHAR prefix[] = { '\\', '?', '?', '\\', 'u', 'n', 'i', 'x' };
@@ -153,7 +182,9 @@ static NTSTATUS filename(wm_space *sp, bool self, uint64_t addr, void *buf, SIZE
     SIZE_T need = sizeof(MEMORY_SECTION_NAME) + (n + 1) * sizeof(WCHAR);
     if (len < need) {
         NTSTATUS st = put_len(ret, need);
-        return st != STATUS_SUCCESS ? st : STATUS_BUFFER_OVERFLOW;
+        if (st != STATUS_SUCCESS)
+            return st;
+        return len < sizeof(MEMORY_SECTION_NAME) ? STATUS_INFO_LENGTH_MISMATCH : STATUS_BUFFER_OVERFLOW;
     }
     MEMORY_SECTION_NAME h;
     h.SectionFileName.Length = (USHORT)(n * sizeof(WCHAR));

@@ -16,6 +16,12 @@
 #define PG(x) ((x) & ~(uint64_t)(wm_page_size() - 1))
 enum { MAX_STEPS = 256, PM_CHUNK = 512, MAX_COW_SCAN = 65536 };
 
+bool wm_wine_tmpmap(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    return b && strncmp(b + 1, "tmpmap-", 7) == 0 && strstr(path, "wine") != NULL;
+}
+
 static bool pm_copied(uint64_t pm)
 {
     return ((pm & WM_PM_PRESENT) && !(pm & WM_PM_FILE_SHARED)) || (pm & WM_PM_SWAPPED);
@@ -53,6 +59,41 @@ static NTSTATUS errno_status(int r)
     return r == -ESRCH ? STATUS_PROCESS_IS_TERMINATING : STATUS_ACCESS_DENIED;
 }
 
+static wm_query_oracle_fn oracle;
+
+void wm_query_set_oracle(wm_query_oracle_fn fn)
+{
+    __atomic_store_n(&oracle, fn, __ATOMIC_RELEASE);
+}
+
+static int ask_oracle(uint64_t p, bool whole, wm_query *q, wm_region *r)
+{
+    wm_query_oracle_fn fn = __atomic_load_n(&oracle, __ATOMIC_ACQUIRE);
+    return fn ? fn(p, whole, q, r) : WM_ORACLE_NONE;
+}
+
+static uint32_t rtype_of(const wm_region *r)
+{
+    if (r->rtype)
+        return r->rtype;
+    uint32_t t = r->type == MEM_IMAGE ? WM_RT_MAPPED_IMAGE : r->type == MEM_MAPPED ? WM_RT_MAPPED_DATAFILE : WM_RT_PRIVATE;
+    return t | (r->kind == WM_KIND_PHYSICAL ? WM_RT_MAPPED_PHYSICAL : 0);
+}
+
+/* A copy-on-write page of a view or image that was written is the
+ * process's own copy: Windows reports it PAGE_READWRITE (EXECUTE_READWRITE)
+ * and splits the region there. pagemap tells which pages were copied. */
+static void cow_fixup(wm_space *sp, wm_query *q)
+{
+    uint32_t base = q->protect & 0xff;
+    if (q->state != MEM_COMMIT || (base != PAGE_WRITECOPY && base != PAGE_EXECUTE_WRITECOPY))
+        return;
+    bool copied = false;
+    q->size = cow_run(sp, q->base, q->base + q->size, &copied) - q->base;
+    if (copied)
+        q->protect = (q->protect & ~0xffu) | (base == PAGE_WRITECOPY ? PAGE_READWRITE : PAGE_EXECUTE_READWRITE);
+}
+
 static void from_registry(const wm_region *r, wm_query *q)
 {
     q->base = r->base;
@@ -64,7 +105,7 @@ static void from_registry(const wm_region *r, wm_query *q)
     q->state = r->state;
     q->protect = r->state == MEM_COMMIT ? r->protect : 0;
     q->type = r->type ? r->type : MEM_PRIVATE;
-    q->region_type = WM_RT_PRIVATE | (r->kind == WM_KIND_PHYSICAL ? WM_RT_MAPPED_PHYSICAL : 0);
+    q->region_type = rtype_of(r);
     q->from_registry = true;
 }
 
@@ -114,8 +155,19 @@ NTSTATUS wm_query_describe(wm_space *sp, bool self, uint64_t addr, bool whole, w
     uint64_t p = PG(addr);
     wm_region r;
     memset(q, 0, sizeof *q);
-    if (self && wm_registry_query(p, &r)) {
+    int said = self ? ask_oracle(p, whole, q, &r) : WM_ORACLE_NONE;
+    if (said == WM_ORACLE_ANSWERED)
+        return STATUS_SUCCESS;
+    memset(q, 0, sizeof *q);
+    if (said == WM_ORACLE_REGISTRY || (self && wm_registry_query(p, &r))) {
         from_registry(&r, q);
+        if (r.type != MEM_PRIVATE && r.type) {
+            cow_fixup(sp, q);
+            /* A view's charge is its private copy-on-write pages (docs of
+             * WIN32_MEMORY_REGION_INFORMATION), not its committed pages. */
+            if (whole)
+                q->commit_size = commit_of(sp, r.alloc_base, r.alloc_base + r.alloc_size, true);
+        }
         return STATUS_SUCCESS;
     }
     wm_vma v;
@@ -204,10 +256,17 @@ NTSTATUS wm_query_ws_page(wm_space *sp, bool self, uint64_t addr, uint64_t *flag
     *flags = 0;
     if (p > wm_user_max())
         return STATUS_SUCCESS;
-    if (self && wm_registry_query(p, &r)) {
+    bool private_reg = false;
+    wm_query oq;
+    memset(&oq, 0, sizeof oq);
+    int said = self ? ask_oracle(p, false, &oq, &r) : WM_ORACLE_NONE;
+    if (said == WM_ORACLE_ANSWERED)
+        return STATUS_SUCCESS;        /* free, or not the program's: not valid */
+    if (said == WM_ORACLE_REGISTRY || (self && wm_registry_query(p, &r))) {
         if (r.state != MEM_COMMIT || (r.protect & PAGE_GUARD))
             return STATUS_SUCCESS;
         prot = r.protect;
+        private_reg = r.type == MEM_PRIVATE;
     } else {
         wm_vma v;
         int e = wm_vma_find(sp, p, &v, NULL, 0);
@@ -232,6 +291,10 @@ NTSTATUS wm_query_ws_page(wm_space *sp, bool self, uint64_t addr, uint64_t *flag
      * copy-on-write with a fork relative (not "mapped exactly once"). Linux
      * tells 1 from more than 1 mappings, not the count: >1 reads as 2. */
     bool shared = (pm & WM_PM_FILE_SHARED) || !(pm & WM_PM_EXCLUSIVE);
+    /* Private memory a Windows program allocated is never shared (no fork):
+     * a page only read maps the kernel's zero page, which is not exclusive. */
+    if (private_reg)
+        shared = false;
     uint64_t share_count = shared ? ((pm & WM_PM_EXCLUSIVE) ? 1 : 2) : 0;
     bool large = page_size > wm_page_size() || wm_pagemap_huge(sp, p);
     *flags = 1 | share_count << 1 | (uint64_t)(prot & 0x7ff) << 4 | (uint64_t)shared << 15 |
@@ -243,16 +306,24 @@ int wm_query_filename(wm_space *sp, bool self, uint64_t addr, char *path, size_t
 {
     uint64_t p = PG(addr), is, ie;
     wm_region r;
-    if (self && wm_registry_query(p, &r))
+    wm_query oq;
+    memset(&oq, 0, sizeof oq);
+    if (self && ask_oracle(p, false, &oq, &r) == WM_ORACLE_ANSWERED)
         return -ENOENT;
+    if (self && wm_registry_query(p, &r) && r.type == MEM_PRIVATE)
+        return -ENOENT;
+    if (self && wm_registry_query(p, &r) && (r.rtype & WM_RT_MAPPED_PAGEFILE))
+        return -ENXIO;
     if (wm_image_find(sp, p, &is, &ie, path, size) == 0)
         return path[0] == '/' ? 0 : -ENOENT;
     wm_vma v;
     int e = wm_vma_find(sp, p, &v, path, size);
     if (e != 0)
         return e;
-    if (v.start > p || !v.inode || wm_view_pagefile_backed(&v) || path[0] != '/')
+    if (v.start > p || !v.inode || path[0] != '/')
         return -ENOENT;
+    if (wm_view_pagefile_backed(&v) || wm_wine_tmpmap(path))
+        return -ENXIO;
     size_t n = strlen(path), k = strlen(" (deleted)");
     if (n > k && strcmp(path + n - k, " (deleted)") == 0)
         path[n - k] = 0;

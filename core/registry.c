@@ -15,6 +15,11 @@
  * the lock. For the same reason, run arrays that outgrow their inline space
  * come from mmap (async-signal-safe), never malloc: the handler may have to
  * split a run when it disarms one page.
+ *
+ * Memory: entries come from a slab of mmap'd pages and the two arrays from
+ * mmap too, never malloc. In a Wine process the shim's model (shim/model.c)
+ * feeds the registry from inside Wine's system calls, where the program's
+ * heap is not ours to take locks in.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -42,10 +47,13 @@ typedef struct res {
     uint32_t alloc_protect, kind;
     uint32_t nruns, cap;
     run *runs;                   /* inl, or an mmap of cap runs */
-    run inl[INLINE_RUNS];        /* the first two share the header's cache line */
+    uint32_t type, rtype;        /* MEM_* type (0: MEM_PRIVATE), RegionType bits (0: derived) */
+    run inl[INLINE_RUNS];
 } __attribute__((aligned(64))) res;
 
 static pthread_rwlock_t lock;
+static uint64_t generation;      /* bumped by every change (under the write lock) */
+static res *free_list;           /* entries to reuse, linked through ->runs */
 static uint64_t *bases;          /* sorted; bases[i] == ents[i]->base */
 static res **ents;
 static size_t count, capacity;
@@ -135,11 +143,114 @@ static bool ensure_cap(res *r, uint32_t need)
     return true;
 }
 
+/* Pre: write lock held. A slab of 64 KiB of entries at a time. */
+static res *new_res(void)
+{
+    if (!free_list) {
+        size_t bytes = 65536, n = bytes / sizeof(res);
+        res *slab = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (slab == MAP_FAILED)
+            return NULL;
+        for (size_t i = 0; i < n; i++) {
+            slab[i].runs = (run *)free_list;
+            free_list = &slab[i];
+        }
+    }
+    res *r = free_list;
+    free_list = (res *)r->runs;
+    memset(r, 0, sizeof *r);
+    return r;
+}
+
+/* Pre: write lock held. */
 static void free_res(res *r)
 {
     if (r->runs != r->inl)
         munmap(r->runs, r->cap * sizeof(run));
-    free(r);
+    r->runs = (run *)free_list;
+    free_list = r;
+}
+
+/* Pre: write lock held. Doubles both arrays (mmap: see the top). */
+static bool grow_arrays(void)
+{
+    size_t nc = capacity ? capacity * 2 : 512;
+    uint64_t *nb = mmap(NULL, nc * sizeof *nb, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    res **ne = mmap(NULL, nc * sizeof *ne, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (nb == MAP_FAILED || ne == MAP_FAILED) {
+        if (nb != MAP_FAILED)
+            munmap(nb, nc * sizeof *nb);
+        if (ne != MAP_FAILED)
+            munmap(ne, nc * sizeof *ne);
+        return false;
+    }
+    if (capacity) {
+        memcpy(nb, bases, count * sizeof *nb);
+        memcpy(ne, ents, count * sizeof *ne);
+        munmap(bases, capacity * sizeof *bases);
+        munmap(ents, capacity * sizeof *ents);
+    }
+    bases = nb, ents = ne, capacity = nc;
+    return true;
+}
+
+/* Pre: write lock held. Inserts a fresh all-reserved entry; NULL when out
+ * of memory or when it would overlap another. */
+static res *insert_locked(uint64_t base, uint64_t size, uint32_t alloc_protect, uint32_t kind)
+{
+    ptrdiff_t i = count ? find_le(base + size - 1) : -1;
+    if (i >= 0 && ents[i]->base + ents[i]->size > base)
+        return NULL;
+    if (count == capacity && !grow_arrays())
+        return NULL;
+    res *r = new_res();
+    if (!r)
+        return NULL;
+    r->base = base;
+    r->size = size;
+    r->alloc_protect = alloc_protect;
+    r->kind = kind;
+    r->runs = r->inl;
+    r->cap = INLINE_RUNS;
+    r->nruns = 1;
+    r->inl[0] = RUN(0, 0);
+    size_t at = (size_t)(find_le(base) + 1);
+    memmove(&bases[at + 1], &bases[at], (count - at) * sizeof(*bases));
+    memmove(&ents[at + 1], &ents[at], (count - at) * sizeof(*ents));
+    bases[at] = base;
+    ents[at] = r;
+    count++;
+    generation++;
+    return r;
+}
+
+/* Pre: write lock held. */
+static void remove_at(size_t i)
+{
+    res *r = ents[i];
+    memmove(&bases[i], &bases[i + 1], (count - i - 1) * sizeof(*bases));
+    memmove(&ents[i], &ents[i + 1], (count - i - 1) * sizeof(*ents));
+    count--;
+    generation++;
+    free_res(r);
+}
+
+/* Pre: write lock held. Removes every foreign entry overlapping [lo, hi);
+ * *own (optional): set when one of winmem's own overlaps. */
+static size_t remove_range_locked(uint64_t lo, uint64_t hi, bool *own)
+{
+    size_t n = 0;
+    ptrdiff_t i = count ? find_le(hi - 1) : -1;
+    while (i >= 0 && ents[i]->base + ents[i]->size > lo) {
+        if (WM_KIND_IS_FOREIGN(ents[i]->kind)) {
+            remove_at((size_t)i);
+            n++;
+        } else if (own) {
+            *own = true;
+        }
+        i--;
+    }
+    return n;
 }
 
 /* Gives pages [p0, p1) the value info, keeping runs sorted and coalesced and
@@ -202,7 +313,8 @@ bool wm_registry_query(uint64_t addr, wm_region *out)
         out->alloc_protect = r->alloc_protect;
         out->state = (info & RUN_COMMIT) ? MEM_COMMIT : MEM_RESERVE;
         out->protect = info & ~RUN_COMMIT;
-        out->type = MEM_PRIVATE;
+        out->type = r->type ? r->type : MEM_PRIVATE;
+        out->rtype = r->rtype;
         out->kind = r->kind;
         found = true;
     }
@@ -212,62 +324,77 @@ bool wm_registry_query(uint64_t addr, wm_region *out)
 
 bool wm_registry_add(uint64_t base, uint64_t size, uint32_t alloc_protect, uint32_t kind)
 {
-    if (!size)
+    if (!size || base + size < base)
         return false;
-    res *r = aligned_alloc(_Alignof(res), sizeof(*r));
-    if (!r)
-        return false;
-    memset(r, 0, sizeof(*r));
-    r->base = base;
-    r->size = size;
-    r->alloc_protect = alloc_protect;
-    r->kind = kind;
-    r->runs = r->inl;
-    r->cap = INLINE_RUNS;
-    r->nruns = 1;
-    r->inl[0] = RUN(0, 0);
-
     pthread_rwlock_wrlock(&lock);
-    if (count == capacity) {
-        size_t nc = capacity ? capacity * 2 : 64;
-        uint64_t *nb = realloc(bases, nc * sizeof(*nb));
-        if (nb)
-            bases = nb;
-        res **ne = nb ? realloc(ents, nc * sizeof(*ne)) : NULL;
-        if (ne)
-            ents = ne;
-        if (!nb || !ne) {
-            pthread_rwlock_unlock(&lock);
-            free(r);
-            return false;
-        }
-        capacity = nc;
-    }
-    size_t at = (size_t)(find_le(base) + 1);
-    memmove(&bases[at + 1], &bases[at], (count - at) * sizeof(*bases));
-    memmove(&ents[at + 1], &ents[at], (count - at) * sizeof(*ents));
-    bases[at] = base;
-    ents[at] = r;
-    count++;
+    remove_range_locked(base, base + size, NULL);
+    bool ok = insert_locked(base, size, alloc_protect, kind) != NULL;
     pthread_rwlock_unlock(&lock);
-    return true;
+    return ok;
 }
 
 bool wm_registry_remove(uint64_t base)
 {
-    res *r = NULL;
+    bool found = false;
     pthread_rwlock_wrlock(&lock);
     ptrdiff_t i = count ? find_le(base) : -1;
     if (i >= 0 && bases[i] == base) {
-        r = ents[i];
-        memmove(&bases[i], &bases[i + 1], (count - (size_t)i - 1) * sizeof(*bases));
-        memmove(&ents[i], &ents[i + 1], (count - (size_t)i - 1) * sizeof(*ents));
-        count--;
+        remove_at((size_t)i);
+        found = true;
     }
     pthread_rwlock_unlock(&lock);
-    if (r)
-        free_res(r);
-    return r != NULL;
+    return found;
+}
+
+size_t wm_registry_remove_range(uint64_t addr, uint64_t size)
+{
+    if (!size || addr + size < addr)
+        return 0;
+    pthread_rwlock_wrlock(&lock);
+    size_t n = remove_range_locked(addr, addr + size, NULL);
+    generation++;                 /* even if nothing was there: see registry.h */
+    pthread_rwlock_unlock(&lock);
+    return n;
+}
+
+uint64_t wm_registry_generation(void)
+{
+    return __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
+}
+
+bool wm_registry_replace(const wm_alloc_desc *d, const wm_page_run *runs, size_t n, uint64_t gen)
+{
+    uint64_t mask = ((uint64_t)1 << page_shift) - 1;
+    if (!d->size || (d->base & mask) || (d->size & mask) || d->base + d->size < d->base)
+        return false;
+    bool ok = false;
+    pthread_rwlock_wrlock(&lock);
+    bool own = false;
+    if ((gen && generation != gen) || !WM_KIND_IS_FOREIGN(d->kind))
+        goto out;
+    remove_range_locked(d->base, d->base + d->size, &own);
+    if (own)
+        goto out;
+    res *r = insert_locked(d->base, d->size, d->alloc_protect, d->kind);
+    if (!r)
+        goto out;
+    r->type = d->type;
+    r->rtype = d->rtype;
+    ok = true;
+    for (size_t i = 0; i < n && ok; i++) {
+        uint64_t a = runs[i].addr & ~mask, e = (runs[i].addr + runs[i].size + mask) & ~mask;
+        if (a < d->base || e > d->base + d->size || a >= e)
+            continue;
+        uint32_t info = runs[i].state == MEM_COMMIT ? (RUN_COMMIT | (runs[i].protect & 0x7ff)) : 0;
+        ok = set_range(r, (a - d->base) >> page_shift, (e - d->base) >> page_shift, info);
+    }
+    if (!ok) {
+        ptrdiff_t i = find_le(d->base);
+        remove_at((size_t)i);
+    }
+out:
+    pthread_rwlock_unlock(&lock);
+    return ok;
 }
 
 bool wm_registry_set_pages(uint64_t addr, uint64_t size, uint32_t state, uint32_t protect)
@@ -285,6 +412,8 @@ bool wm_registry_set_pages(uint64_t addr, uint64_t size, uint32_t state, uint32_
     res *r = count ? find_res(addr) : NULL;
     if (r && end - r->base <= r->size)
         ok = set_range(r, (addr - r->base) >> page_shift, (end - r->base) >> page_shift, info);
+    if (ok)
+        generation++;
     pthread_rwlock_unlock(&lock);
     return ok;
 }
@@ -301,6 +430,7 @@ bool wm_registry_disarm_guard(uint64_t addr, uint32_t *protect)
             set_range(r, p, p + 1, info & ~(uint32_t)PAGE_GUARD)) {
             *protect = info & ~(RUN_COMMIT | PAGE_GUARD);
             cleared = true;
+            generation++;
         }
     }
     pthread_rwlock_unlock(&lock);

@@ -20,7 +20,12 @@
 enum {
     WM_KIND_PLAIN    = 0,
     WM_KIND_PHYSICAL = 1,   /* MEM_RESERVE | MEM_PHYSICAL: an AWE window */
+    /* Foreign entries: allocations someone else made (Wine), which the
+     * shim's model records. winmem's own entries always win over them. */
+    WM_KIND_FED      = 2,   /* recorded from the calls that made it */
+    WM_KIND_LEARNED  = 3,   /* read off Wine's bookkeeping (its query) */
 };
+#define WM_KIND_IS_FOREIGN(k) ((k) >= WM_KIND_FED)
 
 /* The Windows view of the run of pages that starts at a queried address. */
 typedef struct wm_region {
@@ -33,16 +38,36 @@ typedef struct wm_region {
     uint32_t alloc_protect;   /* PAGE_* given at reservation, incl. GUARD/NOCACHE */
     uint32_t state;           /* MEM_COMMIT or MEM_RESERVE */
     uint32_t protect;         /* PAGE_* now (with PAGE_GUARD while armed); 0 if reserved */
-    uint32_t type;            /* MEM_PRIVATE */
+    uint32_t type;            /* MEM_PRIVATE, MEM_MAPPED or MEM_IMAGE */
+    uint32_t rtype;           /* MEMORY_REGION_INFORMATION.RegionType bits; 0: derive from type */
     uint32_t kind;            /* WM_KIND_* */
 } wm_region;
+
+/* An allocation someone else made (Wine, in the shim's native mode), as
+ * wm_registry_replace records it. */
+typedef struct wm_alloc_desc {
+    uint64_t base, size;      /* page aligned */
+    uint32_t alloc_protect;
+    uint32_t type;            /* MEM_PRIVATE, MEM_MAPPED, MEM_IMAGE */
+    uint32_t rtype;           /* RegionType bits, 0: derive from type */
+    uint32_t kind;            /* WM_KIND_* */
+} wm_alloc_desc;
+
+/* Pages [addr, addr+size) of such an allocation: MEM_COMMIT with protect, or
+ * MEM_RESERVE (protect ignored). */
+typedef struct wm_page_run {
+    uint64_t addr, size;
+    uint32_t state, protect;
+} wm_page_run;
 
 /* If addr lies in a winmem allocation, fills *out and returns true.
  * Pre: out != NULL. Target cost: < 100 ns, no system call. */
 bool wm_registry_query(uint64_t addr, wm_region *out);
 
 /* Adds a reservation [base, base+size) with every page MEM_RESERVE.
- * Pre: base 64 KiB aligned, size page aligned, no overlap with another entry.
+ * Foreign entries it overlaps are dropped (winmem's own allocation is the
+ * truth there). Pre: base 64 KiB aligned, size page aligned, no overlap with
+ * another of winmem's own entries.
  * Returns false only when out of memory. */
 bool wm_registry_add(uint64_t base, uint64_t size, uint32_t alloc_protect, uint32_t kind);
 
@@ -55,6 +80,24 @@ bool wm_registry_remove(uint64_t base);
  * are not kept). Returns false if the range is not inside a single
  * reservation, or (nothing changed then) when out of memory. */
 bool wm_registry_set_pages(uint64_t addr, uint64_t size, uint32_t state, uint32_t protect);
+
+/* Removes every foreign reservation overlapping [addr, addr+size) (winmem's
+ * own stay); returns how many. Always advances the generation, even when
+ * nothing was there: the range changed, and a picture of it someone took
+ * before (wm_registry_replace's gen) must not be recorded. */
+size_t wm_registry_remove_range(uint64_t addr, uint64_t size);
+
+/* Records a whole allocation at once, replacing whatever overlapped it:
+ * every page MEM_RESERVE, then runs[0..n) applied in order (runs outside the
+ * allocation are ignored). d->kind must be foreign; winmem's own entries
+ * are never replaced (false then). gen: 0, or a wm_registry_generation() value read
+ * before the caller looked at the allocation — if anything changed the
+ * registry since, nothing is recorded (the caller's picture may be stale).
+ * Returns true when recorded. Never allocates with malloc. */
+bool wm_registry_replace(const wm_alloc_desc *d, const wm_page_run *runs, size_t n, uint64_t gen);
+
+/* A counter that every change to the registry increases. */
+uint64_t wm_registry_generation(void);
 
 /* Clears PAGE_GUARD on the page containing addr if it is armed there, and
  * reports the protection that remains in *protect. Async-signal-safe: called

@@ -9,6 +9,13 @@
  * write-protects watched pages; the reservations are remembered below), so
  * those are never reported. What the kernel does know: whether the page is mapped
  * at all, and whether it is readable / writable.
+ *
+ * The second oracle is what Wine was asked to do: the model (shim/model.c)
+ * records every allocation, protection change and free of the program
+ * through Wine's door. Where it holds the page from those calls, Wine's
+ * state must be the state they set, and a committed page's protection the
+ * one they set — except PAGE_GUARD, which a touch clears without a call
+ * (the model keeps it armed). A contradiction is a WMT_DIV_MODEL record.
  */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -16,6 +23,7 @@
 #include <string.h>
 #include "shim.h"
 #include "internal.h"
+#include "model.h"
 
 /* Write-watch reservations of this process: a fixed lock-free table, since
  * this runs inside Wine's system calls (no malloc, no locks). A slot is free
@@ -24,11 +32,13 @@
 #define WW_SLOTS 256
 static struct { _Atomic uint64_t base, end; } ww[WW_SLOTS];
 static _Atomic bool ww_overflow;
+static _Atomic bool ww_used;          /* a write-watch reservation was ever noted */
 
 void wm_check_note_alloc(uint64_t base, uint64_t size, uint32_t type)
 {
     if (!(type & MEM_WRITE_WATCH) || !size)
         return;
+    atomic_store(&ww_used, true);
     for (int i = 0; i < WW_SLOTS; i++) {
         uint64_t expect = 0;
         if (atomic_compare_exchange_strong(&ww[i].base, &expect, UINT64_MAX)) {
@@ -42,11 +52,15 @@ void wm_check_note_alloc(uint64_t base, uint64_t size, uint32_t type)
 
 void wm_check_note_free(uint64_t base, uint32_t type)
 {
-    if (!(type & MEM_RELEASE))
+    /* Every free of every mode comes here: a plain load per slot first (a
+     * locked compare-exchange on all 256 cost ~5 us a free), and nothing at
+     * all before the first write-watch reservation. */
+    if (!(type & MEM_RELEASE) || !base || !atomic_load_explicit(&ww_used, memory_order_relaxed))
         return;
     for (int i = 0; i < WW_SLOTS; i++) {
         uint64_t expect = base;
-        if (base && atomic_compare_exchange_strong(&ww[i].base, &expect, UINT64_MAX)) {
+        if (atomic_load_explicit(&ww[i].base, memory_order_relaxed) == base &&
+            atomic_compare_exchange_strong(&ww[i].base, &expect, UINT64_MAX)) {
             atomic_store(&ww[i].end, 0);
             atomic_store(&ww[i].base, 0);
             return;
@@ -71,10 +85,52 @@ static uint32_t protect_of(uint32_t vma_flags)
     return wm_prot_from_vma(vma_flags, false);
 }
 
+static void record(uint16_t api, uint16_t kind, uint64_t seq, uint64_t page, const MEMORY_BASIC_INFORMATION *m,
+                   struct wmt_divergence *d)
+{
+    d->h.type = WMT_REC_DIVERGENCE;
+    d->h.size = sizeof *d;
+    d->api = api;
+    d->kind = kind;
+    d->tid = wm_gettid();
+    d->call_seq = seq;
+    d->address = page;
+    d->wine_base = (uintptr_t)m->BaseAddress;
+    d->wine_size = m->RegionSize;
+    d->wine_state = m->State;
+    d->wine_protect = m->Protect;
+    d->wine_type = m->Type;
+    wm_append(d, sizeof *d);
+}
+
+/* Does Wine's answer contradict the calls it was given? */
+static bool model_check(uint16_t api, uint64_t seq, uint64_t page, const MEMORY_BASIC_INFORMATION *m)
+{
+    uint32_t state, prot;
+    if (!wm_model_called_state(page, &state, &prot))
+        return false;
+    bool differs = m->State != state;
+    if (!differs && state == MEM_COMMIT) {
+        uint32_t wine = m->Protect;
+        differs = (wine & ~(uint32_t)PAGE_GUARD) != (prot & ~(uint32_t)PAGE_GUARD) ||
+                  ((wine & PAGE_GUARD) && !(prot & PAGE_GUARD));
+    }
+    if (!differs)
+        return false;
+    struct wmt_divergence d;
+    memset(&d, 0, sizeof d);
+    d.native_state = state;
+    d.native_protect = state == MEM_COMMIT ? prot : 0;
+    record(api, WMT_DIV_MODEL, seq, page, m, &d);
+    return true;
+}
+
 void wm_check_basic(uint16_t api, uint64_t seq, uint64_t addr, const void *answer)
 {
     MEMORY_BASIC_INFORMATION m;
     memcpy(&m, answer, sizeof m);      /* Wine just wrote it: valid, and copied before anything else */
+    if (model_check(api, seq, addr & ~0xfffULL, &m))
+        return;
     if (m.State != MEM_COMMIT || (m.Protect & PAGE_GUARD) || !wm_prot_base(m.Protect))
         return;
     uint64_t page = addr & ~0xfffULL;
@@ -104,18 +160,6 @@ void wm_check_basic(uint16_t api, uint64_t seq, uint64_t addr, const void *answe
         return;
     struct wmt_divergence d;
     memset(&d, 0, sizeof d);
-    d.h.type = WMT_REC_DIVERGENCE;
-    d.h.size = sizeof d;
-    d.api = api;
-    d.kind = kind;
-    d.tid = wm_gettid();
-    d.call_seq = seq;
-    d.address = page;
-    d.wine_base = (uintptr_t)m.BaseAddress;
-    d.wine_size = m.RegionSize;
-    d.wine_state = m.State;
-    d.wine_protect = m.Protect;
-    d.wine_type = m.Type;
     if (mapped) {
         d.vma_start = v.start, d.vma_end = v.end;
         d.vma_prot = (uint32_t)have;
@@ -125,5 +169,5 @@ void wm_check_basic(uint16_t api, uint64_t seq, uint64_t addr, const void *answe
     size_t ret;
     if (wm_core_query((void *)(intptr_t)-1, (const void *)page, 0, &n, sizeof n, &ret) == 0)
         d.native_state = n.State, d.native_protect = n.Protect;
-    wm_append(&d, sizeof d);
+    record(api, kind, seq, page, &m, &d);
 }

@@ -21,6 +21,7 @@
 #include <dlfcn.h>
 #include <string.h>
 #include "door.h"
+#include "model.h"
 #include "winmem/memory.h"
 
 /* The exported API, one line each: name, what it returns, which argument
@@ -129,6 +130,7 @@ void wm_native_init(void)
         void *p = dlsym(RTLD_NEXT, names[i]);
         target[i] = p ? p : internal[i];
     }
+    wm_model_init();
 }
 
 static void *get(int i)

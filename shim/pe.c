@@ -45,19 +45,11 @@ static unsigned misses;
 
 struct mbi { uint64_t base, alloc_base; uint32_t alloc_prot, pad; uint64_t size; uint32_t state, prot, type, pad2; };
 
-static bool real_query(uint64_t addr, int cls, void *buf, size_t len)
-{
-    void *q = wm_nt_real[WM_NT_QUERY];
-    size_t ret = 0;
-    return q && wm_wine_conv != WM_CONV_NONE &&
-           wm_nt_call(q, (uint64_t)-1, addr, (uint32_t)cls, (uintptr_t)buf, len, (uintptr_t)&ret) == 0;
-}
-
 /* Headers of a mapped image, checked before use. */
 static bool read_image(uint64_t base, uint64_t *size, uint32_t *pdata, uint32_t *npdata)
 {
     struct mbi m;
-    if (!real_query(base, 0, &m, sizeof m) || m.state != 0x1000 || m.type != 0x1000000)
+    if (!wm_wine_query_self(base, 0, &m, sizeof m) || m.state != 0x1000 || m.type != 0x1000000)
         return false;
     wm_pe pe;
     uint32_t rva, sz;
@@ -75,7 +67,7 @@ static void image_name(uint64_t base, char *out, size_t outsz)
     /* MEMORY_SECTION_NAME: UNICODE_STRING then the characters. */
     uint64_t buf[(16 + 1024) / 8];
     out[0] = 0;
-    if (!real_query(base, 2, buf, sizeof buf))
+    if (!wm_wine_query_self(base, 2, buf, sizeof buf))
         return;
     uint16_t len = (uint16_t)(buf[0] & 0xffff);
     const uint16_t *w = (const uint16_t *)(uintptr_t)buf[1];
@@ -132,7 +124,7 @@ static void add_locked(uint64_t base)
 void wm_pe_note_image(uint64_t addr)
 {
     struct mbi m;
-    if (!real_query(addr, 0, &m, sizeof m) || m.type != 0x1000000)
+    if (!wm_wine_query_self(addr, 0, &m, sizeof m) || m.type != 0x1000000)
         return;
     pthread_mutex_lock(&lock);
     add_locked(m.alloc_base);
@@ -147,7 +139,7 @@ void wm_pe_scan(void)
     struct mbi m;
     pthread_mutex_lock(&lock);
     for (int guard = 0; guard < 100000 && a < 0x7fffffff0000ULL; guard++) {
-        if (!real_query(a, 0, &m, sizeof m) || !m.size)
+        if (!wm_wine_query_self(a, 0, &m, sizeof m) || !m.size)
             break;
         if (m.type == 0x1000000 && m.base == m.alloc_base)
             add_locked(m.base);

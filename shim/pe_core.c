@@ -28,6 +28,7 @@
 #include <string.h>
 #include "shim.h"
 #include "wine_abi.h"
+#include "model.h"
 #include "prim.h"
 
 #define MEM_IMAGE_T 0x1000000u
@@ -49,14 +50,6 @@ static uint64_t ldr_checked;          /* the Ldr address Wine last said is reada
 
 void *wm_nt_query_process;            /* Wine's NtQueryInformationProcess (shim/wine.c) */
 
-static bool real_query(uint64_t addr, struct mbi *m)
-{
-    void *q = wm_nt_real[WM_NT_QUERY];
-    size_t ret = 0;
-    return q && wm_wine_conv != WM_CONV_NONE &&
-           wm_nt_call(q, (uint64_t)-1, addr, 0, (uintptr_t)m, sizeof *m, (uintptr_t)&ret) == 0;
-}
-
 /* The loader list's head links (TEB+0x60 → PEB, PEB+0x18 → Ldr, the
  * in-load-order list head at Ldr+0x10). Both change when a module is added
  * at the end or removed; {0,0} before the loader set the list up. The Ldr
@@ -72,7 +65,7 @@ static void ldr_mark(uint64_t out[2])
         return;
     if (ldr != __atomic_load_n(&ldr_checked, __ATOMIC_RELAXED)) {
         struct mbi m;
-        if (!real_query(ldr, &m) || m.state != 0x1000 || !(m.prot & 0xee) || (m.prot & 0x100) ||
+        if (!wm_wine_query_self(ldr, 0, &m, sizeof m) || m.state != 0x1000 || !(m.prot & 0xee) || (m.prot & 0x100) ||
             ldr + 0x20 > m.base + m.size) {
             out[0] = ldr;             /* unreadable: its address is the mark */
             return;
@@ -110,7 +103,7 @@ static void walk_locked(void)
     uint64_t a = 0x10000;
     struct mbi m;
     for (int guard = 0; guard < 200000 && a < 0x7fffffff0000ULL; guard++) {
-        if (!real_query(a, &m) || !m.size || m.base + m.size <= a)
+        if (!wm_wine_query_self(a, 0, &m, sizeof m) || !m.size || m.base + m.size <= a)
             break;
         if (m.type == MEM_IMAGE_T) {
             if (n && new_start[n - 1] == m.alloc_base && new_end[n - 1] == m.base)
@@ -172,6 +165,7 @@ void wm_pe_core_after_fork(void)
     pthread_mutex_init(&lock, NULL);
     __atomic_store_n(&walking, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&dirty, 1, __ATOMIC_SEQ_CST);
+    wm_model_after_fork();
 }
 
 /* Only views that are images matter: data views (MapViewOfFile in a loop)
@@ -182,7 +176,7 @@ bool wm_pe_core_view_is_image(void *process, uint64_t addr)
     struct mbi m;
     if (process != (void *)(intptr_t)-1)
         return true;
-    return !real_query(addr, &m) || m.type == MEM_IMAGE_T;
+    return !wm_wine_query_self(addr, 0, &m, sizeof m) || m.type == MEM_IMAGE_T;
 }
 
 void wm_pe_core_changed(void)

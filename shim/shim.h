@@ -149,6 +149,9 @@ void *wm_nt_wrapper(enum wm_conv conv, int idx) WM_HIDDEN;
 /* Calls a Wine unix-side Nt function with up to 6 arguments in the
  * recognised convention. Precondition: wm_wine_conv != WM_CONV_NONE. */
 long wm_nt_call(void *fn, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5) WM_HIDDEN;
+/* Wine's own NtQueryVirtualMemory on this process, class cls, unrecorded:
+ * true when it succeeded. false before a dispatcher was recognised. */
+bool wm_wine_query_self(uint64_t addr, int cls, void *buf, size_t len) WM_HIDDEN;
 /* The build's version label ("wine-10.0 (Debian 10.0~repack-6)") once
  * ntdll.so was seen, "" before or when it has none. */
 extern char wm_wine_version[64] WM_HIDDEN;

@@ -24,6 +24,7 @@
  */
 #include <string.h>
 #include "door.h"
+#include "model.h"
 
 typedef void *H;
 #define SELF ((H)(intptr_t)-1)
@@ -42,6 +43,14 @@ long wm_nt_call(void *fn, U a0, U a1, U a2, U a3, U a4, U a5)
 {
     const U a[10] = { a0, a1, a2, a3, a4, a5 };
     return call_real(fn, a);
+}
+
+bool wm_wine_query_self(uint64_t addr, int cls, void *buf, size_t len)
+{
+    void *q = wm_nt_real[WM_NT_QUERY];
+    size_t ret = 0;
+    return q && wm_wine_conv != WM_CONV_NONE &&
+           wm_nt_call(q, (uint64_t)-1, addr, (uint32_t)cls, (uintptr_t)buf, len, (uintptr_t)&ret) == 0;
 }
 
 /* ---- what every call shares ---- */
@@ -123,6 +132,8 @@ static long door_call(int idx, const U *args)
     c->ret = (uint64_t)(int64_t)dc.st;
     c->status = (uint32_t)dc.st;
     wm_call_end(c);
+    if (wm_cfg.mode != WMT_MODE_TRACE)
+        wm_model_apply(c);   /* native and check modes: what Windows would now record */
     wm_leave();
     if (dc.poll_awe)
         wm_awe_poll();

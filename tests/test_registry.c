@@ -216,6 +216,60 @@ static void test_huge_reservation(void)
     CU_ASSERT_TRUE(wm_registry_remove(b));
 }
 
+/* Foreign allocations (the shim's model of Wine's memory): recorded whole,
+ * replaced where they overlap, dropped by range, never over winmem's own;
+ * a stale generation records nothing. */
+static void test_foreign_replace(void)
+{
+    wm_region r;
+    uint64_t b = FAKE_BASE + 0x40000000ull;
+    wm_alloc_desc d = { b, 0x10000, PAGE_READWRITE, MEM_MAPPED, 0, WM_KIND_LEARNED };
+    wm_page_run runs[] = { { b, 0x10000, MEM_COMMIT, PAGE_WRITECOPY }, { b + 0x2000, 0x1000, MEM_COMMIT, PAGE_READONLY } };
+    CU_ASSERT_TRUE_FATAL(wm_registry_replace(&d, runs, 2, 0));
+    CU_ASSERT_TRUE(wm_registry_query(b + 0x2000, &r));
+    CU_ASSERT_EQUAL(r.type, MEM_MAPPED);
+    CU_ASSERT_EQUAL(r.protect, PAGE_READONLY);
+    CU_ASSERT_EQUAL(r.size, 0x1000);
+    CU_ASSERT_EQUAL(r.kind, WM_KIND_LEARNED);
+    CU_ASSERT_TRUE(wm_registry_query(b + 0x3000, &r));
+    CU_ASSERT_EQUAL(r.protect, PAGE_WRITECOPY);
+    CU_ASSERT_EQUAL(r.size, 0xd000);
+
+    /* A second, overlapping picture replaces the first entirely. */
+    wm_alloc_desc d2 = { b + 0x8000, 0x10000, PAGE_NOACCESS, MEM_PRIVATE, 0, WM_KIND_FED };
+    CU_ASSERT_TRUE_FATAL(wm_registry_replace(&d2, NULL, 0, 0));
+    CU_ASSERT_FALSE(wm_registry_query(b, &r));
+    CU_ASSERT_TRUE(wm_registry_query(b + 0x8000, &r));
+    CU_ASSERT_EQUAL(r.state, MEM_RESERVE);
+    CU_ASSERT_EQUAL(r.alloc_base, b + 0x8000);
+
+    /* Stale: the generation moved since it was read. */
+    uint64_t gen = wm_registry_generation();
+    CU_ASSERT_TRUE(wm_registry_set_pages(b + 0x8000, 0x1000, MEM_COMMIT, PAGE_READWRITE));
+    CU_ASSERT_FALSE(wm_registry_replace(&d, runs, 2, gen));
+    CU_ASSERT_FALSE(wm_registry_query(b, &r));
+
+    /* A removal where nothing was still advances the generation: a picture
+     * taken before it (another thread's walk of Wine) is refused. */
+    gen = wm_registry_generation();
+    CU_ASSERT_EQUAL(wm_registry_remove_range(b + 0x100000, 0x10000), 0);
+    CU_ASSERT_FALSE(wm_registry_replace(&d, runs, 2, gen));
+    CU_ASSERT_TRUE(wm_registry_replace(&d, runs, 2, wm_registry_generation()));
+    CU_ASSERT_EQUAL(wm_registry_remove_range(b, 0x10000), 1);
+
+    /* winmem's own entry wins: never replaced, never removed by range, and
+     * it displaces the foreign entries it overlaps. */
+    CU_ASSERT_TRUE_FATAL(wm_registry_add(b + 0x10000, 0x10000, PAGE_READWRITE, WM_KIND_PLAIN));
+    CU_ASSERT_TRUE(wm_registry_query(b + 0x8000, &r) == false);
+    CU_ASSERT_FALSE(wm_registry_replace(&d2, NULL, 0, 0));
+    CU_ASSERT_EQUAL(wm_registry_remove_range(b, 0x40000), 0);
+    CU_ASSERT_TRUE(wm_registry_query(b + 0x10000, &r));
+    CU_ASSERT_EQUAL(r.kind, WM_KIND_PLAIN);
+    CU_ASSERT_TRUE(wm_registry_replace(&d, runs, 2, 0));
+    CU_ASSERT_EQUAL(wm_registry_remove_range(b, 0x40000), 1);
+    CU_ASSERT_TRUE(wm_registry_remove(b + 0x10000));
+}
+
 void wm_register_tests(void)
 {
     CU_pSuite s = wm_suite("registry", NULL, NULL);
@@ -225,4 +279,5 @@ void wm_register_tests(void)
     WM_TEST(s, test_random_against_model);
     WM_TEST(s, test_many_reservations_sorted);
     WM_TEST(s, test_huge_reservation);
+    WM_TEST(s, test_foreign_replace);
 }

@@ -56,7 +56,7 @@ def shim_evidence(traces, prog, mode):
         total_calls += calls
         for d in divs:
             problems.append("divergence at %#x (%s): Wine said State %#x Protect %#x; kernel VMA %#x-%#x means "
-                            "Protect %#x" % (d["address"], "no mapping" if d["kind"] == 1 else "protection",
+                            "Protect %#x" % (d["address"], {1: "no mapping", 3: "against the calls"}.get(d["kind"], "protection"),
                                              d["wine_state"], d["wine_protect"], d["vma_start"], d["vma_end"],
                                              d["kernel_protect"]))
     if not hooked:

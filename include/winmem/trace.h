@@ -216,6 +216,8 @@ struct wmt_divergence {
 enum {
     WMT_DIV_NO_MAPPING = 1, /* Wine: committed and accessible; kernel: nothing mapped */
     WMT_DIV_PROTECT    = 2, /* Wine: committed; kernel: another access protection */
+    WMT_DIV_MODEL      = 3, /* Wine: a state or protection no call through its door set;
+                               native_state/native_protect: what those calls set (vma_* 0) */
 };
 
 /* LOST: records the shim dropped. */

@@ -10,6 +10,7 @@
  *   shim_probe forever      VirtualQuery until killed (for kill -9 tests)
  *   shim_probe badptr       VirtualQuery into an unwritable buffer
  *   shim_probe bench N      N VirtualQuery calls, prints ns per call
+ *   shim_probe allocbench N N VirtualAlloc+VirtualFree pairs, prints ns per pair
  *   shim_probe image        what a query says about the program's own image
  *                           (its .text and header, also through a real
  *                           handle) and about a DLL loaded and freed
@@ -229,6 +230,23 @@ static int loop(long n, int report)
     return 0;
 }
 
+/* allocbench N: N reserve+commit / release pairs of 64 KiB, ns per pair
+ * (bench/bench_shim.sh: what feeding native mode's model costs a call). */
+static int alloc_loop(long n)
+{
+    LARGE_INTEGER f, a, b;
+    QueryPerformanceFrequency(&f);
+    QueryPerformanceCounter(&a);
+    for (long i = 0; i < n; i++) {
+        char *p = VirtualAlloc(NULL, 0x10000, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+        if (!p || !VirtualFree(p, 0, MEM_RELEASE))
+            return 1;
+    }
+    QueryPerformanceCounter(&b);
+    printf("%.1f\n", (double)(b.QuadPart - a.QuadPart) * 1e9 / (double)f.QuadPart / (double)n);
+    return 0;
+}
+
 static int badptr(void)
 {
     /* A buffer Wine cannot write: Wine's handler turns the fault into
@@ -308,6 +326,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "forever")) return loop(-1, 0);
     if (!strcmp(cmd, "badptr")) return badptr();
     if (!strcmp(cmd, "bench")) return loop(n, 1);
+    if (!strcmp(cmd, "allocbench")) return alloc_loop(n);
 #ifdef WINELIB
     if (!strcmp(cmd, "mprotect")) return behind_back();
 #endif

@@ -196,7 +196,7 @@ static void rec(const struct wmt_rec *r, uint32_t tid, int pass)
         const struct wmt_divergence *d = (const void *)r;
         printf("div api=%s kind=%s seq=%" PRIu64 " addr=0x%" PRIx64 " wine_state=0x%x wine_protect=0x%x"
                " vma=0x%" PRIx64 "-0x%" PRIx64 " vma_prot=%u kernel_protect=0x%x native_state=0x%x native_protect=0x%x\n",
-               wmt_api_name(d->api), d->kind == WMT_DIV_NO_MAPPING ? "no-mapping" : "protect", d->call_seq,
+               wmt_api_name(d->api), d->kind == WMT_DIV_NO_MAPPING ? "no-mapping" : d->kind == WMT_DIV_MODEL ? "model" : "protect", d->call_seq,
                d->address, d->wine_state, d->wine_protect, d->vma_start, d->vma_end, d->vma_prot,
                d->kernel_protect, d->native_state, d->native_protect);
         break;
