@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "shim.h"
+#include "record.h"
 
 #define MAX_MODS 1024
 
@@ -219,7 +220,11 @@ void wm_stack_init(void)
     wm_modules_refresh();
     if (!wm_cfg.stack_depth)
         return;
+    /* libunwind makes its pipe while it loads: shim/fd.c moves it out of
+     * the program's range of descriptors. */
+    wm_fd_moving(true);
     void *h = dlopen("libunwind.so.8", RTLD_LAZY | RTLD_LOCAL);
+    wm_fd_moving(false);
     if (h)
         unw_backtrace_fn = (int (*)(void **, int))dlsym(h, "unw_backtrace");
     if (!unw_backtrace_fn)
@@ -303,7 +308,9 @@ uint32_t wm_stack_capture(bool wine_ctx)
     if (__atomic_load_n(&mods_stale, __ATOMIC_ACQUIRE) && __atomic_exchange_n(&mods_stale, 0, __ATOMIC_ACQ_REL))
         wm_modules_refresh();
     void *raw[64 + 8];
+    wm_fd_moving(true);               /* it remakes the pipe if a read fails */
     int got = unw_backtrace_fn(raw, depth + 8);
+    wm_fd_moving(false);
     for (int i = 0; i < got && n < depth + 1; i++) {
         uint64_t pc = (uint64_t)(uintptr_t)raw[i];
         if (pc >= shim_start && pc < shim_end)
