@@ -223,8 +223,9 @@ void report_print(tr_trace *t, FILE *f, const report_opts *o)
             h->flags & WMT_HF_UNIX ? ", unix layer (mmap & co.)" : "");
     char d1[32];
     fmt_ns(d1, sizeof d1, last > first && first != UINT64_MAX ? last - first : 0);
+    char endtxt[400];
     fprintf(f, "  calls     %llu in %zu threads over %s; %s\n", (unsigned long long)t->ncalls, t->nthreads, d1,
-            t->end ? "the program exited normally" : "no END record: the program was killed or is still running");
+            tr_end_text(t, endtxt, sizeof endtxt));
     if (t->cut[0])
         fprintf(f, "  WARNING   %s.\n            Everything before that point (%llu of %llu bytes) is reported below.\n",
                 t->cut, (unsigned long long)t->good_bytes, (unsigned long long)t->size);

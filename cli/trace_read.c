@@ -4,6 +4,7 @@
  * flipped and foreign files under AddressSanitizer.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "progress.h"
+#include "salvage.h"
 #include "trace_read.h"
 
 static void cut(tr_trace *t, uint64_t off, const char *fmt, ...)
@@ -28,13 +30,15 @@ static void cut(tr_trace *t, uint64_t off, const char *fmt, ...)
     va_end(ap);
 }
 
-static tr_thread *thread_get(tr_trace *t, uint32_t tid)
+/* A thread is its tid and, where the writer gives one, its serial: Linux
+ * hands a dead thread's tid to the next thread it makes. */
+static tr_thread *thread_get(tr_trace *t, uint32_t tid, uint32_t serial)
 {
     static __thread size_t last;   /* chunks are per thread: nearly always a hit */
-    if (last < t->nthreads && t->threads[last].tid == tid)
+    if (last < t->nthreads && t->threads[last].tid == tid && t->threads[last].serial == serial)
         return &t->threads[last];
     for (size_t i = 0; i < t->nthreads; i++)
-        if (t->threads[i].tid == tid)
+        if (t->threads[i].tid == tid && t->threads[i].serial == serial)
             return &t->threads[last = i];
     tr_thread *nt = realloc(t->threads, (t->nthreads + 1) * sizeof *nt);
     if (!nt)
@@ -42,14 +46,15 @@ static tr_thread *thread_get(tr_trace *t, uint32_t tid)
     t->threads = nt;
     memset(&nt[t->nthreads], 0, sizeof *nt);
     nt[t->nthreads].tid = tid;
+    nt[t->nthreads].serial = serial;
     nt[t->nthreads].first_ns = UINT64_MAX;
     last = t->nthreads;
     return &nt[t->nthreads++];
 }
 
-static bool add_call(tr_trace *t, const struct wmt_call *c)
+static bool add_call(tr_trace *t, const struct wmt_call *c, uint32_t serial)
 {
-    tr_thread *th = thread_get(t, c->tid);
+    tr_thread *th = thread_get(t, c->tid, serial);
     /* seq is dense per thread; a value far beyond anything this file could
      * hold is damage, not a reason to allocate gigabytes. */
     if (!th || c->seq == 0 || c->seq > t->size / 8 + (1u << 20))
@@ -154,17 +159,24 @@ static bool add_div(tr_trace *t, const struct wmt_divergence *d)
     return true;
 }
 
-/* One record; false when it does not hold together (counted as skipped). */
-static bool record(tr_trace *t, const struct wmt_rec *r)
+static bool is_stop(uint32_t reason)
+{
+    return reason == WMT_LOST_WRITE || reason == WMT_LOST_DESCRIPTOR || reason == WMT_LOST_SIZE ||
+           reason == WMT_LOST_NOSPACE;
+}
+
+/* One record; false when it does not hold together (counted as skipped).
+ * serial: the writer thread's, from its chunk (0 in older traces). */
+static bool record(tr_trace *t, const struct wmt_rec *r, uint32_t serial)
 {
     switch (r->type) {
     case WMT_REC_MODULE:
         return add_module(t, (const void *)r);
     case WMT_REC_THREAD: {
         const struct wmt_thread *th = (const void *)r;
-        if (r->size < sizeof *th)
+        if (r->size < offsetof(struct wmt_thread, thread))
             return false;
-        tr_thread *x = thread_get(t, th->tid);
+        tr_thread *x = thread_get(t, th->tid, r->size >= sizeof *th ? th->thread : 0);
         if (x)
             memcpy(x->name, th->name, 16), x->name[16] = 0;
         return x != NULL;
@@ -176,20 +188,26 @@ static bool record(tr_trace *t, const struct wmt_rec *r)
         return add_stack(t, s);
     }
     case WMT_REC_CALL:
-        return r->size >= sizeof(struct wmt_call) && add_call(t, (const void *)r);
+        return r->size >= sizeof(struct wmt_call) && add_call(t, (const void *)r, serial);
     case WMT_REC_DIVERGENCE:
         return r->size >= sizeof(struct wmt_divergence) && add_div(t, (const void *)r);
     case WMT_REC_LOST: {
         const struct wmt_lost *l = (const void *)r;
         if (r->size < sizeof *l)
             return false;
-        t->lost[l->reason & 7] += l->count;
+        if (l->reason >= WMT_LOST_COUNT)
+            return false;
+        t->lost[l->reason] += l->count;
+        if (!t->stop && is_stop(l->reason))
+            t->stop = l->reason;   /* the first stop reason is why it stopped */
         return true;
     }
     case WMT_REC_END:
         if (r->size < sizeof(struct wmt_end))
             return false;
         t->end = (const void *)r;
+        if (!t->stop && is_stop(t->end->stop))
+            t->stop = t->end->stop;
         return true;
     default:
         return false;   /* a newer writer's record: skipped by size */
@@ -232,6 +250,50 @@ static int check_header(tr_trace *t, char *err, size_t len)
     if (!t->exe || !t->prog)
         return fail(err, len, p, "out of memory");
     return 0;
+}
+
+/* The records of one chunk whose length and CRC were checked. */
+static void read_chunk(tr_trace *t, const struct wmt_chunk *c)
+{
+    const uint8_t *rec = (const uint8_t *)(c + 1);
+    uint32_t serial = t->hdr->flags & WMT_HF_THREAD_SERIAL ? c->thread : 0;
+    for (uint32_t at = 0; at + sizeof(struct wmt_rec) <= c->length;) {
+        const struct wmt_rec *r = (const void *)(rec + at);
+        if (r->size < 8 || r->size % 8 || r->size > c->length - at) {
+            t->skipped++;   /* cannot find the next record: drop the chunk's rest */
+            break;
+        }
+        if (!record(t, r, serial))
+            t->skipped++;
+        at += r->size;
+    }
+}
+
+/* TRACE.live of a process that is gone: its unwritten chunks, lost counts
+ * and stop reason, read as if appended (`winmem run` appends them). */
+static void read_live(tr_trace *t)
+{
+    live_file lf;
+    if (live_open(&lf, t->path))
+        return;
+    if (lf.alive) {
+        t->live_running = true;
+        live_close(&lf);
+        return;
+    }
+    for (uint32_t i = 0; i < lf.hdr->nslots; i++) {
+        const struct wmt_chunk *c = live_chunk(&lf, i);
+        if (c) {
+            read_chunk(t, c);
+            t->live_chunks++;
+        }
+    }
+    for (uint32_t k = 1; k < WMT_LOST_COUNT; k++)
+        t->lost[k] += lf.hdr->lost[k];
+    if (!t->stop && is_stop(lf.hdr->stop))
+        t->stop = lf.hdr->stop;
+    t->live_end = lf.hdr->end_reason;
+    t->live = lf.map;                 /* the records point into it */
 }
 
 int tr_open(tr_trace *t, const char *path, bool show_progress, char *err, size_t errlen)
@@ -291,22 +353,15 @@ int tr_open(tr_trace *t, const char *path, bool show_progress, char *err, size_t
             cut(t, off, "chunk of thread %u fails its CRC: bytes in it were changed", c->tid);
             break;
         }
-        for (uint32_t at = 0; at + sizeof(struct wmt_rec) <= c->length;) {
-            const struct wmt_rec *r = (const void *)(rec + at);
-            if (r->size < 8 || r->size % 8 || r->size > c->length - at) {
-                t->skipped++;   /* cannot find the next record: drop the chunk's rest */
-                break;
-            }
-            if (!record(t, r))
-                t->skipped++;
-            at += r->size;
-        }
+        read_chunk(t, c);
         off += sizeof *c + c->length;
         t->good_bytes = off;
         t->nchunks++;
         progress_update(&p, off);
     }
     progress_done(&p);
+    if (!t->end)
+        read_live(t);
     return 0;
 }
 
@@ -324,6 +379,7 @@ void tr_close(tr_trace *t)
     free(t->divs);
     free(t->exe);
     free(t->prog);
+    free(t->live);
     sym_cache_free(t->sym);
     if (t->map)
         munmap((void *)t->map, t->size);
@@ -345,6 +401,45 @@ const char *tr_basename(const char *path)
         if (*p == '/' || *p == '\\')
             b = p + 1;
     return b;
+}
+
+const char *tr_stop_text(uint32_t reason)
+{
+    switch (reason) {
+    case WMT_LOST_WRITE: return "a write to the trace failed";
+    case WMT_LOST_DESCRIPTOR: return "the program closed or replaced the trace's descriptor";
+    case WMT_LOST_SIZE: return "the trace reached its size limit (--max-size / WINMEM_MAX_SIZE)";
+    case WMT_LOST_NOSPACE: return "the disk was full";
+    default: return "an unknown reason";
+    }
+}
+
+const char *tr_end_text(const tr_trace *t, char *buf, size_t len)
+{
+    char stop[200] = "";
+    if (t->stop)
+        snprintf(stop, sizeof stop, "; recording stopped early: %s", tr_stop_text(t->stop));
+    const struct wmt_end *e = t->end;
+    if (e && e->reason == WMT_END_EXIT)
+        snprintf(buf, len, "the program exited normally%s", stop);
+    else if (e && e->reason == WMT_END_EXEC)
+        snprintf(buf, len, "the program exec'd another image (it records into a new file)%s", stop);
+    else if (e && e->reason == WMT_END_SALVAGED)
+        snprintf(buf, len, "the program was killed or died without an END record; its unwritten records "
+                 "were saved from its .live buffers%s", stop);
+    else if (t->live_end == WMT_END_EXIT || t->live_end == WMT_END_EXEC)
+        snprintf(buf, len, "the program %s, but could not write its END record%s",
+                 t->live_end == WMT_END_EXIT ? "exited normally" : "exec'd another image", stop);
+    else if (t->live_running)
+        snprintf(buf, len, "no END record yet: the program is still running%s", stop);
+    else if (t->live_chunks || t->live)
+        snprintf(buf, len, "no END record: the program was killed or died; its unwritten records were "
+                 "read from its .live buffers%s", stop);
+    else if (t->stop)
+        snprintf(buf, len, "no END record%s", stop);
+    else
+        snprintf(buf, len, "no END record: the program was killed, is still running, or the copy was cut");
+    return buf;
 }
 
 void tr_describe(const tr_trace *t, char *buf, size_t len)

@@ -27,6 +27,7 @@ typedef struct tr_module {
 
 typedef struct tr_thread {
     uint32_t tid;
+    uint32_t serial;                 /* per-trace thread serial (0 in older traces): Linux reuses tids */
     char name[17];
     const struct wmt_call **calls;   /* [seq-1]; NULL where a seq is missing */
     uint64_t ncalls;                 /* highest seq seen */
@@ -50,9 +51,17 @@ typedef struct tr_trace {
     uint64_t ncalls;           /* distinct (tid, seq) */
     uint64_t nrecords;         /* CALL records read, duplicates included */
     uint64_t nchunks;
-    uint64_t lost[8];          /* by WMT_LOST_* */
+    uint64_t lost[WMT_LOST_COUNT]; /* by WMT_LOST_* */
+    uint32_t stop;             /* WMT_LOST_* reason recording stopped early, 0 */
     uint64_t skipped;          /* records of unknown type or bad size */
-    const struct wmt_end *end; /* NULL: the process did not exit normally */
+    const struct wmt_end *end; /* NULL: no END record */
+
+    /* TRACE.live beside the trace (cli/salvage.h): the buffers of a process
+     * that died or could not write its END, read as more chunks. */
+    uint8_t *live;             /* its copy, owned */
+    bool live_running;         /* its process still runs */
+    uint32_t live_end;         /* WMT_END_* it reached without writing END, 0 */
+    uint64_t live_chunks;      /* chunks read from it */
 
     uint64_t good_bytes;       /* readable prefix of the file */
     char cut[256];             /* "" when the whole file was readable */
@@ -80,6 +89,13 @@ void tr_frame_name(tr_trace *t, const struct wmt_frame *f, char *buf, size_t len
 void tr_frame_source(tr_trace *t, const struct wmt_frame *f, char *buf, size_t len);
 /* The file name part of a module path (after the last / or \). */
 const char *tr_basename(const char *path);
+
+/* How the recording ended, in words, for report and run: "the program
+ * exited normally" only with an END(exit) and nothing stopped early;
+ * "killed" only when nothing else explains a missing END. */
+const char *tr_end_text(const tr_trace *t, char *buf, size_t len);
+/* Why recording stopped (WMT_LOST_* reason), in words. */
+const char *tr_stop_text(uint32_t reason);
 
 /* One line for the user: "read 812 calls in 14 chunks; trace cut at ...". */
 void tr_describe(const tr_trace *t, char *buf, size_t len);

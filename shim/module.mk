@@ -49,7 +49,7 @@ install-shim: $(SHIM_SO)
 # ---- test programs (tests/programs/) and checks ----
 SHIM_TP := $(BUILD)/tests/programs
 SHIM_TEST_PROGS := $(SHIM_TP)/trace_dump $(SHIM_TP)/shim_probe.exe $(SHIM_TP)/shim_probe_wl.exe.so \
-                   $(SHIM_TP)/shim_native $(SHIM_TP)/shim_cxx
+                   $(SHIM_TP)/shim_native $(SHIM_TP)/shim_cxx $(SHIM_TP)/rec_host $(SHIM_TP)/rec_idle.exe
 .PHONY: shim-test-programs
 shim-test-programs: $(SHIM_SO) $(SHIM_TEST_PROGS)
 
@@ -75,6 +75,13 @@ $(SHIM_TP)/shim_native: tests/programs/shim_native.c $(LIBWINMEM_SO) $(SHIM_TP)/
 	$(CC) -O1 -g $(BASE_CFLAGS) -o $@ $< $(LIBWINMEM_SO) -Wl,-rpath,'$$ORIGIN/lib' -lpthread -ldl
 $(SHIM_TP)/shim_cxx: tests/programs/shim_cxx.cc $(LIBWINMEM_SO) $(SHIM_TP)/lib/libwinmem.so.0
 	g++ -O1 -g -Iinclude -o $@ $< $(LIBWINMEM_SO) -Wl,-rpath,'$$ORIGIN/lib'
+
+# Hosts that are hard on the recorder (tests/e2e/shim_record.sh).
+$(SHIM_TP)/rec_host: tests/programs/rec_host.c $(LIBWINMEM_SO) $(SHIM_TP)/lib/libwinmem.so.0
+	$(CC) -O1 -g $(BASE_CFLAGS) -o $@ $< $(LIBWINMEM_SO) -Wl,-rpath,'$$ORIGIN/lib' -lpthread
+$(SHIM_TP)/rec_idle.exe: tests/programs/rec_idle.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	x86_64-w64-mingw32-gcc -O1 -g -Wall -o $@ $<
 
 # The shim's end-to-end scripts (tests/e2e/shim_*.sh) run here, once, with
 # their programs built; check-e2e sees WINMEM_SHIM_CHECK unset and skips them.
