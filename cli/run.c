@@ -353,6 +353,29 @@ int cmd_run(int argc, char **argv)
     else
         snprintf(outabs, sizeof outabs, "%s", out);
 
+    /* -o FILE that exists: the shim never overwrites (it would write
+     * FILE.1), so a script reading FILE would read the last run's trace.
+     * The old one moves aside, as FILE.old, and run says so. */
+    struct stat ost;
+    if (!strstr(outabs, "%p") && lstat(outabs, &ost) == 0) {
+        char old_name[sizeof outabs + 8];
+        snprintf(old_name, sizeof old_name, "%s.old", outabs);
+        if (!S_ISREG(ost.st_mode)) {
+            fprintf(stderr, "winmem run: %s exists and is not a regular file: not touched; choose another -o\n", out);
+            free(shim);
+            return 2;
+        }
+        if (rename(outabs, old_name)) {
+            fprintf(stderr, "winmem run: %s exists and cannot be moved to %s: %s\n", out, old_name, strerror(errno));
+            free(shim);
+            return 2;
+        }
+        fprintf(stderr, "winmem run: %s existed: moved to %s\n", out, old_name);
+        char live[sizeof outabs + 8], old_live[sizeof old_name + 8];
+        snprintf(live, sizeof live, "%s.live", outabs);
+        snprintf(old_live, sizeof old_live, "%s.live", old_name);
+        rename(live, old_live);       /* the old trace's buffers, if any, go with it */
+    }
     const char *quiet = getenv("WINMEM_QUIET");
     const char *kv[] = { "WINMEM_OUTPUT", outabs, "WINMEM_MODE", mode, "WINMEM_STACK", stack,
                          "WINMEM_ONLY", only, "WINMEM_UNIX", unix_layer ? "1" : "0",

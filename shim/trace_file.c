@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -109,6 +110,15 @@ static bool write_locked(const void *p, size_t n, bool final)
     uint64_t max = wm_cfg.max_size;
     if (max && written + n + (final ? 0 : FINAL_ROOM) > max) {
         wm_file_stop(WMT_LOST_SIZE);
+        return false;
+    }
+    /* Blocks for this chunk and for the LOST and END after it, allocated
+     * before writing: a full disk shows here, with room for those still
+     * held from the previous chunk. (Filesystems without fallocate: the
+     * write tells, and the torn chunk is cut off.) */
+    if (!final && fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)written, (off_t)(n + FINAL_ROOM)) != 0 &&
+        (errno == ENOSPC || errno == EDQUOT)) {
+        wm_file_stop(WMT_LOST_NOSPACE);
         return false;
     }
     const char *c = p;

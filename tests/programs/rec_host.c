@@ -17,6 +17,8 @@
  *                            two calls each; prints "reused R" (pairs whose
  *                            tids really matched)
  *   rec_host env             prints its environment, one variable a line
+ *   rec_host hold T          T threads alive at once, one call each; prints
+ *                            "rss KB" (VmRSS) while they all still live
  */
 #include <dirent.h>
 #include <errno.h>
@@ -124,6 +126,38 @@ static int burst(int t)
     return 0;
 }
 
+static pthread_barrier_t held, go;
+static void *hold_one(void *a)
+{
+    calls(1);
+    pthread_barrier_wait(&held);
+    pthread_barrier_wait(&go);
+    return a;
+}
+
+static int hold(int t)
+{
+    pthread_t *th = calloc((size_t)t, sizeof *th);
+    pthread_barrier_init(&held, NULL, (unsigned)t + 1);
+    pthread_barrier_init(&go, NULL, (unsigned)t + 1);
+    for (int i = 0; i < t; i++)
+        if (pthread_create(&th[i], NULL, hold_one, NULL))
+            return perror("pthread_create"), 1;
+    pthread_barrier_wait(&held);
+    char line[256];
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmRSS:", 6))
+            printf("rss %ld\n", atol(line + 6));
+    if (f)
+        fclose(f);
+    pthread_barrier_wait(&go);
+    for (int i = 0; i < t; i++)
+        pthread_join(th[i], NULL);
+    free(th);
+    return 0;
+}
+
 static void *two_calls(void *tid)
 {
     *(pid_t *)tid = (pid_t)syscall(SYS_gettid);
@@ -165,6 +199,8 @@ int main(int argc, char **argv)
         return nofile();
     if (!strcmp(m, "burst"))
         return burst(n);
+    if (!strcmp(m, "hold"))
+        return hold(n);
     if (!strcmp(m, "tidreuse"))
         return tidreuse(n);
     if (!strcmp(m, "calls")) {
