@@ -46,9 +46,12 @@ void wm_file_stop(uint32_t reason);
 uint32_t wm_file_stop_reason(void);
 const char *wm_file_path(void);
 void wm_file_after_fork(void);
-/* Counted lost records, by WMT_LOST_* reason. */
+/* Counted lost records, by WMT_LOST_* reason: counted, read, and taken
+ * off once a LOST record with them is in the trace (what is left stays in
+ * the .live header for the salvager). */
 void wm_lost(uint32_t reason, uint64_t n);
-uint64_t wm_lost_take(uint32_t reason);
+uint64_t wm_lost_peek(uint32_t reason);
+void wm_lost_written(uint32_t reason, uint64_t n);
 
 /* ---- the .live file (shim/live.c) ---- */
 /* Slot i of TRACE.live, mapped shared (WMT_CHUNK_SIZE + 64 KiB), creating

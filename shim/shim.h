@@ -56,6 +56,8 @@ struct wm_thread {
     bool dead;              /* could not get a buffer: never record on this thread */
     void *stacks;           /* this thread's stack intern table (shim/stack.c) */
     uint32_t cur_stack;     /* stack id of the Wine call in progress (unix layer reuses it) */
+    bool muted;             /* recording has stopped: the guard is held (so calls nested in
+                             * this one are not counted again) but nothing is recorded */
 };
 extern WM_TLS struct wm_thread wm_self;
 

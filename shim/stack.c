@@ -292,7 +292,7 @@ static uint32_t intern(const uint64_t *pcs, int n, uint16_t sflags, uint32_t ffl
 uint32_t wm_stack_capture(bool wine_ctx)
 {
     int depth = wm_cfg.stack_depth;
-    if (!depth)
+    if (!depth || wm_self.muted)
         return 0;
     uint64_t pcs[64 + 8];
     int n = 0;

@@ -53,9 +53,14 @@ void wm_lost(uint32_t reason, uint64_t n)
     if (reason < WMT_LOST_COUNT && n)
         __atomic_fetch_add(&wm_live_lost()[reason], n, __ATOMIC_RELAXED);
 }
-uint64_t wm_lost_take(uint32_t reason)
+uint64_t wm_lost_peek(uint32_t reason)
 {
-    return reason < WMT_LOST_COUNT ? __atomic_exchange_n(&wm_live_lost()[reason], 0, __ATOMIC_RELAXED) : 0;
+    return reason < WMT_LOST_COUNT ? __atomic_load_n(&wm_live_lost()[reason], __ATOMIC_RELAXED) : 0;
+}
+void wm_lost_written(uint32_t reason, uint64_t n)
+{
+    if (reason < WMT_LOST_COUNT)
+        __atomic_fetch_sub(&wm_live_lost()[reason], n, __ATOMIC_RELAXED);
 }
 
 static bool lock(void)

@@ -44,6 +44,7 @@ struct wm_tbuf {
     uint64_t chunk_start_ns;
     unsigned char *data;      /* WMT_CHUNK_SIZE + BUF_DATA: a .live slot (shim/live.c) or private */
     bool shared;              /* data is a .live slot */
+    bool frozen;              /* the trace's descriptor is gone: data stays for the salvager */
     unsigned char *stacks;    /* STACK_SLOTS x (24 + 8 x depth) */
     size_t stacks_size;
 };
@@ -98,6 +99,12 @@ static void flush_locked(struct wm_tbuf *b)
     c->crc = wm_crc32(b->data + WMT_CHUNK_SIZE, b->used);
     if (!wm_file_ready() || !wm_file_write(b->data, WMT_CHUNK_SIZE + b->used)) {
         uint32_t r = wm_file_stop_reason();
+        if (r == WMT_LOST_DESCRIPTOR && b->shared) {
+            /* The trace can never be written again; its .live slot is the
+             * one place these records survive: leave them there. */
+            b->frozen = true;
+            return;
+        }
         wm_lost(r ? r : WMT_LOST_WRITE, b->calls_in_chunk);
     }
     b->chunk_no++;
@@ -120,6 +127,10 @@ static unsigned char *reserve(struct wm_tbuf *b, size_t size, uint64_t now)
 {
     if (b->used + size > BUF_DATA)
         flush_locked(b);
+    if (b->frozen || b->used + size > BUF_DATA) {
+        wm_lost(wm_file_stop_reason(), 1);
+        return NULL;
+    }
     if (!b->used)
         b->chunk_start_ns = now;
     return b->data + WMT_CHUNK_SIZE + b->used;
@@ -191,6 +202,8 @@ static struct wm_tbuf *slot_take(void)
             continue;
         }
         int z = 0;
+        if (s->frozen)
+            continue;                     /* kept for the salvager */
         if (__atomic_compare_exchange_n(&s->in_use, &z, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
             if (!s->data) {               /* let go of after a fork */
                 s->data = wm_live_slot(i);
@@ -258,10 +271,13 @@ bool wm_append(const void *rec, size_t size)
         wm_lost(WMT_LOST_BUSY, 1);
         return false;
     }
-    memcpy(reserve(b, size, wm_now_ns()), rec, size);
-    commit(b, size);
+    unsigned char *at = reserve(b, size, wm_now_ns());
+    if (at) {
+        memcpy(at, rec, size);
+        commit(b, size);
+    }
     release(b);
-    return true;
+    return at != NULL;
 }
 
 /* ---- the guard ---- */
@@ -293,17 +309,19 @@ bool wm_enter(uintptr_t sp, bool wine_call)
     }
     if (!wm_cfg.active || t->dead)
         return false;
-    if (wm_file_state() == WM_FILE_STOPPED) {
+    /* Stopped: the call is counted lost once, and the guard is still
+     * taken so the calls it makes through the shim's own exports
+     * (VirtualQuery → VirtualQueryEx → NtQueryVirtualMemory) are not. */
+    t->muted = wm_file_state() == WM_FILE_STOPPED;
+    if (t->muted)
         wm_lost(wm_file_stop_reason(), 1);
-        return false;
-    }
     t->busy = 1;
     t->busy_sp = sp;
     t->wine_call = wine_call;
     return true;
 }
 
-void wm_leave(void) { wm_self.busy = 0; wm_self.cur_stack = 0; }
+void wm_leave(void) { wm_self.busy = 0; wm_self.cur_stack = 0; wm_self.muted = false; }
 
 uint32_t wm_guard_hold(void)
 {
@@ -324,9 +342,13 @@ void wm_guard_restore(uint32_t was)
 bool wm_call_begin(struct wmt_call *c)
 {
     struct wm_thread *t = &wm_self;
-    struct wm_tbuf *b = attach();
-    if (!b)
+    if (t->muted)
         return false;
+    struct wm_tbuf *b = attach();
+    if (!b) {
+        t->muted = true;              /* counted once: its end records nothing */
+        return false;
+    }
     c->h.type = WMT_REC_CALL;
     c->h.size = sizeof *c;
     c->tid = b->tid;
@@ -334,9 +356,15 @@ bool wm_call_begin(struct wmt_call *c)
     c->flags |= WMT_CF_PENDING | (uint16_t)(wm_cfg.mode << WMT_CF_MODE_SHIFT);
     if (!own(b)) {
         wm_lost(WMT_LOST_BUSY, 1);
+        t->muted = true;
         return false;
     }
     unsigned char *at = reserve(b, sizeof *c, c->start_ns);
+    if (!at) {
+        release(b);
+        t->muted = true;
+        return false;
+    }
     t->pending_off = (uint32_t)(at - b->data);
     t->pending_gen = b->chunk_no;
     memcpy(at, c, sizeof *c);
@@ -362,10 +390,13 @@ void wm_call_append(struct wmt_call *c)
         wm_lost(WMT_LOST_BUSY, 1);
         return;
     }
-    memcpy(reserve(b, sizeof *c, c->start_ns), c, sizeof *c);
-    commit(b, sizeof *c);
-    b->calls_in_chunk++;
-    b->calls++;
+    unsigned char *at = reserve(b, sizeof *c, c->start_ns);
+    if (at) {
+        memcpy(at, c, sizeof *c);
+        commit(b, sizeof *c);
+        b->calls_in_chunk++;
+        b->calls++;
+    }
     release(b);
 }
 
@@ -387,7 +418,7 @@ void wm_call_end(struct wmt_call *c)
     struct wm_tbuf *b = t->buf;
     t->in_real = false;
     c->flags &= (uint16_t)~WMT_CF_PENDING;
-    if (!b)
+    if (!b || t->muted)
         return;
     if (!own(b)) {
         wm_lost(WMT_LOST_BUSY, 1);
@@ -398,8 +429,11 @@ void wm_call_end(struct wmt_call *c)
     } else {
         /* The pending copy already went to the file: write the completed
          * record again; readers keep the last one per (thread, seq). */
-        memcpy(reserve(b, sizeof *c, c->start_ns), c, sizeof *c);
-        commit(b, sizeof *c);
+        unsigned char *at = reserve(b, sizeof *c, c->start_ns);
+        if (at) {
+            memcpy(at, c, sizeof *c);
+            commit(b, sizeof *c);
+        }
     }
     t->pending_off = 0;
     if (c->start_ns + c->dur_ns - b->chunk_start_ns > FLUSH_NS)
@@ -465,11 +499,12 @@ void wm_writer_end(uint32_t reason)
         uint32_t r = k == 0 ? stop : k;
         if (!r || (k && r == stop))
             continue;
-        uint64_t n = wm_lost_take(r);
+        uint64_t n = wm_lost_peek(r);
         total_lost += n;
         if (n || r == stop) {
             struct wmt_lost l = { .h = { WMT_REC_LOST, sizeof l }, .reason = r, .count = n };
-            meta_chunk(&l, sizeof l, true);
+            if (meta_chunk(&l, sizeof l, true))
+                wm_lost_written(r, n);
         }
     }
     struct wmt_end e = { .h = { WMT_REC_END, sizeof e }, .reason = reason, .stop = stop,
@@ -506,6 +541,7 @@ static void at_fork_child(void)
         b->used = 0;
         b->calls = 0;
         b->in_use = 0;
+        b->frozen = false;
     }
     wm_self.buf = NULL;
     wm_self.stacks = NULL;

@@ -15,7 +15,7 @@
  *   rec_host tidreuse K      (as pid 1 of a new pid namespace, root) K pairs
  *                            of threads that get the same tid (ns_last_pid),
  *                            two calls each; prints "reused R" (pairs whose
- *                            tids really matched)
+ *                            tids really matched) after "threads T"
  *   rec_host env             prints its environment, one variable a line
  *   rec_host hold T          T threads alive at once, one call each; prints
  *                            "rss KB" (VmRSS) while they all still live
@@ -167,23 +167,29 @@ static void *two_calls(void *tid)
 
 static int tidreuse(int k)
 {
-    int reused = 0;
+    int reused = 0, threads = 0;
     for (int i = 0; i < k; i++) {
         pid_t a = 0, b = 0;
         pthread_t t;
         pthread_create(&t, NULL, two_calls, &a);
         pthread_join(t, NULL);
-        int f = open("/proc/sys/kernel/ns_last_pid", O_WRONLY);
-        char num[16];
-        int len = snprintf(num, sizeof num, "%d", (int)a - 1);
-        if (f < 0 || write(f, num, (size_t)len) != len)
-            return perror("ns_last_pid"), 1;
-        close(f);
-        pthread_create(&t, NULL, two_calls, &b);
-        pthread_join(t, NULL);
+        threads++;
+        /* The next tid is ns_last_pid + 1 once a's is free again (join can
+         * return a moment before the kernel lets go of it): retry a little. */
+        for (int tries = 0; tries < 20 && b != a; tries++) {
+            int f = open("/proc/sys/kernel/ns_last_pid", O_WRONLY);
+            char num[16];
+            int len = snprintf(num, sizeof num, "%d", (int)a - 1);
+            if (f < 0 || write(f, num, (size_t)len) != len)
+                return perror("ns_last_pid"), 1;
+            close(f);
+            pthread_create(&t, NULL, two_calls, &b);
+            pthread_join(t, NULL);
+            threads++;
+        }
         reused += a == b;
     }
-    printf("reused %d\n", reused);
+    printf("threads %d reused %d\n", threads, reused);
     return 0;
 }
 
