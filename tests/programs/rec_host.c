@@ -3,9 +3,10 @@
  * (tests/e2e/shim_record.sh). Linked with libwinmem, so the shim's native
  * door records its VirtualQuery calls.
  *
- *   rec_host closeall FILE   calls, closes every descriptor from 3 up
- *                            (close_range, as closefrom() does), opens FILE,
- *                            writes "hello\n", 3000 calls, "bye\n"; exit 0
+ *   rec_host closeall FILE   400 calls (a chunk's worth: the trace is open),
+ *                            closes every descriptor from 3 up (close_range,
+ *                            as closefrom() does), opens FILE.0 to FILE.7,
+ *                            writes "hello\n" to each, 3000 calls, "bye\n"
  *   rec_host dup2 N          finds the shim's trace descriptor, dup2()s
  *                            /dev/null over it, then N calls; exit 0
  *   rec_host nofile          prints how many files it can open (/dev/null
@@ -43,17 +44,21 @@ static void calls(int n)
 
 static int closeall(const char *file)
 {
-    calls(10);
+    calls(400);
     syscall(SYS_close_range, 3u, ~0u, 0u);
-    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return perror(file), 1;
-    if (write(fd, "hello\n", 6) != 6)
-        return 1;
+    int fd[8];
+    for (int i = 0; i < 8; i++) {     /* numbers 3 to 10 again, as a daemon's files */
+        char name[4096];
+        snprintf(name, sizeof name, "%s.%d", file, i);
+        fd[i] = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd[i] < 0 || write(fd[i], "hello\n", 6) != 6)
+            return perror(name), 1;
+    }
     calls(3000);
-    if (write(fd, "bye\n", 4) != 4)
-        return 1;
-    return close(fd);
+    for (int i = 0; i < 8; i++)
+        if (write(fd[i], "bye\n", 4) != 4 || close(fd[i]))
+            return 1;
+    return 0;
 }
 
 static int trace_fd(void)
