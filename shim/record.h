@@ -53,6 +53,10 @@ void wm_lost(uint32_t reason, uint64_t n);
 uint64_t wm_lost_peek(uint32_t reason);
 void wm_lost_written(uint32_t reason, uint64_t n);
 
+/* ---- stacks (shim/stack.c): per-thread unwinder state ---- */
+void wm_stack_thread_gone(void);
+void wm_stack_after_fork(void);
+
 /* ---- the .live file (shim/live.c) ---- */
 /* Slot i of TRACE.live, mapped shared (WMT_CHUNK_SIZE + 64 KiB), creating
  * the trace and the .live on first use; NULL when it cannot be had (the

@@ -148,6 +148,7 @@ static void commit(struct wm_tbuf *b, size_t size)
 static void thread_gone(void *arg)
 {
     struct wm_tbuf *b = arg;
+    wm_stack_thread_gone();
     if (!b)
         return;
     if (own(b)) {
@@ -546,6 +547,7 @@ static void at_fork_child(void)
     wm_self.buf = NULL;
     wm_self.stacks = NULL;
     wm_self.pending_off = 0;
+    wm_stack_after_fork();
     wm_modules_forget_emitted();
     wm_pe_forget_emitted();
     wm_pe_core_after_fork();

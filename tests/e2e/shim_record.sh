@@ -112,6 +112,13 @@ check "--max-size 64K: the trace stays under it ($sz bytes)" [ "$sz" -le 65536 ]
 check "--max-size: run's summary says the size limit stopped it" grep -q "recording stopped early: the trace reached its size limit" ms.err
 check "--max-size: the lost calls are counted" grep -q "WARNING *[1-9][0-9]* records lost" ms.err
 
+# ---- G: memory per thread is bounded (libunwind's 256 KiB frame cache for
+# at most 64 live threads; the shim's own buffers are touched as they fill).
+r0=$($H hold 1000 | sed -n 's/^rss //p')
+r1=$(WINMEM_OUTPUT="$OUT/mem-%p.trace" LD_PRELOAD="$SHIM" $H hold 1000 | sed -n 's/^rss //p')
+check "1,000 live threads with stacks: the shim adds $(( (r1 - r0) / 1024 )) MB (bound: 64 MB)" [ $((r1 - r0)) -lt 65536 ]
+check "... and records all 1,000 calls" sh -c "$DUMP mem-*.trace | grep -q '^end reason=exit calls=1000 '"
+
 # ---- D: kill -9 of an idle program, native and under Wine; SIGTERM to run.
 "$W" run -o "$OUT/k9.wmt" -- $H calls 51 > k9.out 2>k9.err &
 rp=$!
