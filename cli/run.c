@@ -228,15 +228,27 @@ static void expand(const char *out, long pid, char *buf, size_t len)
     buf[o] = 0;
 }
 
-static void summarise(const char *path, const char *name, int rc, const char *asked, bool summary)
+/* A path as the user would write it: relative to the current directory
+ * when it is under it (the shim and the manifest use absolute paths). */
+static const char *shown(const char *path)
 {
+    static char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd))
+        return path;
+    size_t n = strlen(cwd);
+    return !strncmp(path, cwd, n) && path[n] == '/' ? path + n + 1 : path;
+}
+
+static void summarise(const char *abs, const char *name, int rc, const char *asked, bool summary)
+{
+    const char *path = shown(abs);
     char msg[PATH_MAX + 256];
-    int sv = live_salvage(path, msg, sizeof msg);
+    int sv = live_salvage(abs, msg, sizeof msg);
     if (sv != 1)
         fprintf(stderr, "winmem run: %s\n", msg);
     fprintf(stderr, "winmem run: %s exited with status %d; trace: %s\n", name, rc, path);
-    if (strcmp(path, asked))
-        fprintf(stderr, "winmem run: %s existed and was not overwritten; this run's trace is %s\n", asked, path);
+    if (strcmp(abs, asked))
+        fprintf(stderr, "winmem run: %s existed and was not overwritten; this run's trace is %s\n", shown(asked), path);
     if (!summary)
         return;
     tr_trace t;

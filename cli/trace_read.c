@@ -425,7 +425,7 @@ const char *tr_end_text(const tr_trace *t, char *buf, size_t len)
     else if (e && e->reason == WMT_END_EXEC)
         snprintf(buf, len, "the program exec'd another image (it records into a new file)%s", stop);
     else if (e && e->reason == WMT_END_SALVAGED)
-        snprintf(buf, len, "the program was killed or died without an END record; its unwritten records "
+        snprintf(buf, len, "no END record from the program: it was killed or died; its unwritten records "
                  "were saved from its .live buffers%s", stop);
     else if (t->live_end == WMT_END_EXIT || t->live_end == WMT_END_EXEC)
         snprintf(buf, len, "the program %s, but could not write its END record%s",
