@@ -113,6 +113,29 @@ static bool put_meta(int fd, const void *rec, uint32_t size)
     return put(fd, &c, sizeof c) && put(fd, rec, size);
 }
 
+/* Where the trace's readable part ends: after the header, chunk after
+ * chunk while magic, length and CRC hold. A process killed inside a write
+ * can leave a torn chunk, and anything appended after it would never be
+ * read; the salvager, the file's only writer now, cuts it off first. */
+static off_t readable_end(int fd, off_t size)
+{
+    struct wmt_header h;
+    if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || memcmp(h.magic, WMT_MAGIC, 8) || h.header_size > size)
+        return -1;
+    static uint8_t buf[WMT_MAX_CHUNK];
+    off_t off = h.header_size;
+    while (size - off >= (off_t)sizeof(struct wmt_chunk)) {
+        struct wmt_chunk c;
+        if (pread(fd, &c, sizeof c, off) != (ssize_t)sizeof c || c.magic != WMT_CHUNK_MAGIC ||
+            c.length > WMT_MAX_CHUNK || c.length > size - off - (off_t)sizeof c ||
+            pread(fd, buf, c.length, off + (off_t)sizeof c) != (ssize_t)c.length ||
+            (uint32_t)crc32(0, buf, c.length) != c.crc)
+            break;
+        off += (off_t)sizeof c + c.length;
+    }
+    return off;
+}
+
 int live_salvage(const char *trace_path, char *msg, size_t len)
 {
     live_file lf;
@@ -127,10 +150,13 @@ int live_salvage(const char *trace_path, char *msg, size_t len)
         live_close(&lf);
         return -1;
     }
-    int fd = open(trace_path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open(trace_path, O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        snprintf(msg, len, "cannot append to %s: %s", trace_path, strerror(errno));
+    off_t end = -1;
+    if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+        (end = readable_end(fd, st.st_size)) < 0 || (end < st.st_size && ftruncate(fd, end))) {
+        snprintf(msg, len, "cannot append to %s: %s", trace_path,
+                 fd >= 0 && end < 0 ? "it is not a winmem trace" : strerror(errno));
         if (fd >= 0)
             close(fd);
         live_close(&lf);
@@ -154,8 +180,8 @@ int live_salvage(const char *trace_path, char *msg, size_t len)
             lost_total += n;
         }
     }
-    uint32_t end = lf.hdr->end_reason ? lf.hdr->end_reason : WMT_END_SALVAGED;
-    struct wmt_end e = { .h = { WMT_REC_END, sizeof e }, .reason = end, .stop = lf.hdr->stop, .lost = lost_total };
+    uint32_t how = lf.hdr->end_reason ? lf.hdr->end_reason : WMT_END_SALVAGED;
+    struct wmt_end e = { .h = { WMT_REC_END, sizeof e }, .reason = how, .stop = lf.hdr->stop, .lost = lost_total };
     ok = ok && put_meta(fd, &e, sizeof e);
     ok = !close(fd) && ok;
     if (ok) {
