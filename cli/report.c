@@ -74,10 +74,10 @@ static void print_header(tr_trace *t, FILE *f, const report_stats *s, const repo
     fprintf(f, "  recorded  mode %s, stacks %u frames%s%s\n", wm_mode_name(h->mode), h->stack_depth,
             h->flags & WMT_HF_WINE ? (h->flags & WMT_HF_WINE_HOOKED ? ", Wine syscalls hooked" : ", Wine NOT hooked (unknown Wine build?)") : "",
             h->flags & WMT_HF_UNIX ? ", unix layer (mmap & co.)" : "");
-    char d1[32], filt[512] = "";
+    char d1[32], filt[512] = "", endtxt[400];
     fmt_ns(d1, sizeof d1, s->last > s->first && s->first != UINT64_MAX ? s->last - s->first : 0);
     fprintf(f, "  calls     %llu in %zu threads over %s; %s\n", (unsigned long long)t->ncalls, t->nthreads, d1,
-            t->end ? "the program exited normally" : "no END record: the program was killed or is still running");
+            tr_end_text(t, endtxt, sizeof endtxt));
     if (o->filter && filter_active(o->filter)) {
         filter_describe(o->filter, filt, sizeof filt);
         fprintf(f, "  counted   %llu calls%s\n", (unsigned long long)s->counted, filt);

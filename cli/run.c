@@ -1,15 +1,24 @@
 /*
  * cli/run.c — `winmem run [options] -- COMMAND ...`: runs a program under
- * libwinmem-shim.so with every WINMEM_* variable set, waits for it, and
- * prints where the trace went and a one-screen summary. The exit status is
- * the program's (128 + signal when it was killed).
+ * libwinmem-shim.so, waits for it, and prints exactly the traces this run
+ * wrote with a one-screen summary. The exit status is the program's
+ * (128 + signal when it was killed).
+ *
+ * The program must see what it would see without winmem (issue 12): no
+ * WINMEM_* variable reaches it. run makes a directory of its own with a
+ * link to the shim, the shim's settings (winmem.conf) and an empty
+ * manifest; LD_PRELOAD names the link, the shim reads winmem.conf beside
+ * itself and appends every file it creates to the manifest. So run knows
+ * what this run wrote — never an older file matching the name, never
+ * "nothing" when something was written — and salvages the .live buffers
+ * of a process that was killed (cli/salvage.h).
  *
  * The CLI itself never runs inside the traced program: it only prepares the
- * environment, forks, and reads the trace afterwards.
+ * environment, forks, and reads the traces afterwards.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
-#include <glob.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -23,6 +32,7 @@
 #include "common/names.h"
 #include "report.h"
 #include "options.h"
+#include "salvage.h"
 
 /* The shim sits next to the winmem binary (build/), one level up (the ASan
  * build in build/san/), or in the install's lib directories. */
@@ -110,19 +120,169 @@ static void usage(FILE *f)
                "                      script its interpreter)\n"
                "  --all               record every process (Wine's services too)\n"
                "  --unix              also record mmap, munmap, mprotect, mremap, madvise\n"
+               "  --max-size SIZE     stop recording when a trace would pass SIZE bytes\n"
+               "                      (K, M, G suffixes); the report says it stopped\n"
                "  --no-summary        only say where the trace went\n\n"
                "example: winmem run -- wine notepad.exe && winmem report notepad.exe.*.wmt\n");
 }
 
+/* The run's directory: the shim's link, winmem.conf, the manifest. */
+typedef struct run_dir {
+    char dir[PATH_MAX], link[PATH_MAX + 32], conf[PATH_MAX + 32], manifest[PATH_MAX + 32];
+} run_dir;
+
+static int run_dir_make(run_dir *d, const char *shim, const char *const *kv)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(d->dir, sizeof d->dir, "%s/winmem-run.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(d->dir))
+        return -1;
+    snprintf(d->link, sizeof d->link, "%s/libwinmem-shim.so", d->dir);
+    snprintf(d->conf, sizeof d->conf, "%s/winmem.conf", d->dir);
+    snprintf(d->manifest, sizeof d->manifest, "%s/manifest", d->dir);
+    if (symlink(shim, d->link))
+        return -1;
+    FILE *f = fopen(d->conf, "wx");
+    if (!f)
+        return -1;
+    for (; kv[0]; kv += 2)
+        if (kv[1])
+            fprintf(f, "%s=%s\n", kv[0], kv[1]);
+    if (fclose(f))
+        return -1;
+    int m = open(d->manifest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    return m < 0 ? -1 : close(m);
+}
+
+static void run_dir_remove(run_dir *d)
+{
+    unlink(d->link);
+    unlink(d->conf);
+    unlink(d->manifest);
+    rmdir(d->dir);
+}
+
+/* SIGINT, SIGTERM, SIGHUP sent to run (not typed at the terminal, which
+ * reaches the program too) go on to the program; run stays to report. */
+static volatile sig_atomic_t child_pid, forwarded;
+static void forward(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    if (si && si->si_code == SI_KERNEL)
+        return;                       /* the terminal: the program got it already */
+    if (child_pid > 0)
+        kill(child_pid, sig);
+    forwarded = sig;
+}
+
+/* Waits for the program; after a forwarded signal it has 5 s to end
+ * before SIGKILL (its records are safe in its .live buffers either way). */
+static int wait_program(pid_t pid)
+{
+    int st = 0, waited_ms = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, &st, forwarded ? WNOHANG : 0);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR)
+            return 127;
+        if (forwarded && r == 0) {
+            if (waited_ms >= 5000) {
+                kill(pid, SIGKILL);
+                forwarded = 0;
+            }
+            struct timespec ts = { 0, 50 * 1000000 };
+            nanosleep(&ts, NULL);
+            waited_ms += 50;
+        }
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* out with %p replaced by pid: the name a process asked for. */
+static void expand(const char *out, long pid, char *buf, size_t len)
+{
+    size_t o = 0;
+    for (const char *p = out; *p && o + 24 < len; p++) {
+        if (p[0] == '%' && p[1] == 'p') {
+            o += (size_t)snprintf(buf + o, len - o, "%ld", pid);
+            p++;
+        } else
+            buf[o++] = *p;
+    }
+    buf[o] = 0;
+}
+
+/* A path as the user would write it: relative to the current directory
+ * when it is under it (the shim and the manifest use absolute paths). */
+static const char *shown(const char *path)
+{
+    static char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd))
+        return path;
+    size_t n = strlen(cwd);
+    return !strncmp(path, cwd, n) && path[n] == '/' ? path + n + 1 : path;
+}
+
+static void summarise(const char *abs, const char *name, int rc, const char *asked, bool summary)
+{
+    const char *path = shown(abs);
+    char msg[PATH_MAX + 256];
+    int sv = live_salvage(abs, msg, sizeof msg);
+    if (sv != 1)
+        fprintf(stderr, "winmem run: %s\n", msg);
+    fprintf(stderr, "winmem run: %s exited with status %d; trace: %s\n", name, rc, path);
+    if (strcmp(abs, asked))
+        fprintf(stderr, "winmem run: %s existed and was not overwritten; this run's trace is %s\n", shown(asked), path);
+    if (!summary)
+        return;
+    tr_trace t;
+    char err[512];
+    if (tr_open(&t, path, false, err, sizeof err)) {
+        fprintf(stderr, "winmem run: %s\n", err);
+        return;
+    }
+    report_opts o = { .top_sites = 3, .frames = 0, .top_errors = 5, .brief = true };
+    report_print(&t, stderr, &o);
+    fprintf(stderr, "\nMore: winmem report %s | winmem export --format chrome %s\n", path, path);
+    tr_close(&t);
+}
+
+/* The manifest's lines, "PID PATH": each trace this run's processes made. */
+static int report_manifest(const run_dir *d, const char *out, const char *name, int rc, bool summary)
+{
+    FILE *f = fopen(d->manifest, "re");
+    int found = 0;
+    char line[PATH_MAX + 64];
+    while (f && fgets(line, sizeof line, f)) {
+        char *nl = strchr(line, '\n'), *sp = strchr(line, ' ');
+        if (!nl || !sp)
+            continue;
+        *nl = 0;
+        const char *path = sp + 1;
+        size_t pl = strlen(path);
+        if (pl > 5 && !strcmp(path + pl - 5, ".live"))
+            continue;                 /* a trace's buffers: salvaged with it */
+        char asked[PATH_MAX];
+        expand(out, strtol(line, NULL, 10), asked, sizeof asked);
+        summarise(path, name, rc, asked, summary);
+        found++;
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
 int cmd_run(int argc, char **argv)
 {
-    const char *mode = "trace", *out = NULL, *only = NULL, *stack = "16";
+    const char *mode = "trace", *out = NULL, *only = NULL, *stack = "16", *max_size = NULL;
     bool unix_layer = false, all = false, summary = true;
     static const struct option lo[] = {
         { "help", no_argument, 0, 'h' }, { "mode", required_argument, 0, 'm' },
         { "output", required_argument, 0, 'o' }, { "stack", required_argument, 0, 's' },
         { "only", required_argument, 0, 'O' }, { "unix", no_argument, 0, 'u' },
-        { "all", no_argument, 0, 'a' }, { "no-summary", no_argument, 0, 'n' }, { 0, 0, 0, 0 }
+        { "all", no_argument, 0, 'a' }, { "no-summary", no_argument, 0, 'n' },
+        { "max-size", required_argument, 0, 'M' }, { 0, 0, 0, 0 }
     };
     int c;
     optind = 1;
@@ -136,6 +296,7 @@ int cmd_run(int argc, char **argv)
         case 'u': unix_layer = true; break;
         case 'a': all = true; break;
         case 'n': summary = false; break;
+        case 'M': max_size = optarg; break;
         default: usage(stderr); return 2;
         }
     }
@@ -145,6 +306,20 @@ int cmd_run(int argc, char **argv)
     }
     if (wm_mode_parse(mode) < 0) {
         fprintf(stderr, "winmem run: --mode must be trace, check or native (not '%s')\n", mode);
+        return 2;
+    }
+    if (max_size) {
+        char *end;
+        unsigned long long v = strtoull(max_size, &end, 10);
+        if (end == max_size || *max_size == '-' || v == 0 || (*end && (strchr("KkMmGg", *end) == NULL || end[1]))) {
+            fprintf(stderr, "winmem run: --max-size must be a positive number of bytes, with K, M or G (not '%s')\n", max_size);
+            return 2;
+        }
+    }
+    char *endp;
+    long depth = strtol(stack, &endp, 10);
+    if (*endp || endp == stack || depth < 0 || depth > 64) {
+        fprintf(stderr, "winmem run: --stack must be 0..64 (not '%s')\n", stack);
         return 2;
     }
     char **cmd = argv + optind;
@@ -164,84 +339,86 @@ int cmd_run(int argc, char **argv)
         else
             native_names(cmd[0], names, sizeof names), only = names;
     }
-    char outbuf[PATH_MAX];
+    char outbuf[PATH_MAX], cwd[PATH_MAX];
     if (!out) {
         snprintf(outbuf, sizeof outbuf, "%s.%%p.wmt", name);
         out = outbuf;
     }
+    char outabs[2 * PATH_MAX + 8];
+    if (out[0] != '/' && getcwd(cwd, sizeof cwd))
+        snprintf(outabs, sizeof outabs, "%s/%s", cwd, out);
+    else
+        snprintf(outabs, sizeof outabs, "%s", out);
 
+    /* -o FILE that exists: the shim never overwrites (it would write
+     * FILE.1), so a script reading FILE would read the last run's trace.
+     * The old one moves aside, as FILE.old, and run says so. */
+    struct stat ost;
+    if (!strstr(outabs, "%p") && lstat(outabs, &ost) == 0) {
+        char old_name[sizeof outabs + 8];
+        snprintf(old_name, sizeof old_name, "%s.old", outabs);
+        if (!S_ISREG(ost.st_mode)) {
+            fprintf(stderr, "winmem run: %s exists and is not a regular file: not touched; choose another -o\n", out);
+            free(shim);
+            return 2;
+        }
+        if (rename(outabs, old_name)) {
+            fprintf(stderr, "winmem run: %s exists and cannot be moved to %s: %s\n", out, old_name, strerror(errno));
+            free(shim);
+            return 2;
+        }
+        fprintf(stderr, "winmem run: %s existed: moved to %s\n", out, old_name);
+        char live[sizeof outabs + 8], old_live[sizeof old_name + 8];
+        snprintf(live, sizeof live, "%s.live", outabs);
+        snprintf(old_live, sizeof old_live, "%s.live", old_name);
+        rename(live, old_live);       /* the old trace's buffers, if any, go with it */
+    }
+    const char *quiet = getenv("WINMEM_QUIET");
+    const char *kv[] = { "WINMEM_OUTPUT", outabs, "WINMEM_MODE", mode, "WINMEM_STACK", stack,
+                         "WINMEM_ONLY", only, "WINMEM_UNIX", unix_layer ? "1" : "0",
+                         "WINMEM_MAX_SIZE", max_size, "WINMEM_QUIET", quiet, NULL, NULL };
+    run_dir d;
+    if (run_dir_make(&d, shim, kv)) {
+        fprintf(stderr, "winmem run: cannot make its directory under %s: %s\n",
+                getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", strerror(errno));
+        run_dir_remove(&d);
+        free(shim);
+        return 2;
+    }
+    free(shim);
     char *preload = NULL;
     const char *old = getenv("LD_PRELOAD");
-    if (asprintf(&preload, "%s%s%s", shim, old && *old ? ":" : "", old && *old ? old : "") < 0)
+    if (asprintf(&preload, "%s%s%s", d.link, old && *old ? ":" : "", old && *old ? old : "") < 0)
         return 2;
-    setenv("LD_PRELOAD", preload, 1);
-    setenv("WINMEM_OUTPUT", out, 1);
-    setenv("WINMEM_MODE", mode, 1);
-    setenv("WINMEM_STACK", stack, 1);
-    if (only)
-        setenv("WINMEM_ONLY", only, 1);
-    else
-        unsetenv("WINMEM_ONLY");
-    setenv("WINMEM_UNIX", unix_layer ? "1" : "0", 1);
-    free(preload);
 
-    time_t started = time(NULL);
     pid_t pid = fork();
     if (pid < 0) {
         perror("winmem run: fork");
+        run_dir_remove(&d);
         return 2;
     }
     if (pid == 0) {
+        setenv("LD_PRELOAD", preload, 1);
         execvp(cmd[0], cmd);
         fprintf(stderr, "winmem run: cannot run %s: %s\n", cmd[0], strerror(errno));
         _exit(127);
     }
-    /* Ctrl-C goes to the program (same process group); we stay to report. */
-    signal(SIGINT, SIG_IGN);
+    free(preload);
+    child_pid = pid;
+    struct sigaction sa = { .sa_sigaction = forward, .sa_flags = SA_SIGINFO | SA_RESTART };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGQUIT, SIG_IGN);
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    unsetenv("LD_PRELOAD");
+    int rc = wait_program(pid);
 
-    /* The traces this run wrote: the pattern with %p as a wildcard, newer
-     * than the start (older runs may match the same pattern). */
-    char pat[PATH_MAX];
-    wm_pattern_fill(out, "*", pat, sizeof pat);
-    glob_t g;
-    int found = 0;
-    if (glob(pat, 0, NULL, &g) == 0) {
-        for (size_t i = 0; i < g.gl_pathc; i++) {
-            struct stat sb;
-            /* lstat, a regular file of ours: a symlink planted under a name
-             * the pattern matches is not what the shim wrote (it never
-             * follows one), and its target is nobody's business here. */
-            if (lstat(g.gl_pathv[i], &sb) || !S_ISREG(sb.st_mode) || sb.st_uid != geteuid() ||
-                sb.st_mtime < started - 1)
-                continue;
-            found++;
-            fprintf(stderr, "winmem run: %s exited with status %d; trace: %s\n", name, rc, g.gl_pathv[i]);
-            if (!summary)
-                continue;
-            tr_trace t;
-            char err[512];
-            if (tr_open(&t, g.gl_pathv[i], false, err, sizeof err)) {
-                fprintf(stderr, "winmem run: %s\n", err);
-                continue;
-            }
-            report_opts o = { .top_sites = 3, .frames = 0, .top_errors = 5, .brief = true };
-            report_print(&t, stderr, &o);
-            fprintf(stderr, "\nMore: winmem report %s | winmem export --format chrome %s\n", g.gl_pathv[i], g.gl_pathv[i]);
-            tr_close(&t);
-        }
-        globfree(&g);
-    }
+    int found = report_manifest(&d, outabs, name, rc, summary);
     if (!found)
-        fprintf(stderr, "winmem run: %s exited with status %d; no trace matching %s was written:\n"
+        fprintf(stderr, "winmem run: %s exited with status %d; no trace was written:\n"
                         "  either no process named %s ran (--only NAME chooses it) or it made no\n"
                         "  memory call the shim records\n",
-                name, rc, pat, only ? only : "(any)");
-    free(shim);
+                name, rc, only ? only : "(any)");
+    run_dir_remove(&d);
     return rc;
 }

@@ -4,6 +4,7 @@
  * flipped and foreign files under AddressSanitizer.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <zlib.h>
 #include "files.h"
 #include "progress.h"
+#include "salvage.h"
 #include "trace_read.h"
 
 static void cut(tr_trace *t, uint64_t off, const char *fmt, ...)
@@ -50,7 +52,10 @@ static uint32_t mix(uint32_t x)
 }
 
 typedef uint32_t (*key_fn)(const tr_trace *t, size_t i);
-static uint32_t tid_key(const tr_trace *t, size_t i) { return t->threads[i].tid; }
+/* A thread's key mixes its tid and serial; lookups compare both. */
+static uint32_t thread_key(uint32_t tid, uint32_t serial) { return tid ^ serial * 0x9e3779b9u; }
+static uint32_t tid_only_key(const tr_trace *t, size_t i) { return t->threads[i].tid; }
+static uint32_t tid_key(const tr_trace *t, size_t i) { return thread_key(t->threads[i].tid, t->threads[i].serial); }
 static uint32_t mod_key(const tr_trace *t, size_t i) { return t->mods[i].rec->id; }
 
 /* Open hash of index+1, load at most 1/2: the slot holding key or the empty
@@ -72,11 +77,24 @@ static bool hgrow(uint32_t **h, size_t *cap, size_t n, const tr_trace *t, key_fn
     uint32_t *nh = calloc(nc, sizeof *nh);
     if (!nh)
         return false;
-    for (size_t i = 0; i < n; i++)
-        nh[hslot(nh, nc, kf(t, i), t, kf)] = (uint32_t)(i + 1);
+    for (size_t i = 0; i < n; i++) {      /* into the first empty slot: keys may repeat */
+        size_t j = mix(kf(t, i)) & (nc - 1);
+        while (nh[j])
+            j = (j + 1) & (nc - 1);
+        nh[j] = (uint32_t)(i + 1);
+    }
     free(*h);
     *h = nh, *cap = nc;
     return true;
+}
+
+/* The slot of thread (tid, serial) in t->tid_hash, or the empty one where it goes. */
+static size_t tslot(const tr_trace *t, uint32_t tid, uint32_t serial)
+{
+    size_t i = mix(thread_key(tid, serial)) & (t->tid_hash_cap - 1);
+    while (t->tid_hash[i] && (t->threads[t->tid_hash[i] - 1].tid != tid || t->threads[t->tid_hash[i] - 1].serial != serial))
+        i = (i + 1) & (t->tid_hash_cap - 1);
+    return i;
 }
 
 /* Grows an array by doubling; false when out of memory. */
@@ -92,13 +110,15 @@ static bool grow(void **arr, size_t *cap, size_t n, size_t elem)
     return true;
 }
 
-static tr_thread *thread_get(tr_trace *t, uint32_t tid)
+/* A thread is its tid and, where the writer gives one, its serial: Linux
+ * hands a dead thread's tid to the next thread it makes. */
+static tr_thread *thread_get(tr_trace *t, uint32_t tid, uint32_t serial)
 {
     static __thread size_t last;   /* chunks are per thread: nearly always a hit */
-    if (last < t->nthreads && t->threads[last].tid == tid)
+    if (last < t->nthreads && t->threads[last].tid == tid && t->threads[last].serial == serial)
         return &t->threads[last];
     if (t->tid_hash_cap) {
-        uint32_t i = t->tid_hash[hslot(t->tid_hash, t->tid_hash_cap, tid, t, tid_key)];
+        uint32_t i = t->tid_hash[tslot(t, tid, serial)];
         if (i)
             return &t->threads[last = i - 1];
     }
@@ -108,20 +128,21 @@ static tr_thread *thread_get(tr_trace *t, uint32_t tid)
     tr_thread *nt = &t->threads[t->nthreads];
     memset(nt, 0, sizeof *nt);
     nt->tid = tid;
+    nt->serial = serial;
     nt->first_ns = UINT64_MAX;
     nt->sorted = true;
-    t->tid_hash[hslot(t->tid_hash, t->tid_hash_cap, tid, t, tid_key)] = (uint32_t)(t->nthreads + 1);
+    t->tid_hash[tslot(t, tid, serial)] = (uint32_t)(t->nthreads + 1);
     last = t->nthreads++;
     return nt;
 }
 
 /* Calls are kept in the order read; finish_threads() sorts and applies the
  * "last record wins" rule. The table grows with records, not with seq. */
-static bool add_call(tr_trace *t, const struct wmt_call *c)
+static bool add_call(tr_trace *t, const struct wmt_call *c, uint32_t serial)
 {
     if (c->seq == 0)
         return false;
-    tr_thread *th = thread_get(t, c->tid);
+    tr_thread *th = thread_get(t, c->tid, serial);
     if (!th || !grow((void **)&th->calls, &th->cap, th->ncalls, sizeof *th->calls))
         return false;
     if (th->ncalls && c->seq <= th->calls[th->ncalls - 1]->seq)
@@ -253,17 +274,24 @@ static bool add_div(tr_trace *t, const struct wmt_divergence *d)
     return true;
 }
 
-/* One record; false when it does not hold together (counted as skipped). */
-static bool record(tr_trace *t, const struct wmt_rec *r)
+static bool is_stop(uint32_t reason)
+{
+    return reason == WMT_LOST_WRITE || reason == WMT_LOST_DESCRIPTOR || reason == WMT_LOST_SIZE ||
+           reason == WMT_LOST_NOSPACE;
+}
+
+/* One record; false when it does not hold together (counted as skipped).
+ * serial: the writer thread's, from its chunk (0 in older traces). */
+static bool record(tr_trace *t, const struct wmt_rec *r, uint32_t serial)
 {
     switch (r->type) {
     case WMT_REC_MODULE:
         return add_module(t, (const void *)r);
     case WMT_REC_THREAD: {
         const struct wmt_thread *th = (const void *)r;
-        if (r->size < sizeof *th)
+        if (r->size < offsetof(struct wmt_thread, thread))
             return false;
-        tr_thread *x = thread_get(t, th->tid);
+        tr_thread *x = thread_get(t, th->tid, r->size >= sizeof *th ? th->thread : 0);
         if (x)
             memcpy(x->name, th->name, 16), x->name[16] = 0;
         return x != NULL;
@@ -275,7 +303,7 @@ static bool record(tr_trace *t, const struct wmt_rec *r)
         return add_stack(t, s);
     }
     case WMT_REC_CALL:
-        return r->size >= sizeof(struct wmt_call) && add_call(t, (const void *)r);
+        return r->size >= sizeof(struct wmt_call) && add_call(t, (const void *)r, serial);
     case WMT_REC_DIVERGENCE:
         return r->size >= sizeof(struct wmt_divergence) && add_div(t, (const void *)r);
     case WMT_REC_LOST: {
@@ -283,14 +311,18 @@ static bool record(tr_trace *t, const struct wmt_rec *r)
         if (r->size < sizeof *l)
             return false;
         /* A reason this reader does not know is still lost data: [0]. */
-        uint64_t *slot = &t->lost[l->reason < 8 ? l->reason : 0];
+        uint64_t *slot = &t->lost[l->reason < WMT_LOST_COUNT ? l->reason : 0];
         *slot = *slot + l->count < *slot ? UINT64_MAX : *slot + l->count;
+        if (!t->stop && l->reason < WMT_LOST_COUNT && is_stop(l->reason))
+            t->stop = l->reason;   /* the first stop reason is why it stopped */
         return true;
     }
     case WMT_REC_END:
         if (r->size < sizeof(struct wmt_end))
             return false;
         t->end = (const void *)r;
+        if (!t->stop && is_stop(t->end->stop))
+            t->stop = t->end->stop;
         return true;
     default:
         return false;   /* a newer writer's record: skipped by size */
@@ -333,6 +365,51 @@ static int check_header(tr_trace *t, char *err, size_t len)
     if (!t->exe || !t->prog)
         return fail(err, len, p, "out of memory");
     return 0;
+}
+
+/* The records of one chunk whose length and CRC were checked. */
+static void read_chunk(tr_trace *t, const struct wmt_chunk *c)
+{
+    const uint8_t *rec = (const uint8_t *)(c + 1);
+    uint32_t serial = t->hdr->flags & WMT_HF_THREAD_SERIAL ? c->thread : 0;
+    for (uint32_t at = 0; at + sizeof(struct wmt_rec) <= c->length;) {
+        const struct wmt_rec *r = (const void *)(rec + at);
+        if (r->size < 8 || r->size % 8 || r->size > c->length - at) {
+            t->skipped++;   /* cannot find the next record: drop the chunk's rest */
+            break;
+        }
+        if (!record(t, r, serial))
+            t->skipped++;
+        at += r->size;
+    }
+    t->nchunks++;
+}
+
+/* TRACE.live of a process that is gone: its unwritten chunks, lost counts
+ * and stop reason, read as if appended (`winmem run` appends them). */
+static void read_live(tr_trace *t)
+{
+    live_file lf;
+    if (live_open(&lf, t->path))
+        return;
+    if (lf.alive) {
+        t->live_running = true;
+        live_close(&lf);
+        return;
+    }
+    for (uint32_t i = 0; i < lf.hdr->nslots; i++) {
+        const struct wmt_chunk *c = live_chunk(&lf, i);
+        if (c) {
+            read_chunk(t, c);
+            t->live_chunks++;
+        }
+    }
+    for (uint32_t k = 1; k < WMT_LOST_COUNT; k++)
+        t->lost[k] += lf.hdr->lost[k];
+    if (!t->stop && is_stop(lf.hdr->stop))
+        t->stop = lf.hdr->stop;
+    t->live_end = lf.hdr->end_reason;
+    t->live = lf.map;                 /* the records point into it */
 }
 
 /* Why the chunk at off cannot be read (NULL: it can); *len its length. */
@@ -379,29 +456,23 @@ static uint64_t resync(const tr_trace *t, uint64_t from, uint64_t *budget)
     return 0;
 }
 
-static void read_chunk(tr_trace *t, const struct wmt_chunk *c)
-{
-    const uint8_t *rec = (const uint8_t *)(c + 1);
-    for (uint32_t at = 0; at + sizeof(struct wmt_rec) <= c->length;) {
-        const struct wmt_rec *r = (const void *)(rec + at);
-        if (r->size < 8 || r->size % 8 || r->size > c->length - at) {
-            t->skipped++;   /* cannot find the next record: drop the chunk's rest */
-            break;
-        }
-        if (!record(t, r))
-            t->skipped++;
-        at += r->size;
-    }
-    t->nchunks++;
-}
-
 /* Sums and checks after the last chunk: calls per thread, and lost records
  * END counts that no LOST record found here accounts for. */
 static void finish(tr_trace *t)
 {
     finish_threads(t);
+    /* tid alone → the last thread with it (in file order), for readers that
+     * only have a CALL's tid. */
+    size_t cap = 64;
+    while (cap < 2 * (t->nthreads + 1))
+        cap *= 2;
+    if ((t->last_tid_hash = calloc(cap, sizeof *t->last_tid_hash))) {
+        t->last_tid_cap = cap;
+        for (size_t i = 0; i < t->nthreads; i++)
+            t->last_tid_hash[hslot(t->last_tid_hash, cap, t->threads[i].tid, t, tid_only_key)] = (uint32_t)(i + 1);
+    }
     uint64_t sum = 0;
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < WMT_LOST_COUNT; i++)
         sum = sum + t->lost[i] < sum ? UINT64_MAX : sum + t->lost[i];
     if (t->end && t->end->lost > sum)
         t->lost[0] += t->end->lost - sum;
@@ -443,6 +514,8 @@ static int parse(tr_trace *t, bool show_progress, char *err, size_t errlen)
             t->good_bytes = off;
         progress_update(&p, off);
     }
+    if (!t->end)
+        read_live(t);   /* before the sums: its calls count like the file's */
     finish(t);
     progress_done(&p);
     return 0;
@@ -495,10 +568,12 @@ void tr_close(tr_trace *t)
         free(t->threads[i].calls);
     free(t->threads);
     free(t->tid_hash);
+    free(t->last_tid_hash);
     free(t->stacks);
     free(t->divs);
     free(t->exe);
     free(t->prog);
+    free(t->live);
     sym_cache_free(t->sym);
     if (t->map && t->owns_map)
         munmap((void *)t->map, t->size);
@@ -507,9 +582,9 @@ void tr_close(tr_trace *t)
 
 const tr_thread *tr_thread_find(const tr_trace *t, uint32_t tid)
 {
-    if (!t->tid_hash_cap)
+    if (!t->last_tid_cap)
         return NULL;
-    uint32_t i = t->tid_hash[hslot(t->tid_hash, t->tid_hash_cap, tid, t, tid_key)];
+    uint32_t i = t->last_tid_hash[hslot(t->last_tid_hash, t->last_tid_cap, tid, t, tid_only_key)];
     return i ? &t->threads[i - 1] : NULL;
 }
 
@@ -528,6 +603,45 @@ const char *tr_basename(const char *path)
         if (*p == '/' || *p == '\\')
             b = p + 1;
     return b;
+}
+
+const char *tr_stop_text(uint32_t reason)
+{
+    switch (reason) {
+    case WMT_LOST_WRITE: return "a write to the trace failed";
+    case WMT_LOST_DESCRIPTOR: return "the program closed or replaced the trace's descriptor";
+    case WMT_LOST_SIZE: return "the trace reached its size limit (--max-size / WINMEM_MAX_SIZE)";
+    case WMT_LOST_NOSPACE: return "the disk was full";
+    default: return "an unknown reason";
+    }
+}
+
+const char *tr_end_text(const tr_trace *t, char *buf, size_t len)
+{
+    char stop[200] = "";
+    if (t->stop)
+        snprintf(stop, sizeof stop, "; recording stopped early: %s", tr_stop_text(t->stop));
+    const struct wmt_end *e = t->end;
+    if (e && e->reason == WMT_END_EXIT)
+        snprintf(buf, len, "the program exited normally%s", stop);
+    else if (e && e->reason == WMT_END_EXEC)
+        snprintf(buf, len, "the program exec'd another image (it records into a new file)%s", stop);
+    else if (e && e->reason == WMT_END_SALVAGED)
+        snprintf(buf, len, "no END record from the program: it was killed or died; its unwritten records "
+                 "were saved from its .live buffers%s", stop);
+    else if (t->live_end == WMT_END_EXIT || t->live_end == WMT_END_EXEC)
+        snprintf(buf, len, "the program %s, but could not write its END record%s",
+                 t->live_end == WMT_END_EXIT ? "exited normally" : "exec'd another image", stop);
+    else if (t->live_running)
+        snprintf(buf, len, "no END record yet: the program is still running%s", stop);
+    else if (t->live_chunks || t->live)
+        snprintf(buf, len, "no END record: the program was killed or died; its unwritten records were "
+                 "read from its .live buffers%s", stop);
+    else if (t->stop)
+        snprintf(buf, len, "no END record%s", stop);
+    else
+        snprintf(buf, len, "no END record: the program was killed, is still running, or the copy was cut");
+    return buf;
 }
 
 void tr_describe(const tr_trace *t, char *buf, size_t len)

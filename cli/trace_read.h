@@ -33,6 +33,7 @@ typedef struct tr_module {
 
 typedef struct tr_thread {
     uint32_t tid;
+    uint32_t serial;                 /* per-trace thread serial (0 in older traces): Linux reuses tids */
     char name[17];
     const struct wmt_call **calls;   /* distinct calls in seq order (never NULL entries) */
     uint64_t ncalls;                 /* entries in calls */
@@ -51,8 +52,10 @@ typedef struct tr_trace {
 
     tr_module *mods;  size_t nmods, mods_cap;
     tr_thread *threads; size_t nthreads, threads_cap;
-    uint32_t *tid_hash, *mod_hash;   /* open hashes of index+1 on tid / module id */
+    uint32_t *tid_hash, *mod_hash;   /* open hashes of index+1 on (tid, serial) / module id */
     size_t tid_hash_cap, mod_hash_cap;
+    uint32_t *last_tid_hash;         /* on tid alone: the last thread with that tid */
+    size_t last_tid_cap;
     const struct wmt_stack **stacks; size_t stack_cap;   /* open hash on id */
     size_t nstacks;
     const struct wmt_divergence **divs; size_t ndivs, divs_cap;
@@ -61,10 +64,18 @@ typedef struct tr_trace {
     uint64_t missing;          /* call numbers below a thread's highest that no record has */
     uint64_t nrecords;         /* CALL records read, duplicates included */
     uint64_t nchunks;
-    uint64_t lost[8];          /* by WMT_LOST_*; [0]: reasons this reader does not know, and
+    uint64_t lost[WMT_LOST_COUNT]; /* by WMT_LOST_*; [0]: reasons this reader does not know, and
                                 * what END counts beyond the LOST records found */
+    uint32_t stop;             /* WMT_LOST_* reason recording stopped early, 0 */
     uint64_t skipped;          /* records of unknown type or bad size */
-    const struct wmt_end *end; /* NULL: the process did not exit normally */
+    const struct wmt_end *end; /* NULL: no END record */
+
+    /* TRACE.live beside the trace (cli/salvage.h): the buffers of a process
+     * that died or could not write its END, read as more chunks. */
+    uint8_t *live;             /* its copy, owned */
+    bool live_running;         /* its process still runs */
+    uint32_t live_end;         /* WMT_END_* it reached without writing END, 0 */
+    uint64_t live_chunks;      /* chunks read from it */
 
     uint64_t good_bytes;       /* readable prefix of the file */
     char cut[320];             /* "" when the whole file was readable */
@@ -91,9 +102,10 @@ const struct wmt_stack *tr_stack(const tr_trace *t, uint32_t id);
  * tables per stack indexed by slot, with no hash of their own. */
 size_t tr_stack_slot(const tr_trace *t, uint32_t id);
 const tr_module *tr_module_by_id(const tr_trace *t, uint32_t id);
-/* The thread with Linux tid, or NULL; constant time (a crafted trace can
- * hold hundreds of thousands of threads, so callers must not walk them
- * per call). */
+/* The thread with Linux tid, or NULL; when Linux reused the tid (traces
+ * with thread serials), the last thread that had it. Constant time (a
+ * crafted trace can hold hundreds of thousands of threads, so callers must
+ * not walk them per call). */
 const tr_thread *tr_thread_find(const tr_trace *t, uint32_t tid);
 static inline const struct wmt_frame *tr_frames(const struct wmt_stack *s)
 {
@@ -119,6 +131,13 @@ const char *tr_demangle(const char *name, char *buf, size_t len);
 void tr_frame_source(tr_trace *t, const struct wmt_frame *f, char *buf, size_t len);
 /* The file name part of a module path (after the last / or \). */
 const char *tr_basename(const char *path);
+
+/* How the recording ended, in words, for report and run: "the program
+ * exited normally" only with an END(exit) and nothing stopped early;
+ * "killed" only when nothing else explains a missing END. */
+const char *tr_end_text(const tr_trace *t, char *buf, size_t len);
+/* Why recording stopped (WMT_LOST_* reason), in words. */
+const char *tr_stop_text(uint32_t reason);
 
 /* One line for the user: "read 812 calls in 14 chunks; trace cut at ...". */
 void tr_describe(const tr_trace *t, char *buf, size_t len);

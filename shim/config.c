@@ -6,7 +6,10 @@
  * host that closed or redirected stdio is not disturbed.
  */
 #include <ctype.h>
+#include <dlfcn.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,9 +84,103 @@ static void read_cmdline(char *buf, size_t size, const char **argv1)
         *argv1 = buf + l0 + 1;
 }
 
+/* `winmem run` configures the shim without one variable in the program's
+ * environment (issue 12.1: the program must see what it would see without
+ * winmem, and Wine copies every variable into the Windows environment
+ * block): it preloads the shim through a symbolic link in a directory of
+ * its own, with winmem.conf (KEY=VALUE lines, the WINMEM_* names) beside
+ * it. Every process that inherits LD_PRELOAD — Wine's re-executed loader,
+ * Windows children, native children however they are started — finds the
+ * same file. Without it the WINMEM_* variables are read. */
+static char conf[4096];
+static bool have_conf;
+
+static void read_run_conf(void)
+{
+    Dl_info di;
+    if (!dladdr((void *)&wm_config_init, &di) || !di.dli_fname || di.dli_fname[0] != '/')
+        return;
+    char dir[512];
+    if (strlen(di.dli_fname) >= sizeof dir)
+        return;
+    strcpy(dir, di.dli_fname);
+    char *d = dirname(dir);
+    char path[600];
+    snprintf(path, sizeof path, "%s/winmem.conf", d);
+    int f = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (f < 0)
+        return;
+    struct stat st;
+    ssize_t n = -1;
+    if (!fstat(f, &st) && S_ISREG(st.st_mode) && st.st_uid == geteuid())
+        n = read(f, conf, sizeof conf - 1);
+    close(f);
+    if (n < 0)
+        return;
+    conf[n] = 0;
+    have_conf = true;
+    snprintf(wm_cfg.run_dir, sizeof wm_cfg.run_dir, "%s", d);
+}
+
+/* A setting: winmem.conf's line when run wrote one, else the variable. */
+static const char *setting(const char *name)
+{
+    if (!have_conf)
+        return getenv(name);
+    size_t nl = strlen(name);
+    for (char *p = conf; *p;) {
+        char *e = strchr(p, '\n');
+        if (!strncmp(p, name, nl) && p[nl] == '=') {
+            static char val[16][600];     /* constructor only, one per name used */
+            static int used;
+            char *v = val[used++ & 15];
+            size_t len = (e ? (size_t)(e - p) : strlen(p)) - nl - 1;
+            if (len >= sizeof val[0])
+                len = sizeof val[0] - 1;
+            memcpy(v, p + nl + 1, len);
+            v[len] = 0;
+            return v;
+        }
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return NULL;
+}
+
+void wm_manifest_note(const char *path)
+{
+    if (!wm_cfg.run_dir[0])
+        return;
+    char m[600], line[700];
+    snprintf(m, sizeof m, "%s/manifest", wm_cfg.run_dir);
+    int n = snprintf(line, sizeof line, "%d %s\n", (int)getpid(), path);
+    int f = open(m, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    if (f < 0)
+        return;
+    if (n > 0 && n < (int)sizeof line && write(f, line, (size_t)n) < 0) { /* run will say nothing was written */ }
+    close(f);
+}
+
+/* "123", "64K", "10M", "2G" → bytes; 0 on garbage. */
+static uint64_t size_value(const char *v)
+{
+    char *end;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (end == v || *v == '-')
+        return 0;
+    int sh = 0;
+    if (*end == 'K' || *end == 'k') sh = 10, end++;
+    else if (*end == 'M' || *end == 'm') sh = 20, end++;
+    else if (*end == 'G' || *end == 'g') sh = 30, end++;
+    if (*end || x > (UINT64_MAX >> sh))
+        return 0;
+    return (uint64_t)x << sh;
+}
+
 static int int_env(const char *name, int def, int lo, int hi)
 {
-    const char *v = getenv(name);
+    const char *v = setting(name);
     if (!v || !*v)
         return def;
     char *end;
@@ -99,7 +196,7 @@ static int int_env(const char *name, int def, int lo, int hi)
 
 static bool bool_env(const char *name)
 {
-    const char *v = getenv(name);
+    const char *v = setting(name);
     if (!v || !*v || !strcmp(v, "0"))
         return false;
     if (!strcmp(v, "1"))
@@ -110,22 +207,32 @@ static bool bool_env(const char *name)
 
 void wm_config_init(void)
 {
+    read_run_conf();
     /* WINMEM_QUIET first: every later note obeys it. */
-    const char *q = getenv("WINMEM_QUIET");
+    const char *q = setting("WINMEM_QUIET");
     wm_cfg.quiet = q && !strcmp(q, "1");
     if (q && *q && strcmp(q, "0") && strcmp(q, "1"))
         wm_note("WINMEM_QUIET", "= must be 0 or 1; using 0", NULL);
 
-    const char *out = getenv("WINMEM_OUTPUT");
-    if (out && *out && strlen(out) < sizeof wm_cfg.output)
-        strcpy(wm_cfg.output, out);
-    else {
+    const char *out = setting("WINMEM_OUTPUT");
+    if (!out || !*out || strlen(out) >= sizeof wm_cfg.output - 256) {
         if (out && *out)
             wm_note("WINMEM_OUTPUT", " is too long; using winmem-%p.trace", NULL);
-        strcpy(wm_cfg.output, "winmem-%p.trace");
+        out = "winmem-%p.trace";
     }
+    /* Made absolute now: a program that changes directory before its first
+     * call still writes where it was asked to (and run finds it). */
+    char cwd[256];
+    if (out[0] != '/' && getcwd(cwd, sizeof cwd))
+        snprintf(wm_cfg.output, sizeof wm_cfg.output, "%s/%s", cwd, out);
+    else
+        snprintf(wm_cfg.output, sizeof wm_cfg.output, "%s", out);
 
-    const char *m = getenv("WINMEM_MODE");
+    const char *ms = setting("WINMEM_MAX_SIZE");
+    if (ms && *ms && !(wm_cfg.max_size = size_value(ms)))
+        wm_note("WINMEM_MAX_SIZE=", ms, " is not a size (bytes, or a number with K, M or G); no limit");
+
+    const char *m = setting("WINMEM_MODE");
     wm_cfg.mode = WMT_MODE_TRACE;
     if (m && *m) {
         int mode = wm_mode_parse(m);
@@ -158,7 +265,7 @@ void wm_config_init(void)
     memcpy(wm_cfg.program, prog, pl);
     wm_cfg.program[pl] = 0;
 
-    const char *only = getenv("WINMEM_ONLY");
+    const char *only = setting("WINMEM_ONLY");
     if (only && *only)
         wm_cfg.active = in_only(only, wm_cfg.program);
     else

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "shim.h"
 #include "internal.h"
+#include "record.h"
 
 /* From core/alloc.c / core/guard.c when the core is linked in. */
 void wm_guard_forbid_handler(void) __attribute__((weak));
@@ -20,6 +21,8 @@ void wm_guard_forbid_handler(void) __attribute__((weak));
 __attribute__((constructor)) static void wm_shim_init(void)
 {
     wm_config_init();
+    if (wm_cfg.active && !wm_fd_init())
+        wm_cfg.active = false;        /* no descriptor it could take: said why */
     if (wm_cfg.wine && wm_guard_forbid_handler)
         wm_guard_forbid_handler();
     wm_writer_init();

@@ -16,7 +16,7 @@ SHIM_API  := VirtualQuery VirtualQueryEx NtQueryVirtualMemory ZwQueryVirtualMemo
              VirtualAlloc VirtualAllocEx VirtualFree VirtualFreeEx VirtualProtect \
              VirtualProtectEx VirtualLock VirtualUnlock AllocateUserPhysicalPages \
              MapUserPhysicalPages FreeUserPhysicalPages GetLastError SetLastError
-SHIM_LIBC := dlopen dlclose execve execv execvp execvpe execl execlp execle _exit _Exit mmap mmap64 munmap mprotect mremap madvise
+SHIM_LIBC := dlopen dlclose pipe pipe2 execve execv execvp execvpe execl execlp execle _exit _Exit mmap mmap64 munmap mprotect mremap madvise
 
 all: $(SHIM_SO)
 

@@ -33,11 +33,15 @@ struct wm_config {
     char program[128];      /* what the filter matched (".exe" basename under Wine) */
     char exe[256];          /* /proc/self/exe */
     int test_hook;          /* WINMEM_TEST_CORRUPT_NTDLL=1: pretend validation fails */
+    uint64_t max_size;      /* WINMEM_MAX_SIZE bytes, 0: no limit */
+    char run_dir[512];      /* `winmem run`'s directory (config, manifest), "" if none */
 };
 extern struct wm_config wm_cfg WM_HIDDEN;
 void wm_config_init(void) WM_HIDDEN;
 /* One line "winmem-shim: ..." on stderr unless WINMEM_QUIET; write() only. */
 void wm_note(const char *a, const char *b, const char *c) WM_HIDDEN;
+/* Tells `winmem run` (its manifest, when there is one) a file was created. */
+void wm_manifest_note(const char *path) WM_HIDDEN;
 
 /* ---- per-thread state and the re-entrancy guard (shim/writer.c) ---- */
 struct wm_tbuf;
@@ -52,6 +56,8 @@ struct wm_thread {
     bool dead;              /* could not get a buffer: never record on this thread */
     void *stacks;           /* this thread's stack intern table (shim/stack.c) */
     uint32_t cur_stack;     /* stack id of the Wine call in progress (unix layer reuses it) */
+    bool muted;             /* recording has stopped: the guard is held (so calls nested in
+                             * this one are not counted again) but nothing is recorded */
 };
 extern WM_TLS struct wm_thread wm_self;
 
@@ -60,6 +66,10 @@ extern WM_TLS struct wm_thread wm_self;
  * that never returned (Wine aborted the syscall after a fault). */
 bool wm_enter(uintptr_t sp, bool wine_call) WM_HIDDEN;
 void wm_leave(void) WM_HIDDEN;
+/* The shim's own work inside a call it is recording (the unix layer's
+ * stack capture): nothing in it is recorded. Returns what to restore. */
+uint32_t wm_guard_hold(void) WM_HIDDEN;
+void wm_guard_restore(uint32_t was) WM_HIDDEN;
 
 /* ---- trace writer (shim/writer.c) ---- */
 uint64_t wm_now_ns(void) WM_HIDDEN;

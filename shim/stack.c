@@ -6,6 +6,10 @@
  * `backtrace` and `_Unwind_*` into the global scope and could take C++
  * exception unwinding away from libgcc_s in the host program.
  * Only unw_backtrace is used (~100 ns for 16 frames); unw_step costs µs.
+ * unw_backtrace keeps a 256 KiB frame cache per thread (all of it touched
+ * when made, freed when the thread ends): 1,000 threads cost 256 MB. So at
+ * most UNW_THREADS live threads use it; the others take glibc's
+ * backtrace() (libgcc's unwinder, ~1.4 µs, no memory per thread).
  *
  * Frames are stored as module id + offset so runs with ASLR compare. The
  * MODULE record of a module is written (in its own chunk) the first time a
@@ -13,11 +17,13 @@
  */
 #include <dlfcn.h>
 #include <elf.h>
+#include <execinfo.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "shim.h"
+#include "record.h"
 
 #define MAX_MODS 1024
 
@@ -42,6 +48,9 @@ static uint32_t next_module_id = 1;
 static uint64_t shim_start, shim_end;     /* the shim's own code: skipped in stacks */
 
 static int (*unw_backtrace_fn)(void **, int);
+#define UNW_THREADS 64
+static int unw_live;                      /* threads holding libunwind's cache */
+static WM_TLS int unw_mine;               /* 0 undecided, 1 libunwind, -1 glibc */
 static int mods_stale;
 
 void wm_modules_stale(void) { __atomic_store_n(&mods_stale, 1, __ATOMIC_RELEASE); }
@@ -219,12 +228,42 @@ void wm_stack_init(void)
     wm_modules_refresh();
     if (!wm_cfg.stack_depth)
         return;
+    /* libunwind makes its pipe while it loads: shim/fd.c moves it out of
+     * the program's range of descriptors. */
+    wm_fd_moving(true);
     void *h = dlopen("libunwind.so.8", RTLD_LAZY | RTLD_LOCAL);
+    wm_fd_moving(false);
     if (h)
         unw_backtrace_fn = (int (*)(void **, int))dlsym(h, "unw_backtrace");
     if (!unw_backtrace_fn)
         wm_note("libunwind.so.8 not found: ELF stacks are not recorded", NULL, NULL);
+    void *warm[2];
+    backtrace(warm, 2);               /* glibc loads libgcc_s at its first use: now, not in a call */
 }
+
+static int raw_backtrace(void **raw, int n)
+{
+    if (!unw_mine) {
+        unw_mine = __atomic_add_fetch(&unw_live, 1, __ATOMIC_RELAXED) <= UNW_THREADS ? 1 : -1;
+        if (unw_mine < 0)
+            __atomic_sub_fetch(&unw_live, 1, __ATOMIC_RELAXED);
+    }
+    if (unw_mine < 0)
+        return backtrace(raw, n);
+    wm_fd_moving(true);               /* it remakes its pipe if a read fails */
+    int got = unw_backtrace_fn(raw, n);
+    wm_fd_moving(false);
+    return got;
+}
+
+void wm_stack_thread_gone(void)
+{
+    if (unw_mine > 0)
+        __atomic_sub_fetch(&unw_live, 1, __ATOMIC_RELAXED);
+    unw_mine = 0;
+}
+
+void wm_stack_after_fork(void) { unw_live = unw_mine > 0; }
 
 /* ---- interning ---- */
 
@@ -287,7 +326,7 @@ static uint32_t intern(const uint64_t *pcs, int n, uint16_t sflags, uint32_t ffl
 uint32_t wm_stack_capture(bool wine_ctx)
 {
     int depth = wm_cfg.stack_depth;
-    if (!depth)
+    if (!depth || wm_self.muted)
         return 0;
     uint64_t pcs[64 + 8];
     int n = 0;
@@ -303,7 +342,7 @@ uint32_t wm_stack_capture(bool wine_ctx)
     if (__atomic_load_n(&mods_stale, __ATOMIC_ACQUIRE) && __atomic_exchange_n(&mods_stale, 0, __ATOMIC_ACQ_REL))
         wm_modules_refresh();
     void *raw[64 + 8];
-    int got = unw_backtrace_fn(raw, depth + 8);
+    int got = raw_backtrace(raw, depth + 8);
     for (int i = 0; i < got && n < depth + 1; i++) {
         uint64_t pc = (uint64_t)(uintptr_t)raw[i];
         if (pc >= shim_start && pc < shim_end)

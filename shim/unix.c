@@ -61,8 +61,7 @@ static void record(uint16_t api, uint64_t start, const uint64_t *args, int nargs
     c.ret = ret;
     c.error = (uint32_t)err;
     bool was_busy = wm_self.busy;
-    wm_self.busy = 1;                 /* stack capture may mmap: not recorded */
-    wm_self.in_real = false;
+    uint32_t guard = wm_guard_hold(); /* stack capture may mmap: not recorded */
     if (wm_cfg.wine)
         /* Inside Wine, mmap & co. run under Wine's virtual-memory lock: no
          * unwinding here (libunwind takes the loader lock, the PE side may
@@ -72,8 +71,7 @@ static void record(uint16_t api, uint64_t start, const uint64_t *args, int nargs
     else
         c.stack = wm_stack_capture(false);
     wm_call_append(&c);
-    wm_self.busy = was_busy;
-    wm_self.in_real = was_busy;
+    wm_guard_restore(guard);
     in_unix = 0;
 }
 

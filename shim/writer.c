@@ -23,38 +23,39 @@
 #include <unistd.h>
 #include "common/names.h"
 #include "shim.h"
+#include "record.h"
 
 #define BUF_DATA     (64 * 1024)      /* records per chunk */
-#define FLUSH_NS     (100 * 1000000ULL) /* a quiet thread's data reaches the file within 100 ms of its next record */
+#define FLUSH_NS     (100 * 1000000ULL) /* a busy thread's chunk reaches the file within 100 ms */
 #define MAX_THREADS  1024
-#define STACK_TABLE  (512 * (24 + 8 * 64)) /* shim/stack.c's per-thread table, at most */
+#define STACK_SLOTS  512                /* shim/stack.c's per-thread table: slots of 24 + 8 x depth bytes */
 
 enum { B_IDLE, B_OWNER, B_FLUSHER };
 
 struct wm_tbuf {
     int state;                /* B_*: who may touch data (CAS) */
-    uint32_t tid;
-    uint64_t chunk_seq;       /* sequence of the chunk being filled */
-    uint64_t call_seq;
-    uint64_t chunk_start_ns;
-    uint32_t used;            /* bytes of records in data after the chunk header */
     int in_use;               /* slot owned by a live thread */
-    unsigned char data[WMT_CHUNK_SIZE + BUF_DATA];
-    unsigned char stacks[STACK_TABLE] __attribute__((aligned(64)));
+    uint32_t tid;
+    uint32_t serial;          /* unique per thread for the life of the trace */
+    uint32_t chunk_no;        /* sequence of the chunk being filled */
+    uint32_t used;            /* bytes of records in data after the chunk header */
+    uint32_t calls_in_chunk;  /* CALLs in data: counted lost if the chunk cannot be written */
+    uint64_t call_seq;
+    uint64_t calls;           /* CALL records this buffer made (END's total) */
+    uint64_t chunk_start_ns;
+    unsigned char *data;      /* WMT_CHUNK_SIZE + BUF_DATA: a .live slot (shim/live.c) or private */
+    bool shared;              /* data is a .live slot */
+    bool frozen;              /* the trace's descriptor is gone: data stays for the salvager */
+    unsigned char *stacks;    /* STACK_SLOTS x (24 + 8 x depth) */
+    size_t stacks_size;
 };
 
 WM_TLS struct wm_thread wm_self;
 
 static struct wm_tbuf *slots[MAX_THREADS];
-static int file_state;        /* 0 closed, 1 opening, 2 open, 3 dead (write failed / cannot open) */
-static int file_fd = -1;
-static uint32_t header_flags;
-static uint64_t meta_seq;     /* chunk sequence of tid 0 */
-static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t thread_key;
-static uint64_t lost[5];      /* by WMT_LOST_* */
-static uint64_t calls_total;
-static uint32_t fork_child;
+static uint32_t next_serial;
+static uint64_t meta_seq;     /* chunk sequence of tid 0 */
 static pid_t owner_pid;       /* the process these buffers belong to */
 
 /* ---- small helpers ---- */
@@ -76,108 +77,17 @@ void *wm_raw_mmap(size_t len)
     return p == MAP_FAILED ? NULL : p;
 }
 
-void wm_set_header_flag(uint32_t f) { __atomic_or_fetch(&header_flags, f, __ATOMIC_RELAXED); }
-
-static void crc_init(void) { wm_crc_init(); }
-static uint32_t crc32_ieee(const unsigned char *p, size_t n) { return wm_crc32(p, n); }
-
-/* write() all of it, retrying EINTR. A short write (disk full) would leave a
- * torn chunk; everything after it would be unreadable, so stop for good. */
-static bool write_all(const void *p, size_t n)
+/* The chunk header at the front of a buffer is kept current, so a .live
+ * slot read after a kill says which thread, which chunk, how many bytes. */
+static void chunk_open(struct wm_tbuf *b)
 {
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(file_fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            __atomic_store_n(&file_state, 3, __ATOMIC_RELEASE);
-            return false;
-        }
-        c += w, n -= (size_t)w;
-    }
-    return true;
-}
-
-/* "%p" → pid. The shim never overwrites a file: if the name exists (an
- * earlier image of the same pid after exec, a fork child of a pattern
- * without %p), ".1", ".2", ... are tried. */
-static int open_trace(void)
-{
-    char path[600], pid[16];
-    snprintf(pid, sizeof pid, "%d", (int)getpid());
-    wm_pattern_fill(wm_cfg.output, pid, path, sizeof path);
-    for (int i = 0; i < 100; i++) {
-        char p2[620];
-        if (i)
-            snprintf(p2, sizeof p2, "%s.%d", path, i);
-        else
-            snprintf(p2, sizeof p2, "%s", path);
-        int fd = open(p2, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
-        if (fd >= 0)
-            return fd;
-        if (errno != EEXIST) {
-            wm_note("cannot create trace file ", p2, ": recording off");
-            return -1;
-        }
-    }
-    return -1;
-}
-
-static bool write_header(void)
-{
-    unsigned char h[WMT_HEADER_FIXED_SIZE + 512] = {0};
-    struct wmt_header *hd = (struct wmt_header *)h;
-    memcpy(hd->magic, WMT_MAGIC, 8);
-    hd->version = WMT_VERSION;
-    hd->pointer_size = 8;
-    hd->little_endian = 1;
-    hd->clock_id = CLOCK_MONOTONIC;
-    hd->pid = (uint32_t)getpid();
-    hd->ppid = (uint32_t)getppid();
-    struct timespec r;
-    hd->mono_ns = wm_now_ns();
-    clock_gettime(CLOCK_REALTIME, &r);
-    hd->real_ns = (uint64_t)r.tv_sec * 1000000000ULL + r.tv_nsec;
-    hd->mode = (uint32_t)wm_cfg.mode;
-    hd->flags = __atomic_load_n(&header_flags, __ATOMIC_RELAXED) | fork_child |
-                (wm_cfg.unix_layer ? WMT_HF_UNIX : 0);
-    hd->stack_depth = (uint16_t)wm_cfg.stack_depth;
-    size_t el = strnlen(wm_cfg.exe, 255), pl = strnlen(wm_cfg.program, 127);
-    hd->exe_len = (uint16_t)el;
-    hd->prog_len = (uint16_t)pl;
-    memcpy(h + WMT_HEADER_FIXED_SIZE, wm_cfg.exe, el);
-    memcpy(h + WMT_HEADER_FIXED_SIZE + el, wm_cfg.program, pl);
-    size_t total = (WMT_HEADER_FIXED_SIZE + el + pl + 7) & ~(size_t)7;
-    hd->header_size = (uint16_t)total;
-    return write_all(h, total);
-}
-
-/* Opens the file on first need, so images that record nothing (Wine's
- * helpers, a fork child that execs at once) leave no file behind. */
-static bool file_ready(void)
-{
-    int st = __atomic_load_n(&file_state, __ATOMIC_ACQUIRE);
-    while (st != 2) {
-        if (st == 3)
-            return false;
-        int zero = 0;
-        if (st == 0 && __atomic_compare_exchange_n(&file_state, &zero, 1, false,
-                                                   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-            file_fd = open_trace();
-            if (file_fd < 0) {
-                __atomic_store_n(&file_state, 3, __ATOMIC_RELEASE);
-                return false;
-            }
-            __atomic_store_n(&file_state, 2, __ATOMIC_RELEASE);
-            if (!write_header())
-                return false;
-            return true;
-        }
-        sched_yield();
-        st = __atomic_load_n(&file_state, __ATOMIC_ACQUIRE);
-    }
-    return true;
+    struct wmt_chunk *c = (struct wmt_chunk *)b->data;
+    c->tid = b->tid;
+    c->chunk_no = b->chunk_no;
+    c->thread = b->serial;
+    c->crc = 0;
+    __atomic_store_n(&c->length, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&c->magic, WMT_CHUNK_MAGIC, __ATOMIC_RELEASE);
 }
 
 /* Pre: caller holds b (B_OWNER or B_FLUSHER). */
@@ -185,17 +95,23 @@ static void flush_locked(struct wm_tbuf *b)
 {
     if (!b->used)
         return;
-    if (file_ready()) {
-        struct wmt_chunk *c = (struct wmt_chunk *)b->data;
-        c->magic = WMT_CHUNK_MAGIC;
-        c->tid = b->tid;
-        c->seq = b->chunk_seq;
-        c->length = b->used;
-        c->crc = crc32_ieee(b->data + WMT_CHUNK_SIZE, b->used);
-        write_all(b->data, WMT_CHUNK_SIZE + b->used);
+    struct wmt_chunk *c = (struct wmt_chunk *)b->data;
+    c->length = b->used;
+    c->crc = wm_crc32(b->data + WMT_CHUNK_SIZE, b->used);
+    if (!wm_file_ready() || !wm_file_write(b->data, WMT_CHUNK_SIZE + b->used)) {
+        uint32_t r = wm_file_stop_reason();
+        if (r == WMT_LOST_DESCRIPTOR && b->shared) {
+            /* The trace can never be written again; its .live slot is the
+             * one place these records survive: leave them there. */
+            b->frozen = true;
+            return;
+        }
+        wm_lost(r ? r : WMT_LOST_WRITE, b->calls_in_chunk);
     }
-    b->chunk_seq++;
+    b->chunk_no++;
     b->used = 0;
+    b->calls_in_chunk = 0;
+    chunk_open(b);
 }
 
 static bool own(struct wm_tbuf *b)
@@ -206,13 +122,34 @@ static bool own(struct wm_tbuf *b)
 }
 static void release(struct wm_tbuf *b) { __atomic_store_n(&b->state, B_IDLE, __ATOMIC_RELEASE); }
 
-static void lost_one(int reason) { __atomic_fetch_add(&lost[reason], 1, __ATOMIC_RELAXED); }
+/* Room for size more bytes (the chunk is written first if full); returns
+ * where they go. The one place that reserves space in a buffer. Pre: owned. */
+static unsigned char *reserve(struct wm_tbuf *b, size_t size, uint64_t now)
+{
+    if (b->used + size > BUF_DATA)
+        flush_locked(b);
+    if (b->frozen || b->used + size > BUF_DATA) {
+        wm_lost(wm_file_stop_reason(), 1);
+        return NULL;
+    }
+    if (!b->used)
+        b->chunk_start_ns = now;
+    return b->data + WMT_CHUNK_SIZE + b->used;
+}
+/* The bytes at reserve()'s pointer are complete: make them count (and
+ * visible in a .live slot: length is stored after the record). */
+static void commit(struct wm_tbuf *b, size_t size)
+{
+    b->used += (uint32_t)size;
+    __atomic_store_n(&((struct wmt_chunk *)b->data)->length, b->used, __ATOMIC_RELEASE);
+}
 
 /* ---- per-thread buffers ---- */
 
 static void thread_gone(void *arg)
 {
     struct wm_tbuf *b = arg;
+    wm_stack_thread_gone();
     if (!b)
         return;
     if (own(b)) {
@@ -220,7 +157,75 @@ static void thread_gone(void *arg)
         release(b);
     }
     wm_self.buf = NULL;
+    wm_self.stacks = NULL;
     __atomic_store_n(&b->in_use, 0, __ATOMIC_RELEASE);
+}
+
+/* A new slot: its bookkeeping and stack table private, its data a .live
+ * slot when one can be had (then it survives a kill), else private. */
+static struct wm_tbuf *slot_new(int i)
+{
+    size_t ss = STACK_SLOTS * (24 + 8 * (size_t)wm_cfg.stack_depth);
+    struct wm_tbuf *n = wm_raw_mmap(sizeof *n);
+    if (!n)
+        return NULL;
+    n->data = wm_live_slot(i);
+    n->shared = n->data != NULL;
+    if (!n->data)
+        n->data = wm_raw_mmap(WMT_CHUNK_SIZE + BUF_DATA);
+    n->stacks_size = wm_cfg.stack_depth ? ss : 0;
+    n->stacks = n->stacks_size ? wm_raw_mmap(ss) : NULL;
+    if (!n->data || (n->stacks_size && !n->stacks)) {
+        if (n->data && !n->shared)
+            syscall(SYS_munmap, n->data, WMT_CHUNK_SIZE + BUF_DATA);
+        syscall(SYS_munmap, n, sizeof *n);
+        return NULL;
+    }
+    n->in_use = 1;
+    return n;
+}
+
+static struct wm_tbuf *slot_take(void)
+{
+    for (int i = 0; i < MAX_THREADS; i++) {
+        struct wm_tbuf *s = __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);
+        if (!s) {
+            struct wm_tbuf *n = slot_new(i), *expect = NULL;
+            if (!n)
+                return NULL;
+            if (__atomic_compare_exchange_n(&slots[i], &expect, n, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                return n;
+            /* Another thread took index i first. A .live slot we mapped is
+             * a second view of the winner's pages: unmapped unwritten. */
+            syscall(SYS_munmap, n->data, WMT_CHUNK_SIZE + BUF_DATA);
+            if (n->stacks)
+                syscall(SYS_munmap, n->stacks, n->stacks_size);
+            syscall(SYS_munmap, n, sizeof *n);
+            continue;
+        }
+        int z = 0;
+        if (s->frozen)
+            continue;                     /* kept for the salvager */
+        if (__atomic_compare_exchange_n(&s->in_use, &z, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+            if (!s->data) {               /* let go of after a fork */
+                s->data = wm_live_slot(i);
+                s->shared = s->data != NULL;
+                if (!s->data)
+                    s->data = wm_raw_mmap(WMT_CHUNK_SIZE + BUF_DATA);
+                if (!s->data) {
+                    __atomic_store_n(&s->in_use, 0, __ATOMIC_RELEASE);
+                    continue;
+                }
+            }
+            /* A dead thread's stack ids were emitted in its chunks only:
+             * start a fresh table (dropping the pages zeroes them and gives
+             * the memory back) so this thread re-emits what it uses. */
+            if (s->stacks)
+                syscall(SYS_madvise, s->stacks, s->stacks_size, MADV_DONTNEED);
+            return s;
+        }
+    }
+    return NULL;
 }
 
 static struct wm_tbuf *attach(void)
@@ -228,47 +233,26 @@ static struct wm_tbuf *attach(void)
     struct wm_thread *t = &wm_self;
     if (t->buf || t->dead)
         return t->buf;
-    struct wm_tbuf *b = NULL;
-    for (int i = 0; i < MAX_THREADS && !b; i++) {
-        struct wm_tbuf *s = __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);
-        if (!s) {
-            struct wm_tbuf *n = wm_raw_mmap(sizeof *n);
-            if (!n)
-                break;
-            n->in_use = 1;
-            struct wm_tbuf *expect = NULL;
-            if (__atomic_compare_exchange_n(&slots[i], &expect, n, false,
-                                            __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-                b = n;
-            else
-                syscall(SYS_munmap, n, sizeof *n);
-        } else {
-            int z = 0;
-            if (__atomic_compare_exchange_n(&s->in_use, &z, 1, false,
-                                            __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-                b = s;
-                /* A dead thread's stack ids were emitted in its chunks only:
-                 * start a fresh table so this thread re-emits what it uses. */
-                memset(b->stacks, 0, sizeof b->stacks);
-            }
-        }
-    }
+    struct wm_tbuf *b = slot_take();
     if (!b) {
         t->dead = true;
-        lost_one(WMT_LOST_THREADS);
+        wm_lost(WMT_LOST_THREADS, 1);
         return NULL;
     }
     b->tid = wm_gettid();
-    b->chunk_seq = 0;
+    b->serial = __atomic_add_fetch(&next_serial, 1, __ATOMIC_RELAXED);
+    b->chunk_no = 0;
     b->call_seq = 0;
     b->used = 0;
+    b->calls_in_chunk = 0;
     b->chunk_start_ns = 0;
     b->state = B_IDLE;
+    chunk_open(b);
     t->buf = b;
     t->stacks = b->stacks;
     pthread_setspecific(thread_key, b);
 
-    struct wmt_thread th = { .h = { WMT_REC_THREAD, sizeof th }, .tid = b->tid };
+    struct wmt_thread th = { .h = { WMT_REC_THREAD, sizeof th }, .tid = b->tid, .thread = b->serial };
     prctl(PR_GET_NAME, th.name, 0, 0, 0);
     wm_append(&th, sizeof th);
     return b;
@@ -286,17 +270,16 @@ bool wm_append(const void *rec, size_t size)
     if (!b)
         return false;
     if (!own(b)) {
-        lost_one(WMT_LOST_BUSY);
+        wm_lost(WMT_LOST_BUSY, 1);
         return false;
     }
-    if (b->used + size > BUF_DATA)
-        flush_locked(b);
-    if (!b->used)
-        b->chunk_start_ns = wm_now_ns();
-    memcpy(b->data + WMT_CHUNK_SIZE + b->used, rec, size);
-    b->used += (uint32_t)size;
+    unsigned char *at = reserve(b, size, wm_now_ns());
+    if (at) {
+        memcpy(at, rec, size);
+        commit(b, size);
+    }
     release(b);
-    return true;
+    return at != NULL;
 }
 
 /* ---- the guard ---- */
@@ -304,9 +287,9 @@ bool wm_append(const void *rec, size_t size)
 static void mark_aborted(struct wm_thread *t)
 {
     struct wm_tbuf *b = t->buf;
-    if (b && t->pending_off && b->chunk_seq == t->pending_gen && own(b)) {
+    if (b && t->pending_off && b->chunk_no == t->pending_gen && own(b)) {
         struct wmt_call *c = (struct wmt_call *)(b->data + t->pending_off);
-        if (b->chunk_seq == t->pending_gen && (c->flags & WMT_CF_PENDING))
+        if (b->chunk_no == t->pending_gen && (c->flags & WMT_CF_PENDING))
             c->flags |= WMT_CF_ABORTED;
         release(b);
     }
@@ -328,45 +311,69 @@ bool wm_enter(uintptr_t sp, bool wine_call)
     }
     if (!wm_cfg.active || t->dead)
         return false;
-    if (__atomic_load_n(&file_state, __ATOMIC_RELAXED) == 3) {
-        lost_one(WMT_LOST_WRITE);
-        return false;
-    }
+    /* Stopped: the call is counted lost once, and the guard is still
+     * taken so the calls it makes through the shim's own exports
+     * (VirtualQuery → VirtualQueryEx → NtQueryVirtualMemory) are not. */
+    t->muted = wm_file_state() == WM_FILE_STOPPED;
+    if (t->muted)
+        wm_lost(wm_file_stop_reason(), 1);
     t->busy = 1;
     t->busy_sp = sp;
     t->wine_call = wine_call;
     return true;
 }
 
-void wm_leave(void) { wm_self.busy = 0; wm_self.cur_stack = 0; }
+void wm_leave(void) { wm_self.busy = 0; wm_self.cur_stack = 0; wm_self.muted = false; }
+
+uint32_t wm_guard_hold(void)
+{
+    uint32_t was = (uint32_t)wm_self.busy | (wm_self.in_real ? 2u : 0u);
+    wm_self.busy = 1;
+    wm_self.in_real = false;
+    return was;
+}
+
+void wm_guard_restore(uint32_t was)
+{
+    wm_self.busy = (int)(was & 1);
+    wm_self.in_real = (was & 2) != 0;
+}
 
 /* ---- CALL records ---- */
 
 bool wm_call_begin(struct wmt_call *c)
 {
     struct wm_thread *t = &wm_self;
-    struct wm_tbuf *b = attach();
-    if (!b)
+    if (t->muted)
         return false;
+    struct wm_tbuf *b = attach();
+    if (!b) {
+        t->muted = true;              /* counted once: its end records nothing */
+        return false;
+    }
     c->h.type = WMT_REC_CALL;
     c->h.size = sizeof *c;
     c->tid = b->tid;
     c->seq = ++b->call_seq;
     c->flags |= WMT_CF_PENDING | (uint16_t)(wm_cfg.mode << WMT_CF_MODE_SHIFT);
     if (!own(b)) {
-        lost_one(WMT_LOST_BUSY);
+        wm_lost(WMT_LOST_BUSY, 1);
+        t->muted = true;
         return false;
     }
-    if (b->used + sizeof *c > BUF_DATA)
-        flush_locked(b);
-    if (!b->used)
-        b->chunk_start_ns = c->start_ns;
-    t->pending_off = WMT_CHUNK_SIZE + b->used;
-    t->pending_gen = b->chunk_seq;
-    memcpy(b->data + t->pending_off, c, sizeof *c);
-    b->used += sizeof *c;
+    unsigned char *at = reserve(b, sizeof *c, c->start_ns);
+    if (!at) {
+        release(b);
+        t->muted = true;
+        return false;
+    }
+    t->pending_off = (uint32_t)(at - b->data);
+    t->pending_gen = b->chunk_no;
+    memcpy(at, c, sizeof *c);
+    commit(b, sizeof *c);
+    b->calls_in_chunk++;
+    b->calls++;
     release(b);
-    __atomic_fetch_add(&calls_total, 1, __ATOMIC_RELAXED);
     t->in_real = true;
     return true;
 }
@@ -381,8 +388,30 @@ void wm_call_append(struct wmt_call *c)
     c->tid = b->tid;
     c->seq = ++b->call_seq;
     c->flags |= (uint16_t)(wm_cfg.mode << WMT_CF_MODE_SHIFT);
-    if (wm_append(c, sizeof *c))
-        __atomic_fetch_add(&calls_total, 1, __ATOMIC_RELAXED);
+    if (!own(b)) {
+        wm_lost(WMT_LOST_BUSY, 1);
+        return;
+    }
+    unsigned char *at = reserve(b, sizeof *c, c->start_ns);
+    if (at) {
+        memcpy(at, c, sizeof *c);
+        commit(b, sizeof *c);
+        b->calls_in_chunk++;
+        b->calls++;
+    }
+    release(b);
+}
+
+/* Completes the PENDING copy in place so that a kill at any instant leaves
+ * either the pending or the complete record: everything but the first 8
+ * bytes first, then those (type, size, api, flags without PENDING) in one
+ * store. */
+static void patch(struct wmt_call *dst, const struct wmt_call *c)
+{
+    memcpy((unsigned char *)dst + 8, (const unsigned char *)c + 8, sizeof *c - 8);
+    uint64_t head;
+    memcpy(&head, c, 8);
+    __atomic_store_n((uint64_t *)dst, head, __ATOMIC_RELEASE);
 }
 
 void wm_call_end(struct wmt_call *c)
@@ -391,23 +420,22 @@ void wm_call_end(struct wmt_call *c)
     struct wm_tbuf *b = t->buf;
     t->in_real = false;
     c->flags &= (uint16_t)~WMT_CF_PENDING;
-    if (!b)
+    if (!b || t->muted)
         return;
     if (!own(b)) {
-        lost_one(WMT_LOST_BUSY);
+        wm_lost(WMT_LOST_BUSY, 1);
         return;
     }
-    if (t->pending_off && b->chunk_seq == t->pending_gen) {
-        memcpy(b->data + t->pending_off, c, sizeof *c);
+    if (t->pending_off && b->chunk_no == t->pending_gen) {
+        patch((struct wmt_call *)(b->data + t->pending_off), c);
     } else {
         /* The pending copy already went to the file: write the completed
-         * record again; readers keep the last one per (tid, seq). */
-        if (b->used + sizeof *c > BUF_DATA)
-            flush_locked(b);
-        if (!b->used)
-            b->chunk_start_ns = c->start_ns;
-        memcpy(b->data + WMT_CHUNK_SIZE + b->used, c, sizeof *c);
-        b->used += sizeof *c;
+         * record again; readers keep the last one per (thread, seq). */
+        unsigned char *at = reserve(b, sizeof *c, c->start_ns);
+        if (at) {
+            memcpy(at, c, sizeof *c);
+            commit(b, sizeof *c);
+        }
     }
     t->pending_off = 0;
     if (c->start_ns + c->dur_ns - b->chunk_start_ns > FLUSH_NS)
@@ -426,24 +454,24 @@ void wm_writer_flush_self(void)
 
 /* ---- process-wide chunks (tid 0): MODULE, LOST, END ---- */
 
-void wm_write_meta(const void *rec, size_t size)
+static bool meta_chunk(const void *rec, size_t size, bool final)
 {
     unsigned char buf[WMT_CHUNK_SIZE + 4096];
     if (size > 4096)
-        return;
-    pthread_mutex_lock(&meta_lock);
-    if (file_ready()) {
-        struct wmt_chunk *c = (struct wmt_chunk *)buf;
-        memcpy(buf + WMT_CHUNK_SIZE, rec, size);
-        c->magic = WMT_CHUNK_MAGIC;
-        c->tid = 0;
-        c->seq = meta_seq++;
-        c->length = (uint32_t)size;
-        c->crc = crc32_ieee(buf + WMT_CHUNK_SIZE, size);
-        write_all(buf, WMT_CHUNK_SIZE + size);
-    }
-    pthread_mutex_unlock(&meta_lock);
+        return false;
+    struct wmt_chunk *c = (struct wmt_chunk *)buf;
+    memcpy(buf + WMT_CHUNK_SIZE, rec, size);
+    c->magic = WMT_CHUNK_MAGIC;
+    c->tid = 0;
+    c->seq = __atomic_fetch_add(&meta_seq, 1, __ATOMIC_RELAXED);
+    c->length = (uint32_t)size;
+    c->crc = wm_crc32(buf + WMT_CHUNK_SIZE, size);
+    if (final)
+        return wm_file_write_final(buf, WMT_CHUNK_SIZE + size);
+    return wm_file_ready() && wm_file_write(buf, WMT_CHUNK_SIZE + size);
 }
+
+void wm_write_meta(const void *rec, size_t size) { meta_chunk(rec, size, false); }
 
 void wm_writer_end(uint32_t reason)
 {
@@ -451,6 +479,7 @@ void wm_writer_end(uint32_t reason)
      * its _exit or exec must not close the parent's trace. */
     if (!wm_cfg.active || (pid_t)syscall(SYS_getpid) != owner_pid)
         return;
+    uint64_t calls = 0;
     for (int i = 0; i < MAX_THREADS; i++) {
         struct wm_tbuf *b = __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);
         if (!b)
@@ -461,43 +490,41 @@ void wm_writer_end(uint32_t reason)
             flush_locked(b);
             release(b);
         }
+        calls += __atomic_load_n(&b->calls, __ATOMIC_RELAXED);
     }
-    int st = __atomic_load_n(&file_state, __ATOMIC_ACQUIRE);
-    if (st == 0)
+    if (wm_file_state() == WM_FILE_CLOSED)
         return;              /* nothing was ever recorded: leave no file */
     uint64_t total_lost = 0;
-    for (int r = 1; r < 5; r++) {
-        uint64_t n = __atomic_exchange_n(&lost[r], 0, __ATOMIC_RELAXED);
+    uint32_t stop = wm_file_stop_reason();
+    /* The reason recording stopped comes first, so a reader meets it first. */
+    for (uint32_t k = 0; k < WMT_LOST_COUNT; k++) {
+        uint32_t r = k == 0 ? stop : k;
+        if (!r || (k && r == stop))
+            continue;
+        uint64_t n = wm_lost_peek(r);
         total_lost += n;
-        if (n) {
-            struct wmt_lost l = { .h = { WMT_REC_LOST, sizeof l }, .reason = (uint32_t)r, .count = n };
-            if (st == 3)     /* the disk may have room again; try once */
-                __atomic_store_n(&file_state, 2, __ATOMIC_RELEASE);
-            wm_write_meta(&l, sizeof l);
+        if (n || r == stop) {
+            struct wmt_lost l = { .h = { WMT_REC_LOST, sizeof l }, .reason = r, .count = n };
+            if (meta_chunk(&l, sizeof l, true))
+                wm_lost_written(r, n);
         }
     }
-    struct wmt_end e = { .h = { WMT_REC_END, sizeof e }, .reason = reason,
-                         .calls = __atomic_load_n(&calls_total, __ATOMIC_RELAXED),
-                         .lost = total_lost };
-    wm_write_meta(&e, sizeof e);
+    struct wmt_end e = { .h = { WMT_REC_END, sizeof e }, .reason = reason, .stop = stop,
+                         .calls = calls, .lost = total_lost };
+    wm_live_end(reason, meta_chunk(&e, sizeof e, true));
 }
 
 /* ---- fork ---- */
 
 /* The child gets its own file (opened at its first record) and starts with
- * empty buffers: the parent still owns and flushes what was buffered. */
+ * empty buffers: the parent still owns and flushes what was buffered. The
+ * parent's .live slots are shared memory: the child lets go of them. */
 static void at_fork_child(void)
 {
-    if (file_fd >= 0)
-        close(file_fd);
-    file_fd = -1;
-    file_state = 0;
+    wm_file_after_fork();
+    wm_live_after_fork();
     meta_seq = 0;
-    calls_total = 0;
-    memset(lost, 0, sizeof lost);
-    fork_child = WMT_HF_FORK_CHILD;
     owner_pid = (pid_t)syscall(SYS_getpid);
-    pthread_mutex_init(&meta_lock, NULL);
     /* Every buffer is free again, this thread's too: its next record
      * attaches afresh (THREAD record, new stack table), and a child that
      * only execs leaves no file behind. */
@@ -505,13 +532,23 @@ static void at_fork_child(void)
         struct wm_tbuf *b = slots[i];
         if (!b)
             break;
+        if (b->shared) {
+            /* The parent's .live slot: not the child's to write. It gets a
+             * slot of its own .live when the buffer is next taken. */
+            syscall(SYS_munmap, b->data, WMT_CHUNK_SIZE + BUF_DATA);
+            b->data = NULL;
+            b->shared = false;
+        }
         b->state = B_IDLE;
         b->used = 0;
+        b->calls = 0;
         b->in_use = 0;
+        b->frozen = false;
     }
     wm_self.buf = NULL;
     wm_self.stacks = NULL;
     wm_self.pending_off = 0;
+    wm_stack_after_fork();
     wm_modules_forget_emitted();
     wm_pe_forget_emitted();
     wm_pe_core_after_fork();
@@ -519,7 +556,7 @@ static void at_fork_child(void)
 
 void wm_writer_init(void)
 {
-    crc_init();
+    wm_crc_init();
     owner_pid = (pid_t)syscall(SYS_getpid);
     pthread_key_create(&thread_key, thread_gone);
     pthread_atfork(NULL, NULL, at_fork_child);

@@ -45,8 +45,8 @@ static inline void tg_flush(tg *g)
 {
     if (!g->n)
         return;
-    struct wmt_chunk c = { WMT_CHUNK_MAGIC, g->tid, g->chunk_seq[g->tid % 64]++, (uint32_t)g->n,
-                           (uint32_t)crc32(0, g->buf, (uInt)g->n) };
+    struct wmt_chunk c = { .magic = WMT_CHUNK_MAGIC, .tid = g->tid, .seq = g->chunk_seq[g->tid % 64]++,
+                           .length = (uint32_t)g->n, .crc = (uint32_t)crc32(0, g->buf, (uInt)g->n) };
     fwrite(&c, 1, sizeof c, g->f);
     fwrite(g->buf, 1, g->n, g->f);
     g->n = 0;
@@ -77,7 +77,7 @@ static inline void tg_module(tg *g, uint32_t tid, uint32_t id, uint16_t kind, ui
 
 static inline void tg_thread(tg *g, uint32_t tid, const char *name)
 {
-    struct wmt_thread t = { { WMT_REC_THREAD, sizeof t }, tid, { 0 } };
+    struct wmt_thread t = { .h = { WMT_REC_THREAD, sizeof t }, .tid = tid };
     strncpy(t.name, name, sizeof t.name);
     tg_rec(g, tid, &t, sizeof t);
 }

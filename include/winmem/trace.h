@@ -78,13 +78,21 @@ enum {
     WMT_HF_WINE_HOOKED = 1u << 1, /* ... and its syscall table was patched */
     WMT_HF_UNIX       = 1u << 2, /* mmap & co. are recorded (WINMEM_UNIX=1) */
     WMT_HF_FORK_CHILD = 1u << 3, /* this file belongs to a fork child */
+    WMT_HF_THREAD_SERIAL = 1u << 4, /* chunks and THREAD records carry a thread serial */
 };
 
 /* ---- chunk ---- */
 struct wmt_chunk {
     uint32_t magic;         /* WMT_CHUNK_MAGIC */
     uint32_t tid;           /* writer thread (Linux tid); 0: process-wide (MODULE, LOST, END) */
-    uint64_t seq;           /* per-tid chunk sequence, from 0 */
+    union {
+        uint64_t seq;       /* traces without WMT_HF_THREAD_SERIAL: per-tid chunk sequence, from 0 */
+        struct {
+            uint32_t chunk_no;  /* per-thread chunk sequence, from 0 */
+            uint32_t thread;    /* WMT_HF_THREAD_SERIAL: the writer thread's serial (>= 1,
+                                 * unique in the file: Linux reuses tids); 0 for tid 0 */
+        };
+    };
     uint32_t length;        /* bytes of records that follow */
     uint32_t crc;           /* CRC-32 (IEEE 802.3, as zlib's crc32()) of those bytes */
 };
@@ -131,11 +139,14 @@ struct wmt_segment {
 };
 enum { WMT_MOD_ELF = 1, WMT_MOD_PE = 2 };
 
-/* THREAD: first record of every thread that records anything. */
+/* THREAD: first record of every thread that records anything. Older
+ * writers wrote 24 bytes (no serial): read `thread` only when h.size >= 32. */
 struct wmt_thread {
     struct wmt_rec h;
     uint32_t tid;
     char     name[16];      /* comm of the thread, NUL padded */
+    uint32_t thread;        /* serial, as in its chunks (WMT_HF_THREAD_SERIAL) */
+    uint32_t reserved;
 };
 
 /* STACK: an interned call stack. frame[0] is the innermost frame: the return
@@ -220,7 +231,8 @@ enum {
                                native_state/native_protect: what those calls set (vma_* 0) */
 };
 
-/* LOST: records the shim dropped. */
+/* LOST: records the shim dropped. Reasons WRITE, DESCRIPTOR, SIZE and
+ * NOSPACE stop recording for good: the first such LOST names why. */
 struct wmt_lost {
     struct wmt_rec h;
     uint32_t reason;        /* WMT_LOST_* */
@@ -228,21 +240,52 @@ struct wmt_lost {
     uint64_t count;         /* records lost since the previous LOST of this reason */
 };
 enum {
-    WMT_LOST_WRITE   = 1,   /* write() failed (ENOSPC...): recording stopped, count until exit */
+    WMT_LOST_WRITE   = 1,   /* write() failed (an I/O error): recording stopped */
     WMT_LOST_BUSY    = 2,   /* buffer was being flushed by another thread */
     WMT_LOST_THREADS = 3,   /* more threads than the shim has buffers for */
     WMT_LOST_STACKS  = 4,   /* stack table full: calls recorded without stack */
+    WMT_LOST_DESCRIPTOR = 5, /* the program closed or replaced the trace's descriptor: stopped */
+    WMT_LOST_SIZE    = 6,   /* the size limit (WINMEM_MAX_SIZE) was reached: stopped */
+    WMT_LOST_NOSPACE = 7,   /* the disk was full (ENOSPC, EDQUOT): stopped */
+    WMT_LOST_COUNT   = 8,   /* reasons are < this; readers size their arrays by it */
 };
 
-/* END: the process left normally (exit, exec). Absent after kill -9. */
+/* END: the process left normally (exit, exec) — or, reason SALVAGED, it
+ * died without one and `winmem run` (or the reader) saved what its buffers
+ * held (see the .live file below). Absent after kill -9 otherwise. */
 struct wmt_end {
     struct wmt_rec h;
-    uint32_t reason;        /* WMT_END_EXIT, WMT_END_EXEC */
-    uint32_t reserved;
+    uint32_t reason;        /* WMT_END_* */
+    uint32_t stop;          /* 0, or the WMT_LOST_* reason that stopped recording early */
     uint64_t calls;         /* CALL records written in total */
     uint64_t lost;          /* records lost in total */
 };
-enum { WMT_END_EXIT = 1, WMT_END_EXEC = 2 };
+enum { WMT_END_EXIT = 1, WMT_END_EXEC = 2, WMT_END_SALVAGED = 3 };
+
+/* ---- the .live file beside a trace (TRACE.live) ----
+ * While a process records, each thread's unwritten chunk lives in a slot of
+ * this file, mapped shared, so a record is in memory the kernel keeps the
+ * instant it is made: a kill -9 or a hang loses nothing. On a normal end
+ * the shim removes it. Otherwise `winmem run` (or the reader) salvages it
+ * once the process is gone: every slot whose chunk header has the chunk
+ * magic and a length > 0 is a chunk not yet in the trace (CRC to be
+ * computed), then LOST records from lost[], then END(SALVAGED) — or
+ * END(end_reason) when the process ended normally but could not write it.
+ * A chunk written just before the kill may be salvaged again: the rule
+ * "the last record per (thread, seq) wins" makes that harmless. */
+#define WMT_LIVE_MAGIC  "WMTLIVE1"
+#define WMT_LIVE_HEADER 4096        /* slots start here */
+struct wmt_live {
+    char     magic[8];      /* WMT_LIVE_MAGIC */
+    uint32_t pid;
+    uint32_t slot_size;     /* bytes per slot: a wmt_chunk + up to slot_size - 24 bytes of records */
+    uint64_t start_time;    /* field 22 of /proc/PID/stat: tells a reused pid apart */
+    uint32_t nslots;        /* slots in the file */
+    uint32_t end_reason;    /* WMT_END_* when the process ended but END could not be written; else 0 */
+    uint32_t stop;          /* WMT_LOST_* reason recording stopped, 0 while it goes on */
+    uint32_t reserved;
+    uint64_t lost[8];       /* lost records not yet in the trace, by WMT_LOST_* */
+};
 
 /* ---- API ids ---- */
 #define WMT_APIS(X) \

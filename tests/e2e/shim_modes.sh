@@ -75,7 +75,7 @@ n=0; c=0
 for f in fk-*.trace; do
     $DUMP "$f" > "$f.txt"
     grep -q "^end reason=exit calls=10 " "$f.txt" && n=$((n + 1))
-    grep -q "^header .*flags=0x8" "$f.txt" && c=$((c + 1))
+    grep -q "^header .*flags=0x18" "$f.txt" && c=$((c + 1))
 done
 check "fork: parent and child each have their own complete trace ($n, child $c)" sh -c "[ $n = 2 ] && [ $c = 1 ]"
 
@@ -108,7 +108,7 @@ check "unix layer off by default" sh -c "! grep -q 'door=unix' na.txt"
 WINMEM_MODE=bogus WINMEM_STACK=many WINMEM_OUTPUT="$OUT/cf-%p.trace" LD_PRELOAD="$SHIM" $N > cf.out 2>cf.err
 check "wrong WINMEM_MODE: one clear line" [ "$(grep -c 'WINMEM_MODE=bogus is not trace|check|native; using trace' cf.err)" = 1 ]
 check "wrong WINMEM_STACK: one clear line" [ "$(grep -c 'WINMEM_STACK=many is not a number' cf.err)" = 1 ]
-check "... and the defaults are used" sh -c "$DUMP cf-*.trace | grep -q '^header .* mode=0 flags=0x0 depth=16 '"
+check "... and the defaults are used" sh -c "$DUMP cf-*.trace | grep -q '^header .* mode=0 flags=0x10 depth=16 '"
 check "WINMEM_QUIET=1 silences it" sh -c "WINMEM_QUIET=1 WINMEM_MODE=bogus WINMEM_OUTPUT='$OUT/q-%p.trace' LD_PRELOAD='$SHIM' $N 2>&1 >/dev/null | grep -vq '^alloc=' && exit 1 || exit 0"
 check "trace files are created with mode 0600" sh -c "[ \"\$(stat -c %a na-*.trace)\" = 600 ]"
 
