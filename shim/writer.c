@@ -309,14 +309,15 @@ bool wm_enter(uintptr_t sp, bool wine_call)
         mark_aborted(t);
         t->in_real = false;
     }
-    if (!wm_cfg.active || t->dead)
+    if (!wm_cfg.active)
         return false;
-    /* Stopped: the call is counted lost once, and the guard is still
-     * taken so the calls it makes through the shim's own exports
-     * (VirtualQuery → VirtualQueryEx → NtQueryVirtualMemory) are not. */
-    t->muted = wm_file_state() == WM_FILE_STOPPED;
+    /* Stopped, or a thread that got no buffer: the call is counted lost
+     * once, and the guard is still taken so the calls it makes through the
+     * shim's own exports (VirtualQuery → VirtualQueryEx →
+     * NtQueryVirtualMemory) are not. */
+    t->muted = t->dead || wm_file_state() == WM_FILE_STOPPED;
     if (t->muted)
-        wm_lost(wm_file_stop_reason(), 1);
+        wm_lost(t->dead ? WMT_LOST_THREADS : wm_file_stop_reason(), 1);
     t->busy = 1;
     t->busy_sp = sp;
     t->wine_call = wine_call;
