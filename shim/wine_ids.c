@@ -17,23 +17,24 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "common/pe.h"
 #include "shim.h"
 
-struct pe_file { const uint8_t *p; size_t n; const uint8_t *sec; int nsec; };
+struct pe_file { const uint8_t *p; size_t n; wm_pe pe; };
 
 static bool in_file(const struct pe_file *f, uint64_t off, uint64_t len)
 {
     return off <= f->n && len <= f->n - off;
 }
 
-static uint32_t u32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static uint16_t u16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static uint32_t u32(const uint8_t *p) { return wm_le32(p); }
+static uint16_t u16(const uint8_t *p) { return (uint16_t)wm_le16(p); }
 
 /* File offset of an RVA through the section table; (uint64_t)-1 if none. */
 static uint64_t rva_off(const struct pe_file *f, uint32_t rva)
 {
-    for (int i = 0; i < f->nsec; i++) {
-        const uint8_t *s = f->sec + 40 * i;
+    for (int i = 0; f->pe.sections && i < f->pe.nsections; i++) {
+        const uint8_t *s = f->pe.sections + 40 * i;
         uint32_t va = u32(s + 12), vsz = u32(s + 8), raw = u32(s + 16), ptr = u32(s + 20);
         uint32_t sz = vsz > raw ? raw : vsz;
         if (rva >= va && rva - va < sz)
@@ -53,20 +54,13 @@ static int stub_id(const struct pe_file *f, uint32_t rva)
     return id < 0x1000 ? (int)id : -1;   /* table 0 (ntdll) only */
 }
 
-static int scan(const struct pe_file *f, const char *const names[], int n, int ids[])
+static int scan(struct pe_file *f, const char *const names[], int n, int ids[])
 {
     const uint8_t *p = f->p;
-    if (!in_file(f, 0, 64) || u16(p) != 0x5a4d)
+    uint32_t exp_rva, exp_size;
+    if (!wm_pe_read(p, f->n, &f->pe) || f->pe.magic != WM_PE32PLUS ||
+        !wm_pe_dir(&f->pe, WM_PE_DIR_EXPORT, &exp_rva, &exp_size))
         return -1;
-    uint32_t nt = u32(p + 0x3c);
-    if (!in_file(f, nt, 24 + 240) || memcmp(p + nt, "PE\0\0", 4) || u16(p + nt + 24) != 0x20b)
-        return -1;
-    uint16_t opt = u16(p + nt + 20);
-    struct pe_file g = { f->p, f->n, p + nt + 24 + opt, u16(p + nt + 6) };
-    f = &g;
-    if (opt < 112 + 8 || !in_file(f, (uint64_t)nt + 24 + opt, 40ULL * f->nsec))
-        return -1;
-    uint32_t exp_rva = u32(p + nt + 24 + 112);
     uint64_t e = rva_off(f, exp_rva);
     if (e == (uint64_t)-1 || !in_file(f, e, 40))
         return -1;
@@ -120,7 +114,7 @@ int wm_wine_syscall_ids(const char *so_path, const char *const names[], int n, i
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && st.st_size < (64 << 20)) {
         void *m = (void *)syscall(SYS_mmap, NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (m != MAP_FAILED) {
-            struct pe_file f = { m, (size_t)st.st_size, NULL, 0 };
+            struct pe_file f = { m, (size_t)st.st_size, { 0 } };
             r = scan(&f, names, n, ids);
             syscall(SYS_munmap, m, (size_t)st.st_size);
         }
