@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "winmem/memory.h"
+#include "common/names.h"
 #include "maps.h"
 
 /* "\??\unix/usr/lib/x.so" (UTF-16) → "/usr/lib/x.so" (UTF-8). */
@@ -30,20 +31,13 @@ static char *name_of(HANDLE h, uint64_t addr)
         if (same)
             i = 8;
     }
-    char *s = malloc(n * 3 + 1), *o = s;
+    char *s = malloc((n - i) * 4 + 1);
     if (!s)
         return NULL;
-    for (; i < n; i++) {
-        uint32_t c = w[i];
-        if (c >= 0xd800 && c < 0xdc00 && i + 1 < n && w[i + 1] >= 0xdc00 && w[i + 1] < 0xe000)
-            c = 0x10000 + ((c - 0xd800) << 10) + (w[++i] - 0xdc00u);
-        if (c == '\\') *o++ = '/';   /* the core writes unix paths with NT separators */
-        else if (c < 0x80) *o++ = (char)c;
-        else if (c < 0x800) *o++ = (char)(0xc0 | c >> 6), *o++ = (char)(0x80 | (c & 63));
-        else if (c < 0x10000) *o++ = (char)(0xe0 | c >> 12), *o++ = (char)(0x80 | ((c >> 6) & 63)), *o++ = (char)(0x80 | (c & 63));
-        else *o++ = (char)(0xf0 | c >> 18), *o++ = (char)(0x80 | ((c >> 12) & 63)), *o++ = (char)(0x80 | ((c >> 6) & 63)), *o++ = (char)(0x80 | (c & 63));
-    }
-    *o = 0;
+    wm_utf16_to_utf8(w + i, n - i, s, (n - i) * 4 + 1);
+    for (char *o = s; *o; o++)
+        if (*o == '\\')
+            *o = '/';   /* the core writes unix paths with NT separators */
     return s;
 }
 

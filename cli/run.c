@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -224,6 +225,25 @@ static const char *shown(const char *path)
     return !strncmp(path, cwd, n) && path[n] == '/' ? path + n + 1 : path;
 }
 
+/* A Wine process's trace names the image Wine loaded (PROCESS record): say
+ * so when it is not the program the user named. */
+static void check_image(const tr_trace *t, const char *name)
+{
+    if (!t->image)
+        return;
+    char ran[256], asked[256];
+    wm_program_name(t->image, ran, sizeof ran);
+    wm_program_name(name, asked, sizeof asked);
+    if (!strcasecmp(ran, asked))
+        return;
+    if (!strcasecmp(ran, "start.exe"))
+        fprintf(stderr, "winmem run: warning: Wine did not run %s: the process recorded ran %s,\n"
+                        "  Wine's way of reporting a program it cannot find or start (check the path)\n",
+                name, t->image);
+    else
+        fprintf(stderr, "winmem run: warning: the process recorded as %s ran %s\n", name, t->image);
+}
+
 static void summarise(const char *abs, const char *name, int rc, const char *asked, bool summary)
 {
     const char *path = shown(abs);
@@ -234,17 +254,18 @@ static void summarise(const char *abs, const char *name, int rc, const char *ask
     fprintf(stderr, "winmem run: %s exited with status %d; trace: %s\n", name, rc, path);
     if (strcmp(abs, asked))
         fprintf(stderr, "winmem run: %s existed and was not overwritten; this run's trace is %s\n", shown(asked), path);
-    if (!summary)
-        return;
     tr_trace t;
     char err[512];
     if (tr_open(&t, path, false, err, sizeof err)) {
         fprintf(stderr, "winmem run: %s\n", err);
         return;
     }
-    report_opts o = { .top_sites = 3, .frames = 0, .top_errors = 5, .brief = true };
-    report_print(&t, stderr, &o);
-    fprintf(stderr, "\nMore: winmem report %s | winmem export --format chrome %s\n", path, path);
+    check_image(&t, name);
+    if (summary) {
+        report_opts o = { .top_sites = 3, .frames = 0, .top_errors = 5, .brief = true };
+        report_print(&t, stderr, &o);
+        fprintf(stderr, "\nMore: winmem report %s | winmem export --format chrome %s\n", path, path);
+    }
     tr_close(&t);
 }
 
@@ -273,10 +294,14 @@ static int report_manifest(const run_dir *d, const char *out, const char *name, 
     return found;
 }
 
-int cmd_run(int argc, char **argv)
+typedef struct run_opts {
+    const char *mode, *out, *only, *stack, *max_size;
+    bool unix_layer, all, summary;
+} run_opts;
+
+/* Options into o; -1 to go on, else the exit status (help, a bad option). */
+static int parse_opts(int argc, char **argv, run_opts *o)
 {
-    const char *mode = "trace", *out = NULL, *only = NULL, *stack = "16", *max_size = NULL;
-    bool unix_layer = false, all = false, summary = true;
     static const struct option lo[] = {
         { "help", no_argument, 0, 'h' }, { "mode", required_argument, 0, 'm' },
         { "output", required_argument, 0, 'o' }, { "stack", required_argument, 0, 's' },
@@ -284,19 +309,20 @@ int cmd_run(int argc, char **argv)
         { "all", no_argument, 0, 'a' }, { "no-summary", no_argument, 0, 'n' },
         { "max-size", required_argument, 0, 'M' }, { 0, 0, 0, 0 }
     };
+    *o = (run_opts){ .mode = "trace", .stack = "16", .summary = true };
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+ho:", lo, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return 0;
-        case 'm': mode = optarg; break;
-        case 'o': out = optarg; break;
-        case 's': if (!opt_int("run", "stack", optarg, 0, 64, &(int){ 0 })) return 2; stack = optarg; break;
-        case 'O': only = optarg; break;
-        case 'u': unix_layer = true; break;
-        case 'a': all = true; break;
-        case 'n': summary = false; break;
-        case 'M': max_size = optarg; break;
+        case 'm': o->mode = optarg; break;
+        case 'o': o->out = optarg; break;
+        case 's': o->stack = optarg; break;
+        case 'O': o->only = optarg; break;
+        case 'u': o->unix_layer = true; break;
+        case 'a': o->all = true; break;
+        case 'n': o->summary = false; break;
+        case 'M': o->max_size = optarg; break;
         default: usage(stderr); return 2;
         }
     }
@@ -304,98 +330,62 @@ int cmd_run(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (wm_mode_parse(mode) < 0) {
-        fprintf(stderr, "winmem run: --mode must be trace, check or native (not '%s')\n", mode);
+    if (wm_mode_parse(o->mode) < 0) {
+        fprintf(stderr, "winmem run: --mode must be trace, check or native (not '%s')\n", o->mode);
         return 2;
     }
-    if (max_size) {
+    if (o->max_size) {
         char *end;
-        unsigned long long v = strtoull(max_size, &end, 10);
-        if (end == max_size || *max_size == '-' || v == 0 || (*end && (strchr("KkMmGg", *end) == NULL || end[1]))) {
-            fprintf(stderr, "winmem run: --max-size must be a positive number of bytes, with K, M or G (not '%s')\n", max_size);
+        unsigned long long v = strtoull(o->max_size, &end, 10);
+        if (end == o->max_size || *o->max_size == '-' || v == 0 ||
+            (*end && (strchr("KkMmGg", *end) == NULL || end[1]))) {
+            fprintf(stderr, "winmem run: --max-size must be a positive number of bytes, with K, M or G (not '%s')\n", o->max_size);
             return 2;
         }
     }
-    char *endp;
-    long depth = strtol(stack, &endp, 10);
-    if (*endp || endp == stack || depth < 0 || depth > 64) {
-        fprintf(stderr, "winmem run: --stack must be 0..64 (not '%s')\n", stack);
+    if (!opt_int("run", "stack", o->stack, 0, 64, &(int){ 0 }))
         return 2;
-    }
-    char **cmd = argv + optind;
-    char *shim = find_shim();
-    if (!shim) {
-        fprintf(stderr, "winmem run: cannot find libwinmem-shim.so next to this winmem or in ../lib\n"
-                        "  (build it with `make`, or point WINMEM_SHIM at it)\n");
-        return 2;
-    }
-    /* The program the user means: X.exe for `wine X.exe`, else the command. */
-    bool wine = wm_is_wine_name(wm_base_name(cmd[0])) && cmd[1];
-    const char *name = wine ? wm_base_name(cmd[1]) : wm_base_name(cmd[0]);
-    char names[3 * 256 + 4];
-    if (!only && !all) {
-        if (wine)
-            only = name;
-        else
-            native_names(cmd[0], names, sizeof names), only = names;
-    }
-    char outbuf[PATH_MAX], cwd[PATH_MAX];
-    if (!out) {
-        snprintf(outbuf, sizeof outbuf, "%s.%%p.wmt", name);
-        out = outbuf;
-    }
-    char outabs[2 * PATH_MAX + 8];
-    if (out[0] != '/' && getcwd(cwd, sizeof cwd))
-        snprintf(outabs, sizeof outabs, "%s/%s", cwd, out);
-    else
-        snprintf(outabs, sizeof outabs, "%s", out);
+    return -1;
+}
 
-    /* -o FILE that exists: the shim never overwrites (it would write
-     * FILE.1), so a script reading FILE would read the last run's trace.
-     * The old one moves aside, as FILE.old, and run says so. */
+/* -o FILE that exists: the shim never overwrites (it would write FILE.1),
+ * so a script reading FILE would read the last run's trace. The old one
+ * moves aside, as FILE.old, and run says so. 0, or 2 when it cannot. */
+static int move_aside(const char *outabs, const char *out)
+{
     struct stat ost;
-    if (!strstr(outabs, "%p") && lstat(outabs, &ost) == 0) {
-        char old_name[sizeof outabs + 8];
-        snprintf(old_name, sizeof old_name, "%s.old", outabs);
-        if (!S_ISREG(ost.st_mode)) {
-            fprintf(stderr, "winmem run: %s exists and is not a regular file: not touched; choose another -o\n", out);
-            free(shim);
-            return 2;
-        }
-        if (rename(outabs, old_name)) {
-            fprintf(stderr, "winmem run: %s exists and cannot be moved to %s: %s\n", out, old_name, strerror(errno));
-            free(shim);
-            return 2;
-        }
-        fprintf(stderr, "winmem run: %s existed: moved to %s\n", out, old_name);
-        char live[sizeof outabs + 8], old_live[sizeof old_name + 8];
-        snprintf(live, sizeof live, "%s.live", outabs);
-        snprintf(old_live, sizeof old_live, "%s.live", old_name);
-        rename(live, old_live);       /* the old trace's buffers, if any, go with it */
-    }
-    const char *quiet = getenv("WINMEM_QUIET");
-    const char *kv[] = { "WINMEM_OUTPUT", outabs, "WINMEM_MODE", mode, "WINMEM_STACK", stack,
-                         "WINMEM_ONLY", only, "WINMEM_UNIX", unix_layer ? "1" : "0",
-                         "WINMEM_MAX_SIZE", max_size, "WINMEM_QUIET", quiet, NULL, NULL };
-    run_dir d;
-    if (run_dir_make(&d, shim, kv)) {
-        fprintf(stderr, "winmem run: cannot make its directory under %s: %s\n",
-                getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", strerror(errno));
-        run_dir_remove(&d);
-        free(shim);
+    if (strstr(outabs, "%p") || lstat(outabs, &ost) != 0)
+        return 0;
+    char old_name[2 * PATH_MAX + 16];
+    snprintf(old_name, sizeof old_name, "%s.old", outabs);
+    if (!S_ISREG(ost.st_mode)) {
+        fprintf(stderr, "winmem run: %s exists and is not a regular file: not touched; choose another -o\n", out);
         return 2;
     }
-    free(shim);
+    if (rename(outabs, old_name)) {
+        fprintf(stderr, "winmem run: %s exists and cannot be moved to %s: %s\n", out, old_name, strerror(errno));
+        return 2;
+    }
+    fprintf(stderr, "winmem run: %s existed: moved to %s\n", out, old_name);
+    char live[2 * PATH_MAX + 16], old_live[2 * PATH_MAX + 24];
+    snprintf(live, sizeof live, "%s.live", outabs);
+    snprintf(old_live, sizeof old_live, "%s.live", old_name);
+    rename(live, old_live);       /* the old trace's buffers, if any, go with it */
+    return 0;
+}
+
+/* Runs cmd with the shim preloaded from d; the program's status, or -1. */
+static int launch(char **cmd, const run_dir *d)
+{
     char *preload = NULL;
     const char *old = getenv("LD_PRELOAD");
-    if (asprintf(&preload, "%s%s%s", d.link, old && *old ? ":" : "", old && *old ? old : "") < 0)
-        return 2;
-
+    if (asprintf(&preload, "%s%s%s", d->link, old && *old ? ":" : "", old && *old ? old : "") < 0)
+        return -1;
     pid_t pid = fork();
     if (pid < 0) {
         perror("winmem run: fork");
-        run_dir_remove(&d);
-        return 2;
+        free(preload);
+        return -1;
     }
     if (pid == 0) {
         setenv("LD_PRELOAD", preload, 1);
@@ -411,14 +401,68 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGQUIT, SIG_IGN);
-    int rc = wait_program(pid);
+    return wait_program(pid);
+}
 
-    int found = report_manifest(&d, outabs, name, rc, summary);
-    if (!found)
+int cmd_run(int argc, char **argv)
+{
+    run_opts o;
+    int rc = parse_opts(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    char **cmd = argv + optind;
+    char *shim = find_shim();
+    if (!shim) {
+        fprintf(stderr, "winmem run: cannot find libwinmem-shim.so next to this winmem or in ../lib\n"
+                        "  (build it with `make`, or point WINMEM_SHIM at it)\n");
+        return 2;
+    }
+    /* The program the user means: X.exe for `wine X.exe` (X.exe for a
+     * winelib X.exe.so, as the shim names it), else the command. */
+    bool wine = wm_is_wine_name(wm_base_name(cmd[0])) && cmd[1];
+    char name[256], names[3 * 256 + 4];
+    wm_program_name(wine ? cmd[1] : cmd[0], name, sizeof name);
+    if (!o.only && !o.all) {
+        if (wine)
+            o.only = name;
+        else
+            native_names(cmd[0], names, sizeof names), o.only = names;
+    }
+    char outbuf[PATH_MAX], cwd[PATH_MAX], outabs[2 * PATH_MAX + 8];
+    if (!o.out) {
+        snprintf(outbuf, sizeof outbuf, "%s.%%p.wmt", name);
+        o.out = outbuf;
+    }
+    if (o.out[0] != '/' && getcwd(cwd, sizeof cwd))
+        snprintf(outabs, sizeof outabs, "%s/%s", cwd, o.out);
+    else
+        snprintf(outabs, sizeof outabs, "%s", o.out);
+    if (move_aside(outabs, o.out)) {
+        free(shim);
+        return 2;
+    }
+    const char *kv[] = { "WINMEM_OUTPUT", outabs, "WINMEM_MODE", o.mode, "WINMEM_STACK", o.stack,
+                         "WINMEM_ONLY", o.only, "WINMEM_UNIX", o.unix_layer ? "1" : "0",
+                         "WINMEM_MAX_SIZE", o.max_size, "WINMEM_QUIET", getenv("WINMEM_QUIET"), NULL, NULL };
+    run_dir d;
+    int made = run_dir_make(&d, shim, kv);
+    free(shim);
+    if (made) {
+        fprintf(stderr, "winmem run: cannot make its directory under %s: %s\n",
+                getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", strerror(errno));
+        run_dir_remove(&d);
+        return 2;
+    }
+    rc = launch(cmd, &d);
+    if (rc < 0) {
+        run_dir_remove(&d);
+        return 2;
+    }
+    if (!report_manifest(&d, outabs, name, rc, o.summary))
         fprintf(stderr, "winmem run: %s exited with status %d; no trace was written:\n"
                         "  either no process named %s ran (--only NAME chooses it) or it made no\n"
                         "  memory call the shim records\n",
-                name, rc, only ? only : "(any)");
+                name, rc, o.only ? o.only : "(any)");
     run_dir_remove(&d);
     return rc;
 }

@@ -317,6 +317,14 @@ static bool record(tr_trace *t, const struct wmt_rec *r, uint32_t serial)
             t->stop = l->reason;   /* the first stop reason is why it stopped */
         return true;
     }
+    case WMT_REC_PROCESS: {
+        const struct wmt_process *p = (const void *)r;
+        if (r->size < sizeof *p || r->size < sizeof *p + p->image_len)
+            return false;
+        free(t->image);   /* a repeated record: the last one wins */
+        t->image = strndup((const char *)(p + 1), p->image_len);
+        return t->image != NULL;
+    }
     case WMT_REC_END:
         if (r->size < sizeof(struct wmt_end))
             return false;
@@ -573,6 +581,7 @@ void tr_close(tr_trace *t)
     free(t->divs);
     free(t->exe);
     free(t->prog);
+    free(t->image);
     free(t->live);
     sym_cache_free(t->sym);
     if (t->map && t->owns_map)

@@ -49,6 +49,7 @@ typedef struct tr_trace {
     size_t size;
     const struct wmt_header *hdr;
     char *exe, *prog;
+    char *image;               /* a Wine process's Windows image (PROCESS record), or NULL */
 
     tr_module *mods;  size_t nmods, mods_cap;
     tr_thread *threads; size_t nthreads, threads_cap;

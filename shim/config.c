@@ -251,23 +251,22 @@ void wm_config_init(void)
     read_cmdline(cmd, sizeof cmd, &argv1);
     const char *exe_base = wm_base_name(wm_cfg.exe);
     wm_cfg.wine = wm_is_wine_name(exe_base);
-    const char *prog = exe_base;
+    /* The name as given ("prog.exe.so") and as known (wm_program_name). */
+    const char *given = exe_base;
     bool system = in_list(exe_base, native_skip);
     if (wm_cfg.wine) {
         /* Wine's loader execs itself once with WINELOADERNOEXEC set; only
          * that second image runs Windows code. */
         wm_cfg.wine_pre_exec = !getenv("WINELOADERNOEXEC");
-        prog = argv1 ? wm_base_name(argv1) : "";
-        system = !*prog || in_list(prog, wine_system) ||
+        given = argv1 ? wm_base_name(argv1) : "";
+        system = !*given || in_list(given, wine_system) ||
                  (argv1 && !strncasecmp(argv1, "c:\\windows\\", 11));
     }
-    size_t pl = strnlen(prog, sizeof wm_cfg.program - 1);
-    memcpy(wm_cfg.program, prog, pl);
-    wm_cfg.program[pl] = 0;
+    wm_program_name(given, wm_cfg.program, sizeof wm_cfg.program);
 
     const char *only = setting("WINMEM_ONLY");
     if (only && *only)
-        wm_cfg.active = in_only(only, wm_cfg.program);
+        wm_cfg.active = in_only(only, wm_cfg.program) || in_only(only, given);
     else
         wm_cfg.active = !system;
     if (wm_cfg.wine_pre_exec)

@@ -56,6 +56,7 @@
 #include "prim.h"
 #include "query.h"
 #include "registry.h"
+#include "wine_abi.h"
 
 #define SELF ((void *)(intptr_t)-1)
 #define PAGE 4096ULL
@@ -66,7 +67,6 @@
 #define MEM_DECOMMIT_T 0x4000u
 #define MEM_RELEASE_T 0x8000u
 
-struct mbi { uint64_t base, alloc_base; uint32_t alloc_prot, pad; uint64_t size; uint32_t state, prot, type, pad2; };
 
 static pthread_mutex_t learn_lock = PTHREAD_MUTEX_INITIALIZER;
 /* WINMEM_TEST_MODEL_SKEW=1 (tests only): commits are recorded
@@ -197,7 +197,7 @@ void wm_model_apply(const struct wmt_call *c)
 
 /* Wine 8 commits a thread stack's bottom page PAGE_NOACCESS right below its
  * guard page; Windows leaves the bottom reserved. Pre: n >= 2. */
-static void windows_stack(const struct mbi *first, size_t n)
+static void windows_stack(const struct wm_mbi *first, size_t n)
 {
     if (first->type == MEM_PRIVATE && first->alloc_prot == PAGE_READWRITE &&
         runs[0].state == MEM_COMMIT && runs[0].protect == PAGE_NOACCESS &&
@@ -255,11 +255,11 @@ static int answer_walk(uint64_t page, bool whole, wm_query *q)
 
 /* Pre: learn_lock held; m is Wine's answer at an allocated address. Walks
  * the allocation from its base and records it whole. */
-static bool learn_allocation(const struct mbi *m)
+static bool learn_allocation(const struct wm_mbi *m)
 {
     walked_n = 0;
     uint64_t gen = wm_registry_generation();
-    struct mbi first, cur;
+    struct wm_mbi first, cur;
     if (!wm_wine_query_self(m->alloc_base, 0, &first, sizeof first) || first.alloc_base != m->alloc_base || first.state == MEM_FREE)
         return false;
     size_t n = 0;
@@ -292,7 +292,7 @@ static bool ordinary_free(const wm_vma *v)
 /* Wine says [m->base, +m->size) is free. What the kernel maps there that is
  * not Wine's reserved PROT_NONE space belongs to Wine's unix side (or the
  * host): occupied, not the program's. */
-static int answer_free(uint64_t page, const struct mbi *m, bool whole, wm_query *q)
+static int answer_free(uint64_t page, const struct wm_mbi *m, bool whole, wm_query *q)
 {
     wm_space *sp = wm_space_self();
     uint64_t end = m->base + m->size, a = page;
@@ -388,7 +388,7 @@ static int oracle(uint64_t page, bool whole, wm_query *q, wm_region *r)
     if (wm_registry_query(page, r) &&
         (!WM_KIND_IS_FOREIGN(r->kind) || (!ask_wine_again(r) && kernel_agrees(r))))
         return WM_ORACLE_REGISTRY;
-    struct mbi m;
+    struct wm_mbi m;
     if (!wm_wine_query_self(page, 0, &m, sizeof m))
         return WM_ORACLE_NONE;
     if (m.state == MEM_FREE) {

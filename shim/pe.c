@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/names.h"
 #include "common/pe.h"
 #include "shim.h"
 #include "wine_abi.h"
@@ -31,6 +32,7 @@ struct pe_mod {
     uint32_t id;
     int emitted;
     uint32_t pdata, npdata;     /* RVA and count of RUNTIME_FUNCTIONs */
+    bool elf;                   /* a builtin ELF object (winelib .so): its frames are ELF frames */
     char path[200];
 };
 
@@ -43,13 +45,12 @@ static int scanned;
 static unsigned misses;
 
 
-struct mbi { uint64_t base, alloc_base; uint32_t alloc_prot, pad; uint64_t size; uint32_t state, prot, type, pad2; };
 
 /* Headers of a mapped image, checked before use. */
 static bool read_image(uint64_t base, uint64_t *size, uint32_t *pdata, uint32_t *npdata)
 {
-    struct mbi m;
-    if (!wm_wine_query_self(base, 0, &m, sizeof m) || m.state != 0x1000 || m.type != 0x1000000)
+    struct wm_mbi m;
+    if (!wm_wine_query_self(base, 0, &m, sizeof m) || m.state != WM_MEM_COMMIT || m.type != WM_MEM_IMAGE)
         return false;
     wm_pe pe;
     uint32_t rva, sz;
@@ -73,15 +74,7 @@ static void image_name(uint64_t base, char *out, size_t outsz)
     const uint16_t *w = (const uint16_t *)(uintptr_t)buf[1];
     if ((uintptr_t)w < (uintptr_t)buf || (uintptr_t)w + len > (uintptr_t)buf + sizeof buf)
         return;
-    size_t o = 0;
-    for (size_t i = 0; i < len / 2u && o + 4 < outsz; i++) {
-        uint16_t c = w[i];                          /* paths are BMP in practice */
-        if (c < 0x80) out[o++] = (char)c;
-        else if (c < 0x800) out[o++] = (char)(0xc0 | c >> 6), out[o++] = (char)(0x80 | (c & 0x3f));
-        else out[o++] = (char)(0xe0 | c >> 12), out[o++] = (char)(0x80 | ((c >> 6) & 0x3f)),
-             out[o++] = (char)(0x80 | (c & 0x3f));
-    }
-    out[o] = 0;
+    wm_utf16_to_utf8(w, len / 2u, out, outsz);
 }
 
 static int by_start(const void *a, const void *b)
@@ -104,6 +97,10 @@ static void add_locked(uint64_t base)
     if (!read_image(base, &size, &m.pdata, &m.npdata))
         return;
     m.end = base + size;
+    /* A winelib program's "image" is a PE header inside its .so, placed
+     * where the loader's alignment puts it: offsets from it move between
+     * runs, offsets in the .so do not, and only the .so has the symbols. */
+    m.elf = wm_elf_covers(base);
     image_name(base, m.path, sizeof m.path);
     m.id = wm_next_module_id();
     int next = !cur;
@@ -123,8 +120,8 @@ static void add_locked(uint64_t base)
 
 void wm_pe_note_image(uint64_t addr)
 {
-    struct mbi m;
-    if (!wm_wine_query_self(addr, 0, &m, sizeof m) || m.type != 0x1000000)
+    struct wm_mbi m;
+    if (!wm_wine_query_self(addr, 0, &m, sizeof m) || m.type != WM_MEM_IMAGE)
         return;
     pthread_mutex_lock(&lock);
     add_locked(m.alloc_base);
@@ -136,12 +133,12 @@ void wm_pe_scan(void)
     if (__atomic_exchange_n(&scanned, 1, __ATOMIC_ACQ_REL))
         return;
     uint64_t a = 0x10000;
-    struct mbi m;
+    struct wm_mbi m;
     pthread_mutex_lock(&lock);
     for (int guard = 0; guard < 100000 && a < 0x7fffffff0000ULL; guard++) {
         if (!wm_wine_query_self(a, 0, &m, sizeof m) || !m.size)
             break;
-        if (m.type == 0x1000000 && m.base == m.alloc_base)
+        if (m.type == WM_MEM_IMAGE && m.base == m.alloc_base)
             add_locked(m.base);
         a = m.base + m.size;
     }
@@ -183,7 +180,7 @@ uint32_t wm_pe_module_of(uint64_t addr, uint64_t *start)
 {
     unsigned s0;
     struct pe_mod *m = lookup(addr, &s0);
-    if (!m || __atomic_load_n(&seq, __ATOMIC_ACQUIRE) != s0)
+    if (!m || m->elf || __atomic_load_n(&seq, __ATOMIC_ACQUIRE) != s0)
         return 0;
     if (!__atomic_load_n(&m->emitted, __ATOMIC_ACQUIRE) && !__atomic_exchange_n(&m->emitted, 1, __ATOMIC_ACQ_REL))
         emit_pe(m);

@@ -123,7 +123,12 @@ int wm_pe_unwind(uint64_t *pcs, int max) WM_HIDDEN;
 /* A PE image appeared (NtMapViewOfSection) or may have: note it. */
 void wm_pe_note_image(uint64_t base) WM_HIDDEN;
 void wm_pe_scan(void) WM_HIDDEN;              /* walk the space for images */
+/* The PE module at addr, 0 if none — or if the image is a builtin ELF
+ * object (a winelib program's .so): its frames are the ELF module's. */
 uint32_t wm_pe_module_of(uint64_t addr, uint64_t *start) WM_HIDDEN;
+/* addr lies in an ELF object the dynamic linker loaded (re-reads the list
+ * once when it does not). Not for the hot path: it may take the loader's lock. */
+bool wm_elf_covers(uint64_t addr) WM_HIDDEN;
 
 /* ---- Wine door (shim/wine.c, shim/wine_ids.c, shim/wine_calls.c) ----
  * The Nt calls the door hooks: index, name, argument count. This one list
@@ -162,6 +167,11 @@ long wm_nt_call(void *fn, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, ui
 /* Wine's own NtQueryVirtualMemory on this process, class cls, unrecorded:
  * true when it succeeded. false before a dispatcher was recognised. */
 bool wm_wine_query_self(uint64_t addr, int cls, void *buf, size_t len) WM_HIDDEN;
+/* Writes the PROCESS record (the image the PEB names) once per trace file;
+ * called at each door call, cheap after the first. Pre: inside a door call.
+ * The after-fork hook makes a fork child's new file get it again. */
+void wm_wine_note_process(void) WM_HIDDEN;
+void wm_wine_process_after_fork(void) WM_HIDDEN;
 /* The build's version label ("wine-10.0 (Debian 10.0~repack-6)") once
  * ntdll.so was seen, "" before or when it has none. */
 extern char wm_wine_version[64] WM_HIDDEN;

@@ -170,6 +170,32 @@ static void emit_elf_module(struct elf_mod *m)
 
 bool wm_in_shim(uint64_t pc) { return pc >= shim_start && pc < shim_end; }
 
+/* The ELF module holding addr in the current table, NULL if none; *s0:
+ * the table's sequence number, to check after reading the entry. */
+static struct elf_mod *elf_lookup(uint64_t addr, unsigned *s0)
+{
+    *s0 = __atomic_load_n(&mods_seq, __ATOMIC_ACQUIRE);
+    int t = __atomic_load_n(&cur, __ATOMIC_ACQUIRE);
+    int lo = 0, hi = nmods[t] - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        struct elf_mod *m = &mods[t][mid];
+        if (addr < m->start) hi = mid - 1;
+        else if (addr >= m->end) lo = mid + 1;
+        else return m;
+    }
+    return NULL;
+}
+
+bool wm_elf_covers(uint64_t addr)
+{
+    unsigned s0;
+    if (elf_lookup(addr, &s0))
+        return true;
+    wm_modules_refresh();
+    return elf_lookup(addr, &s0) != NULL;
+}
+
 uint32_t wm_module_of(uint64_t addr, uint64_t *start, bool *pe)
 {
     uint32_t id = wm_pe_module_of(addr, start);
@@ -178,17 +204,8 @@ uint32_t wm_module_of(uint64_t addr, uint64_t *start, bool *pe)
         return id;
     }
     *pe = false;
-    unsigned s0 = __atomic_load_n(&mods_seq, __ATOMIC_ACQUIRE);
-    int t = __atomic_load_n(&cur, __ATOMIC_ACQUIRE);
-    int lo = 0, hi = nmods[t] - 1;
-    struct elf_mod *hit = NULL;
-    while (lo <= hi) {
-        int mid = (lo + hi) / 2;
-        struct elf_mod *m = &mods[t][mid];
-        if (addr < m->start) hi = mid - 1;
-        else if (addr >= m->end) lo = mid + 1;
-        else { hit = m; break; }
-    }
+    unsigned s0;
+    struct elf_mod *hit = elf_lookup(addr, &s0);
     if (!hit || __atomic_load_n(&mods_seq, __ATOMIC_ACQUIRE) != s0)
         return 0;
     if (!__atomic_load_n(&hit->emitted, __ATOMIC_ACQUIRE) &&

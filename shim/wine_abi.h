@@ -24,6 +24,20 @@
 #define WM_PEB_LDR          0x18   /* PEB_LDR_DATA * */
 #define WM_LDR_LOAD_ORDER   0x10   /* InLoadOrderModuleList head */
 #define WM_LDR_ENTRY_BASE   0x30   /* LDR_DATA_TABLE_ENTRY.DllBase */
+#define WM_PEB_PARAMS       0x20   /* RTL_USER_PROCESS_PARAMETERS * */
+#define WM_PARAMS_FLAGS     0x08   /* bit 0: normalized (pointers, not offsets) */
+#define WM_PARAMS_IMAGE     0x60   /* ImagePathName (UNICODE_STRING) */
+
+/* MEMORY_BASIC_INFORMATION (x64), what the shim's unrecorded queries of
+ * Wine (wm_wine_query_self, class 0) return. */
+struct wm_mbi {
+    uint64_t base, alloc_base;
+    uint32_t alloc_prot, pad;
+    uint64_t size;
+    uint32_t state, prot, type, pad2;
+};
+#define WM_MEM_COMMIT       0x1000
+#define WM_MEM_IMAGE        0x1000000
 
 /* ---- Wine's syscall frame (struct syscall_frame), x86_64 ----
  * Its address is in the TEB while a system call runs (amd64_thread_data()->

@@ -110,6 +110,7 @@ static long door_call(int idx, const U *args)
     const struct door_entry *e = &door[idx];
     if (!wm_enter((uintptr_t)__builtin_frame_address(0), true))
         return call_real(real, args);
+    wm_wine_note_process();
     struct door_call dc = { .idx = idx };
     memcpy(dc.a, args, sizeof dc.a);
     struct wmt_call *c = &dc.c;

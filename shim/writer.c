@@ -553,6 +553,7 @@ static void at_fork_child(void)
     wm_modules_forget_emitted();
     wm_pe_forget_emitted();
     wm_pe_core_after_fork();
+    wm_wine_process_after_fork();
 }
 
 void wm_writer_init(void)

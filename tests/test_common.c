@@ -39,6 +39,28 @@ static void test_names(void)
     CU_ASSERT_STRING_EQUAL(out, "abcdef12");
 }
 
+static void test_program_and_utf16(void)
+{
+    char out[32];
+    wm_program_name("/x/build/prog.exe.so", out, sizeof out);
+    CU_ASSERT_STRING_EQUAL(out, "prog.exe");          /* winelib: Wine names it prog.exe */
+    wm_program_name("C:\\apps\\App.EXE.SO", out, sizeof out);
+    CU_ASSERT_STRING_EQUAL(out, "App.EXE");
+    wm_program_name("libfoo.so", out, sizeof out);
+    CU_ASSERT_STRING_EQUAL(out, "libfoo.so");         /* not a winelib program */
+    wm_program_name("/bin/python3", out, 4);
+    CU_ASSERT_STRING_EQUAL(out, "pyt");
+
+    static const uint16_t w[] = { 'C', ':', 0xe9, 0x20ac, 0xd83d, 0xde00, 0xdc00, 'x' };
+    char u[32];
+    size_t n = wm_utf16_to_utf8(w, 8, u, sizeof u);
+    CU_ASSERT_EQUAL(n, 2 + 2 + 3 + 4 + 3 + 1);
+    CU_ASSERT_STRING_EQUAL(u, "C:\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbdx");
+    n = wm_utf16_to_utf8(w, 8, u, 6);                 /* é fits, € (3 bytes) does not */
+    CU_ASSERT_EQUAL(n, 4);
+    CU_ASSERT_STRING_EQUAL(u, "C:\xc3\xa9");
+}
+
 static uint8_t *slurp(const char *path, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -96,5 +118,6 @@ void wm_register_tests(void)
 {
     CU_pSuite s = wm_suite("common", NULL, NULL);
     WM_TEST(s, test_names);
+    WM_TEST(s, test_program_and_utf16);
     WM_TEST(s, test_pe_reader);
 }

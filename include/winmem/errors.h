@@ -180,6 +180,9 @@
 #ifndef STATUS_COMMITMENT_LIMIT
 #define STATUS_COMMITMENT_LIMIT         WINMEM_NTSTATUS(0xC000012D)
 #endif
+#ifndef STATUS_DLL_NOT_FOUND            /* what Wine's private query classes return for a module without a unix side */
+#define STATUS_DLL_NOT_FOUND            WINMEM_NTSTATUS(0xC0000135)
+#endif
 #ifndef STATUS_INVALID_ADDRESS
 #define STATUS_INVALID_ADDRESS          WINMEM_NTSTATUS(0xC0000141)
 #endif

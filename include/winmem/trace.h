@@ -111,6 +111,7 @@ enum {
     WMT_REC_DIVERGENCE = 5,
     WMT_REC_LOST       = 6,
     WMT_REC_END        = 7,
+    WMT_REC_PROCESS    = 8,
 };
 /* A reader skips record types it does not know (size tells how far). */
 
@@ -261,6 +262,18 @@ struct wmt_end {
     uint64_t lost;          /* records lost in total */
 };
 enum { WMT_END_EXIT = 1, WMT_END_EXEC = 2, WMT_END_SALVAGED = 3 };
+
+/* PROCESS: the Windows program a Wine process runs, as its PEB says
+ * (ProcessParameters->ImagePathName, in UTF-8): for `wine nosuch.exe` that
+ * is Wine's start.exe, not the program named. Written once per file, in a
+ * chunk of its own (tid 0), at the first call through the Wine door;
+ * absent in native programs and in older traces. */
+struct wmt_process {
+    struct wmt_rec h;
+    uint16_t image_len;     /* bytes of image path, no NUL */
+    uint16_t reserved;
+    /* followed by the path, zero padding to size */
+};
 
 /* ---- the .live file beside a trace (TRACE.live) ----
  * While a process records, each thread's unwritten chunk lives in a slot of

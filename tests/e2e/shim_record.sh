@@ -5,7 +5,9 @@
 # stopped; a tight RLIMIT_NOFILE costs the program nothing; a full disk and
 # a size limit are reported as such; a killed or hung program loses no
 # record; `winmem run` hands the program an unchanged environment and
-# reports exactly this run's traces; reused thread ids stay apart.
+# reports exactly this run's traces, warns when Wine ran another program
+# than the one named, and records a winelib program started through its
+# launcher script; reused thread ids stay apart.
 . tests/programs/shim_common.sh
 W=$ROOT/$BUILD/winmem
 H=$P/rec_host
@@ -165,6 +167,23 @@ check "winmem diff old new compares against the new trace (B has 3 calls)" grep 
 touch -d '1 minute' "$OUT/stray.1.wmt"
 "$W" run -o "$OUT/stray.%p.wmt" -- $H burst 1 > /dev/null 2>st.err
 check "a stray file matching the pattern with a fresh mtime is not reported" sh -c "! grep -q 'stray.1.wmt' st.err && grep -q 'trace: .*stray.[0-9]*.wmt' st.err"
+
+# The wrong program: Wine runs its start.exe to report an .exe it cannot
+# find, under the name asked for. run says so; a real program gets no warning.
+env -u TMPDIR "$W" run --no-summary -- wine nosuch.exe > /dev/null 2>ns.err
+check "wine nosuch.exe: run warns that Wine ran start.exe, not nosuch.exe" \
+    grep -q "warning: Wine did not run nosuch.exe: the process recorded ran .*start.exe" ns.err
+env -u TMPDIR "$W" run --no-summary -- wine $P/rec_idle.exe env > /dev/null 2>ok.err
+check "wine rec_idle.exe: no such warning" sh -c "grep -q 'trace:' ok.err && ! grep -q warning ok.err"
+# A winelib program started through the launcher script winegcc writes
+# (./prog.exe runs `wine prog.exe.so`): recorded as prog.exe, its frames
+# named from its .so with source lines.
+(cd $P && env -u TMPDIR "$W" run -o "$OUT/wl.wmt" -- ./shim_probe_wl.exe > /dev/null 2>"$OUT/wl.err"); rc=$?
+check "winelib launcher: run records it (exit $rc)" sh -c "[ $rc = 0 ] && grep -q 'trace: .*wl.wmt' wl.err"
+check "... under the program's name, shim_probe_wl.exe" sh -c "$DUMP wl.wmt | grep -q '^header .*prog=shim_probe_wl.exe$'"
+check "... its calls' call site is its own function with its source line" \
+    sh -c "'$W' report wl.wmt | grep -q ' all (shim_probe.c:[0-9]*)$'"
+check "... and no frame is named after the launcher script" sh -c "! '$W' report --frames 16 wl.wmt | grep -q 'shim_probe_wl.exe+0x'"
 
 # ---- F: reused thread ids (a pid namespace where ns_last_pid hands the
 # same tid to the next thread): calls of two threads never merge.

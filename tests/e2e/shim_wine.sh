@@ -17,8 +17,10 @@ addr() { tr -d '\r' < "$2" | sed -n "s/^$1=0*\([0-9a-fA-Fx]*\)$/\1/p" | sed 's/^
 hexadd() { printf '%x' $((0x$1 + $2)); }
 
 for kind in pe winelib; do
-    if [ $kind = pe ]; then prog=$P/shim_probe.exe; mod=shim_probe.exe
-    else prog=$P/shim_probe_wl.exe.so; mod=shim_probe_wl.exe; fi
+    # A winelib program is "shim_probe_wl.exe" to Wine and the filter; its
+    # frames are in its ELF object, shim_probe_wl.exe.so.
+    if [ $kind = pe ]; then prog=$P/shim_probe.exe; name=shim_probe.exe; mod=shim_probe.exe
+    else prog=$P/shim_probe_wl.exe.so; name=shim_probe_wl.exe; mod=shim_probe_wl.exe.so; fi
     timeout 120 wine "$prog" > $kind-plain.out 2>/dev/null; rc0=$?
     WINMEM_OUTPUT="$OUT/$kind-%p.trace" LD_PRELOAD="$SHIM" timeout 120 wine "$prog" > $kind.out 2>$kind.err; rc1=$?
     check "$kind: exit status unchanged ($rc0 = $rc1)" [ $rc0 = $rc1 ]
@@ -28,7 +30,8 @@ for kind in pe winelib; do
     check "$kind: exactly one trace file, the program's (not wineserver, services, ...)" [ -n "$t" ]
     [ -n "$t" ] || continue
     $DUMP "$t" > $kind.txt
-    check "$kind: header names the program" grep -q "^header .*prog=$mod" $kind.txt
+    check "$kind: header names the program" grep -q "^header .*prog=$name" $kind.txt
+    check "$kind: PROCESS record names the image Wine ran ($name)" grep -qi "^process image=.*\\\\$name\(\.so\)\?$" $kind.txt
     check "$kind: trace ends with END" grep -q "^end reason=exit" $kind.txt
     for api in $APIS; do
         check "$kind: $api recorded, returned, stack reaches $mod" \

@@ -206,6 +206,11 @@ static void rec(const struct wmt_rec *r, uint32_t tid, int pass)
         printf("lost reason=%u count=%" PRIu64 "\n", l->reason, l->count);
         break;
     }
+    case WMT_REC_PROCESS: {
+        const struct wmt_process *p = (const void *)r;
+        printf("process image=%.*s\n", p->image_len, (const char *)(p + 1));
+        break;
+    }
     case WMT_REC_END: {
         const struct wmt_end *e = (const void *)r;
         printf("end reason=%s calls=%" PRIu64 " lost=%" PRIu64 "\n", e->reason == WMT_END_EXEC ? "exec" : "exit",
