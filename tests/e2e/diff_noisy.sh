@@ -110,13 +110,17 @@ check "no unwind data: no frame outside a known module, none at a module's start
 check "no unwind data: two runs diff as the same" '[ $rc2 -eq 0 ] && [ $rc -eq 0 ]'
 [ $rc -eq 0 ] || cat "$D/nu-diff.out"
 
-# --- the same source as a winelib program: recorded with its threads ---
-# (Not diffed as "same": the shim records the winelib .so's frames against
-# an image range that differs from run to run, so their offsets do too —
-# reported to the lead; the PE build above is the check.)
+# --- the same source as a winelib program: recorded with its threads,
+# its sites named from its .so, and two runs diff as the same ---
 rec wl1 "$P/noisy_wl.exe.so"; rc=$?
+rec wl2 "$P/noisy_wl.exe.so"; rc2=$?
 check "winelib build: runs its pool under the shim, trace reads" \
     '[ $rc -eq 0 ] && grep -q "noisy done: 96 tasks" "$D/wl1.out" && "$W" report "$D/wl1.wmt" 2>/dev/null | grep -q "NtQueryVirtualMemory"'
+check "winelib build: its own functions are the call sites, with source lines" \
+    '"$W" report "$D/wl1.wmt" 2>/dev/null | grep -q " heap_grow (noisy.c:[0-9]*)"'
+"$W" diff "$D/wl1.wmt" "$D/wl2.wmt" > "$D/wl-diff.out" 2>&1; rc=$?
+check "winelib build: two runs diff as the same" '[ $rc2 -eq 0 ] && [ $rc -eq 0 ]'
+[ $rc -eq 0 ] || cat "$D/wl-diff.out"
 
 timeout 60 wineserver -k 2>/dev/null
 echo "diff_noisy: $fails failed"

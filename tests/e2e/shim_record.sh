@@ -168,6 +168,22 @@ touch -d '1 minute' "$OUT/stray.1.wmt"
 "$W" run -o "$OUT/stray.%p.wmt" -- $H burst 1 > /dev/null 2>st.err
 check "a stray file matching the pattern with a fresh mtime is not reported" sh -c "! grep -q 'stray.1.wmt' st.err && grep -q 'trace: .*stray.[0-9]*.wmt' st.err"
 
+# A program that changes directory before its first call: the trace is
+# where -o said (relative to where run started), and run reports it.
+mkdir -p elsewhere
+"$W" run -o cd.wmt -- $H chdir "$OUT/elsewhere" 5 > /dev/null 2>cd.err
+check "chdir before the first call: the trace is ./cd.wmt, with its 5 calls, and run names it" \
+    sh -c "$DUMP cd.wmt | grep -q '^end reason=exit calls=5 ' && grep -q 'trace: cd.wmt' cd.err && ! ls elsewhere | grep -q ."
+
+# The name and .1 to .99 all taken: the shim records nothing, says so once,
+# and touches none of them; the program runs as without it.
+mkdir -p taken && touch taken/t.trace && i=1 && while [ $i -le 99 ]; do touch taken/t.trace.$i; i=$((i + 1)); done
+WINMEM_OUTPUT="$OUT/taken/t.trace" LD_PRELOAD="$SHIM" $H burst 2 > /dev/null 2>taken.err; rc=$?
+check "name and .1-.99 taken: the program exits 0 ($rc), one line says recording is off" \
+    sh -c "[ $rc = 0 ] && [ \$(grep -c 'and .1 to .99 exist: recording off' taken.err) = 1 ]"
+check "... and every one of the 100 files is still empty, none added" \
+    sh -c "[ \$(ls taken | wc -l) = 100 ] && [ -z \"\$(find taken -type f -size +0)\" ]"
+
 # The wrong program: Wine runs its start.exe to report an .exe it cannot
 # find, under the name asked for. run says so; a real program gets no warning.
 env -u TMPDIR "$W" run --no-summary -- wine nosuch.exe > /dev/null 2>ns.err

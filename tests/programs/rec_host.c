@@ -221,11 +221,17 @@ int main(int argc, char **argv)
         for (;;)
             pause();
     }
+    if (!strcmp(m, "chdir") && argc > 3) {   /* moves before its first call */
+        if (chdir(argv[2]))
+            return 1;
+        calls(atoi(argv[3]));
+        return 0;
+    }
     if (!strcmp(m, "env")) {
         for (char **e = environ; *e; e++)
             printf("%s\n", *e);
         return 0;
     }
-    fprintf(stderr, "usage: rec_host closeall FILE | dup2 N | nofile | burst T | calls N | tidreuse K | env\n");
+    fprintf(stderr, "usage: rec_host closeall FILE | dup2 N | nofile | burst T | calls N | chdir DIR N | tidreuse K | env\n");
     return 2;
 }
