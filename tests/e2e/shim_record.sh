@@ -175,6 +175,12 @@ mkdir -p elsewhere
 check "chdir before the first call: the trace is ./cd.wmt, with its 5 calls, and run names it" \
     sh -c "$DUMP cd.wmt | grep -q '^end reason=exit calls=5 ' && grep -q 'trace: cd.wmt' cd.err && ! ls elsewhere | grep -q ."
 
+# Glob characters in -o are a file name, not a pattern (run reads its manifest).
+touch 'g[1]x.wmt.old-stray' 'g1x.wmt'
+"$W" run -o 'g[1]*.wmt' -- $H burst 2 > /dev/null 2>g.err
+check "-o 'g[1]*.wmt': the trace is that very file, and run names it (not g1x.wmt)" \
+    sh -c "$DUMP 'g[1]*.wmt' | grep -q '^end reason=exit calls=2 ' && grep -q 'trace: g\[1\]\*.wmt$' g.err && [ ! -s g1x.wmt ]"
+
 # The name and .1 to .99 all taken: the shim records nothing, says so once,
 # and touches none of them; the program runs as without it.
 mkdir -p taken && touch taken/t.trace && i=1 && while [ $i -le 99 ]; do touch taken/t.trace.$i; i=$((i + 1)); done
