@@ -25,11 +25,11 @@
 #include <string.h>
 #include "door.h"
 #include "model.h"
+#include "native_status.h"
+#include "winmem/memory.h"
 
 typedef void *H;
 #define SELF ((H)(intptr_t)-1)
-#define STATUS_NOT_IMPLEMENTED  0xC0000002L
-#define STATUS_PARTIAL_COPY     0x8000000DL
 
 typedef wm_u64 U;
 
@@ -69,7 +69,7 @@ struct door_call {
 /* Per-call rules before / after Wine's function (NULL: none). */
 typedef void door_hook(struct door_call *);
 static door_hook before_query, after_query, after_alloc, after_alloc_ex, after_free,
-                 after_map, before_unmap, after_unmap;
+                 after_map, before_unmap, after_unmap, after_lock, before_unlock, after_unlock;
 
 enum ok_rule { OK_ZERO, OK_NONNEG, OK_READ };   /* which statuses have outputs */
 static const struct door_entry {
@@ -90,8 +90,8 @@ static const struct door_entry {
     [WM_NT_UNMAP_EX] = { WMT_API_NtUnmapViewOfSectionEx, 0, OK_ZERO, "A0A1I2", "", before_unmap, after_unmap },
     [WM_NT_READ]     = { WMT_API_NtReadVirtualMemory, 0, OK_READ, "A0A1A2A3A4", "O4", NULL, NULL },
     [WM_NT_WRITE]    = { WMT_API_NtWriteVirtualMemory, 0, OK_READ, "A0A1A2A3A4", "O4", NULL, NULL },
-    [WM_NT_LOCK]     = { WMT_API_NtLockVirtualMemory, 0, OK_ZERO, "A0D1D2I3A1A2", "D1D2", NULL, NULL },
-    [WM_NT_UNLOCK]   = { WMT_API_NtUnlockVirtualMemory, 0, OK_ZERO, "A0D1D2I3A1A2", "D1D2", NULL, NULL },
+    [WM_NT_LOCK]     = { WMT_API_NtLockVirtualMemory, 0, OK_ZERO, "A0D1D2I3A1A2", "D1D2", NULL, after_lock },
+    [WM_NT_UNLOCK]   = { WMT_API_NtUnlockVirtualMemory, 0, OK_ZERO, "A0D1D2I3A1A2", "D1D2", before_unlock, after_unlock },
     [WM_NT_FLUSH]    = { WMT_API_NtFlushVirtualMemory, 0, OK_ZERO, "A0D1D2I3A1A2", "D1D2", NULL, NULL },
 };
 
@@ -228,10 +228,43 @@ static void after_alloc_ex(struct door_call *dc)
         wm_check_note_alloc(dc->c.out[0], dc->c.out[1], (uint32_t)dc->a[3]);
 }
 
+static bool own_process(H h) { return h == SELF || wm_wine_handle_is_self(h); }
+
+/* Native mode corrects Wine 8's status for memory that is not allocated. */
 static void after_free(struct door_call *dc)
 {
-    if (dc->st == 0 && (H)(uintptr_t)dc->a[0] == SELF)
+    if (!own_process((H)(uintptr_t)dc->a[0]))
+        return;
+    if (dc->st == 0) {
         wm_check_note_free(dc->c.out[0], (uint32_t)dc->a[3]);
+        wm_native_lock_forget(dc->c.out[0], dc->c.out[1]);
+        return;
+    }
+    long st = wm_native_free_status(dc->st, dc->c.arg[1], (uint32_t)dc->a[3]);
+    if (st != dc->st)
+        dc->st = st, dc->c.flags |= WMT_CF_SERVED;
+}
+
+/* Native mode keeps the locks: Windows refuses to unlock what is not locked. */
+static void after_lock(struct door_call *dc)
+{
+    if (dc->st == 0 && own_process((H)(uintptr_t)dc->a[0]))
+        wm_native_locked(dc->c.out[0], dc->c.out[1]);
+}
+
+static void before_unlock(struct door_call *dc)
+{
+    if (own_process((H)(uintptr_t)dc->a[0]) && wm_native_unlock_refused(dc->c.arg[1], dc->c.arg[2])) {
+        dc->st = (long)STATUS_NOT_LOCKED;
+        dc->served = true;
+        dc->c.flags |= WMT_CF_SERVED;
+    }
+}
+
+static void after_unlock(struct door_call *dc)
+{
+    if (dc->st == 0 && !dc->served && own_process((H)(uintptr_t)dc->a[0]))
+        wm_native_unlocked(dc->c.out[0], dc->c.out[1]);
 }
 
 /* A DLL being loaded: learn it for stacks, and for winmem's core before

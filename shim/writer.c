@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include "common/names.h"
 #include "shim.h"
+#include "native_status.h"
 #include "record.h"
 
 #define BUF_DATA     (64 * 1024)      /* records per chunk */
@@ -554,6 +555,7 @@ static void at_fork_child(void)
     wm_pe_forget_emitted();
     wm_pe_core_after_fork();
     wm_wine_process_after_fork();
+    wm_native_status_after_fork();
 }
 
 void wm_writer_init(void)

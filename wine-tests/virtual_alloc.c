@@ -331,6 +331,30 @@ static void test_lock(void)
  * write-protected tables): the protection reads back through VirtualQuery. */
 static char image_data[3 * PG] = { 1 };
 
+/* Locks are per page: unlocking part of a locked range leaves the rest
+ * locked, and memory that is decommitted loses its locks. */
+static void test_unlock_partial(void)
+{
+    wt_section("unlock_partial");
+    char *a = VirtualAlloc(NULL, 0x10000, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    if (!ok(a != NULL, "alloc failed\n"))
+        return;
+    ok(VirtualLock(a, 3 * PG), "VirtualLock of 3 pages failed, error %u\n", (unsigned)GetLastError());
+    ok(VirtualUnlock(a + PG, PG), "VirtualUnlock of the middle page failed, error %u, expected TRUE\n",
+       (unsigned)GetLastError());
+    SetLastError(0xdeadbeef);
+    ok(!VirtualUnlock(a + PG, PG), "second VirtualUnlock of the middle page succeeded, expected FALSE\n");
+    expect_error(ERROR_NOT_LOCKED, "unlock the middle page twice", "ERROR_NOT_LOCKED");
+    ok(VirtualUnlock(a + 2 * PG, PG), "VirtualUnlock of the last page failed, error %u, expected TRUE\n",
+       (unsigned)GetLastError());
+    ok(VirtualFree(a, PG, MEM_DECOMMIT), "decommit failed\n");
+    ok(VirtualAlloc(a, PG, MEM_COMMIT, PAGE_READWRITE) == a, "recommit failed\n");
+    SetLastError(0xdeadbeef);
+    ok(!VirtualUnlock(a, PG), "VirtualUnlock of a page decommitted while locked succeeded, expected FALSE\n");
+    expect_error(ERROR_NOT_LOCKED, "unlock after decommit", "ERROR_NOT_LOCKED");
+    VirtualFree(a, 0, MEM_RELEASE);
+}
+
 static void test_protect_image(void)
 {
     MEMORY_BASIC_INFORMATION mbi;
@@ -359,5 +383,6 @@ START_TEST(virtual_alloc)
     test_granularity();
     test_ex_self();
     test_lock();
+    test_unlock_partial();
     test_protect_image();
 }
