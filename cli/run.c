@@ -4,7 +4,7 @@
  * wrote with a one-screen summary. The exit status is the program's
  * (128 + signal when it was killed).
  *
- * The program must see what it would see without winmem (issue 12): no
+ * The program must see what it would see without winmem: no
  * WINMEM_* variable reaches it. run makes a directory of its own with a
  * link to the shim, the shim's settings (winmem.conf) and an empty
  * manifest; LD_PRELOAD names the link, the shim reads winmem.conf beside

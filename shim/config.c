@@ -85,7 +85,7 @@ static void read_cmdline(char *buf, size_t size, const char **argv1)
 }
 
 /* `winmem run` configures the shim without one variable in the program's
- * environment (issue 12.1: the program must see what it would see without
+ * environment (the program must see what it would see without
  * winmem, and Wine copies every variable into the Windows environment
  * block): it preloads the shim through a symbolic link in a directory of
  * its own, with winmem.conf (KEY=VALUE lines, the WINMEM_* names) beside

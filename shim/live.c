@@ -1,6 +1,6 @@
 /*
  * shim/live.c — TRACE.live: the per-thread buffers in a file mapped
- * shared, so a record survives the process (issue 12.3).
+ * shared, so a record survives the process.
  *
  * A record written into a MAP_SHARED page of a file is in the page cache
  * the moment the store completes; if the process is then killed (-9) or

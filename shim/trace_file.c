@@ -3,7 +3,7 @@
  * header written before any chunk can be, one write() per chunk, and the
  * one place that decides recording has stopped and why.
  *
- * Why each check (issue 14): the descriptor lives above the program's
+ * Why each check: the descriptor lives above the program's
  * range (shim/fd.c), and before every write the shim makes sure it is
  * still its file (fstat: same device and inode; one system call per 64 KiB
  * chunk, ~0.3 ns per recorded call) — a program that closed it and got the

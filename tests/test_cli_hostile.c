@@ -1,5 +1,5 @@
 /*
- * The trace reader on crafted traces (issue 14, items 4, 5 and 10): every
+ * The trace reader on crafted traces: every
  * trace is read from an exact-size heap copy, so AddressSanitizer sees a
  * read past its end; paths a trace names are FIFOs and devices; a sequence
  * number bomb must not cost memory; records after a torn chunk are found.

@@ -1,5 +1,5 @@
 /*
- * Hostile pointers and sizes handed to the core (issue 14, item 9): output
+ * Hostile pointers and sizes handed to the core: output
  * pointers just below the top of the address space, in the kernel half, or
  * whose end wraps, and ranges whose rounded end wraps past 2^64. Each must
  * fail with the documented Windows error; none may crash the caller.

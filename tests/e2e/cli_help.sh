@@ -1,12 +1,7 @@
 #!/bin/sh
 # End to end: `--help` on every winmem command, usage errors exit 2, and the
 # man page renders without warnings.
-set -u
-B=${BUILD:-build}
-W=${WINMEM:-$B/san/winmem}
-fails=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
+. tests/programs/cli_common.sh
 out=$("$W" --help); rc=$?
 if [ $rc -eq 0 ] && echo "$out" | grep -q "^  maps "; then ok "winmem --help"; else bad "winmem --help"; fi
 for c in run report export diff maps; do
@@ -27,5 +22,4 @@ if [ -z "$warn" ] && echo "$page" | grep -q "EXIT STATUS"; then ok "man page ren
 for c in run report export diff maps; do
     if echo "$page" | grep -q "winmem $c"; then ok "man page documents $c"; else bad "man page lacks $c"; fi
 done
-echo "cli_help: $fails failed"
-[ $fails -eq 0 ]
+verdict cli_help

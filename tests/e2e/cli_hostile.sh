@@ -1,18 +1,13 @@
 #!/bin/sh
-# End to end (issue 14): the readers on hostile input. Paths a trace names
+# End to end: the readers on hostile input. Paths a trace names
 # are a FIFO and /dev/zero; trace and dump paths are a FIFO, a device and a
 # directory; a 20 KB sequence-number bomb runs under a memory limit; export
 # refuses to write over its input; numeric and name options are checked.
 # `timeout` is the hang detector here (minutes away from a normal run), not a
 # speed assertion.
-set -u
-B=${BUILD:-build}
-W=${WINMEM:-$B/san/winmem}
+. tests/programs/cli_common.sh
 PLAIN=$B/winmem            # without ASan, which cannot run under ulimit -v
 T=$B/e2e-hostile
-fails=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
 rm -rf "$T" && mkdir -p "$T"
 mkfifo "$T/fifo"
 gen() { python3 tests/e2e/cli_hostile_traces.py "$@"; }
@@ -108,5 +103,4 @@ out=$("$W" report --top 3 --frames 2 "$T/mods.wmt" 2>&1); rc=$?
 if [ $rc -eq 0 ]; then ok "report with valid numbers still works"; else bad "report --top 3: exit $rc"; fi
 
 rm -rf "$T"
-echo "cli_hostile: $fails failed"
-[ $fails -eq 0 ]
+verdict cli_hostile

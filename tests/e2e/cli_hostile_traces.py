@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes crafted winmem traces for tests/e2e/cli_hostile.sh (issue 14):
+"""Writes crafted winmem traces for tests/e2e/cli_hostile.sh:
    trace.py bomb OUT           ~20 KB: 100 CALLs, each of its own thread, huge seqs
    trace.py modules OUT A B    ELF modules at paths A and B, a stack in each, a call
    trace.py records OUT        bare records (module, stack, call, lost, end), no framing:

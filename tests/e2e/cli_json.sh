@@ -2,13 +2,9 @@
 # One JSON writer for every command: a process that maps a file whose name is
 # not UTF-8 (Latin-1 bytes, as /proc shows them) gives valid JSON from
 # `winmem maps --json`, with U+FFFD where the bytes were.
-set -u
-B=${BUILD:-build}
-W=${WINMEM:-$B/san/winmem}
+. tests/programs/cli_common.sh
 D=$B/tests/cli-json
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 mkdir -p "$D"
-fails=0
 python3 - "$W" "$D" <<'PY' || fails=1
 import json, mmap, os, subprocess, sys
 w, d = sys.argv[1], sys.argv[2].encode()
@@ -28,5 +24,4 @@ if not any(n.endswith("caf\ufffd-\ufffd.bin") for n in names):
     print("FAIL the mapped file is not named with U+FFFD:", [n for n in names if "caf" in n]); sys.exit(1)
 print("ok   maps --json: valid JSON, the Latin-1 file name with U+FFFD")
 PY
-echo "cli_json: $fails failed"
-[ $fails -eq 0 ]
+verdict cli_json

@@ -4,21 +4,11 @@
 # real shim: its own functions named with file:line as call sites, the calls
 # named as it made them, bytes per site, the leak held at exit, the
 # writable+executable page, the failing VirtualFree at its site, filters.
-set -u
-B=${BUILD:-build}
-W=${WINMEM:-$B/san/winmem}
+. tests/programs/cli_common.sh
 P=$B/tests/programs/ledger.exe
 D=$B/tests/cli-ledger
-export WINEPREFIX="$PWD/$D/prefix" WINEDEBUG=-all DISPLAY=
-unset DEBUGINFOD_URLS
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
-fails=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-for f in "$W" "$P" "$B/libwinmem-shim.so"; do
-    [ -e "$f" ] || { echo "FAIL missing $f (build it first)"; exit 1; }
-done
+wine_prefix "$D/prefix"
+need "$W" "$P" "$B/libwinmem-shim.so"
 mkdir -p "$D"
 rm -f "$D"/*.wmt "$D"/*.out
 
@@ -86,5 +76,4 @@ else
 fi
 
 timeout 60 wineserver -k 2>/dev/null
-echo "cli_ledger: $fails failed"
-[ $fails -eq 0 ]
+verdict cli_ledger

@@ -2,17 +2,10 @@
 # End to end: `winmem maps` of real processes — a Wine program holding known
 # allocations (checked region by region), itself, a missing pid, and a process
 # of another user (the permission message). ASan build of winmem (WINMEM).
-set -u
-B=${BUILD:-build}
-W=${WINMEM:-$B/san/winmem}
+. tests/programs/cli_common.sh
 T=$B/tests/programs/cli_target.exe
 D=$B/tests/cli-e2e-maps
-export WINEPREFIX="$PWD/$B/tests/cli-e2e/prefix" WINEDEBUG=-all DISPLAY=
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
-fails=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+wine_prefix "$B/tests/cli-e2e/prefix"
 mkdir -p "$D"
 rm -f "$D"/*
 # A fresh clone has no prefix yet: make it first, so the program's start-up
@@ -109,5 +102,4 @@ if [ "$(id -u)" -eq 0 ]; then
 else
     echo "skip other-user checks: not root"
 fi
-echo "cli_maps: $fails failed"
-[ $fails -eq 0 ]
+verdict cli_maps

@@ -6,26 +6,16 @@
 # into build/ with npm; served from 127.0.0.1 because speedscope fetch()es
 # its profile), each screenshot checked to show a flame chart. The trace is
 # of tests/programs/ledger.exe under Wine through the real shim.
-set -u
-B=${BUILD:-build}
-W=${WINMEM:-$B/san/winmem}
+. tests/programs/cli_common.sh
 P=$B/tests/programs/ledger.exe
 D=$B/tests/cli-viewers
 SPEEDSCOPE_VERSION=1.25.0
-export WINEPREFIX="$PWD/$D/prefix" WINEDEBUG=-all DISPLAY=
-unset DEBUGINFOD_URLS
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
-fails=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+wine_prefix "$D/prefix"
 if ! command -v chromium > /dev/null; then
     echo "skipped: chromium is not installed (tools/debian-packages.txt lists it; make check installs it)"
     exit 0
 fi
-for f in "$W" "$P" "$B/libwinmem-shim.so"; do
-    [ -e "$f" ] || { echo "FAIL missing $f (build it first)"; exit 1; }
-done
+need "$W" "$P" "$B/libwinmem-shim.so"
 mkdir -p "$D"
 rm -f "$D"/*.png "$D"/*.html "$D"/*.json "$D"/*.dom
 # --no-sandbox: root in a container has no user namespaces for Chromium's sandbox
@@ -102,5 +92,4 @@ EOS
 fi
 
 timeout 60 wineserver -k 2>/dev/null
-echo "cli_viewers: $fails failed"
-[ $fails -eq 0 ]
+verdict cli_viewers

@@ -3,23 +3,13 @@
 # (tests/programs/cli_target.exe, built with mingw-w64), recorded by the real
 # shim through `winmem run`. Uses the ASan build of winmem (WINMEM), a
 # throw-away Wine prefix under build/, and bounded time for every Wine run.
-set -u
-B=${BUILD:-build}
-W=${WINMEM:-$B/san/winmem}
+. tests/programs/cli_common.sh
 T=$B/tests/programs/cli_target.exe
 D=$B/tests/cli-e2e
-export WINEPREFIX="$PWD/$D/prefix" WINEDEBUG=-all DISPLAY=
-unset DEBUGINFOD_URLS
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
-fails=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+wine_prefix "$D/prefix"
 mkdir -p "$D"
 rm -f "$D"/*.wmt "$D"/*.out "$D"/*.json
-for f in "$W" "$T" "$B/libwinmem-shim.so"; do
-    [ -e "$f" ] || { echo "FAIL missing $f (build it first)"; exit 1; }
-done
+need "$W" "$T" "$B/libwinmem-shim.so"
 
 # --- record three runs (address randomisation stays on) ---
 run() {  # run OUT ARGS...
@@ -181,5 +171,4 @@ fi
 check "winmem run passes a native program's exit status (3)" '[ $rc -eq 3 ]'
 
 wineserver -k 2>/dev/null
-echo "cli_wine: $fails failed"
-[ $fails -eq 0 ]
+verdict cli_wine

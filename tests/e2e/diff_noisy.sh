@@ -7,24 +7,14 @@
 #    with the right severity, and the exit status is 1;
 #  - --baseline, --explain, --json; the winelib build of the same source runs.
 # Uses the ASan build of winmem, a Wine prefix under build/, bounded time.
-set -u
-B=${BUILD:-build}
-W=${WINMEM:-$B/san/winmem}
+. tests/programs/cli_common.sh
 P=$B/tests/programs
 D=$B/tests/diff-e2e
 RUNS=${DIFF_RUNS:-4}   # identical runs here; 10 measured once (docs/regression-testing.md)
-export WINEPREFIX="$PWD/$D/prefix" WINEDEBUG=-all DISPLAY=
-unset DEBUGINFOD_URLS
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
-fails=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+wine_prefix "$D/prefix"
 mkdir -p "$D"
 rm -f "$D"/*.wmt "$D"/*.out "$D"/*.json
-for f in "$W" "$P/noisy.exe" "$P/noisy_wl.exe.so" "$B/libwinmem-shim.so"; do
-    [ -e "$f" ] || { echo "FAIL missing $f (make check-e2e builds it)"; exit 1; }
-done
+need "$W" "$P/noisy.exe" "$P/noisy_wl.exe.so" "$B/libwinmem-shim.so"
 
 rec() {  # rec OUT EXE
     timeout 300 "$W" run -o "$D/$1.wmt" --no-summary -- wine "$2" > "$D/$1.out" 2>&1
@@ -123,5 +113,4 @@ check "winelib build: two runs diff as the same" '[ $rc2 -eq 0 ] && [ $rc -eq 0 
 [ $rc -eq 0 ] || cat "$D/wl-diff.out"
 
 timeout 60 wineserver -k 2>/dev/null
-echo "diff_noisy: $fails failed"
-[ $fails -eq 0 ]
+verdict diff_noisy

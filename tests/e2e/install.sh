@@ -8,13 +8,8 @@
 # The tree is built first by the caller (check-e2e runs after `all`); the
 # .pc for each PREFIX is made here as the tree's owner, then the install
 # itself runs as nobody, which needs nothing but read access to build/.
-set -u
-B=${BUILD:-build}
+. tests/programs/cli_common.sh
 ROOT=$PWD
-fails=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 if [ "$(id -u)" -ne 0 ] || ! command -v setpriv > /dev/null; then
     echo "skipped: needs root and setpriv to install as an unprivileged user"
     exit 0
@@ -65,5 +60,4 @@ check "it uses the installed library" 'as_nobody env LD_TRACE_LOADED_OBJECTS=1 "
 as_nobody "$P/bin/winmem" run -o "$T/true.wmt" --no-summary -- /bin/true > "$T/run.log" 2>&1; rc=$?
 check "installed winmem run finds the installed shim" '[ $rc -eq 0 ] && ! grep -qi "cannot find" "$T/run.log"'
 
-echo "install: $fails failed"
-[ $fails -eq 0 ]
+verdict install
