@@ -150,52 +150,45 @@ static uint64_t commit_of(wm_space *sp, uint64_t lo, uint64_t hi, bool view)
     return sum;
 }
 
-NTSTATUS wm_query_describe(wm_space *sp, bool self, uint64_t addr, bool whole, wm_query *q)
+/* The registry knows this allocation exactly (winmem's own, or one the shim
+ * learned at the Wine door): its answer, with a view's copy-on-write pages
+ * and charge read from the kernel. */
+static void describe_registered(wm_space *sp, const wm_region *r, bool whole, wm_query *q)
 {
-    uint64_t p = PG(addr);
-    wm_region r;
-    memset(q, 0, sizeof *q);
-    int said = self ? ask_oracle(p, whole, q, &r) : WM_ORACLE_NONE;
-    if (said == WM_ORACLE_ANSWERED)
-        return STATUS_SUCCESS;
-    memset(q, 0, sizeof *q);
-    if (said == WM_ORACLE_REGISTRY || (self && wm_registry_query(p, &r))) {
-        from_registry(&r, q);
-        if (r.type != MEM_PRIVATE && r.type) {
-            cow_fixup(sp, q);
-            /* A view's charge is its private copy-on-write pages (docs of
-             * WIN32_MEMORY_REGION_INFORMATION), not its committed pages. */
-            if (whole)
-                q->commit_size = commit_of(sp, r.alloc_base, r.alloc_base + r.alloc_size, true);
-        }
-        return STATUS_SUCCESS;
-    }
+    from_registry(r, q);
+    if (r->type == MEM_PRIVATE || !r->type)
+        return;
+    cow_fixup(sp, q);
+    /* A view's charge is its private copy-on-write pages (docs of
+     * WIN32_MEMORY_REGION_INFORMATION), not its committed pages. */
+    if (whole)
+        q->commit_size = commit_of(sp, r->alloc_base, r->alloc_base + r->alloc_size, true);
+}
+
+/* An address the kernel shows mapped: its VMA, and the image span it lies
+ * in when it lies in one. */
+struct spot {
     wm_vma v;
-    int e = wm_vma_find(sp, p, &v, NULL, 0);
-    if (e != 0 && e != -ENOENT)
-        return errno_status(e);
-    q->base = p;
-    if (e == -ENOENT || v.start > p) {
-        uint64_t top = wm_view_user_end();
-        q->size = (e == 0 && v.start < top ? v.start : top) - p;
-        q->state = MEM_FREE;
-        q->protect = PAGE_NOACCESS;
-        return STATUS_SUCCESS;
-    }
+    uint64_t p, is, ie;       /* page; image start and end when img */
+    bool img;
+};
 
-    uint64_t is = 0, ie = 0;
-    bool img = wm_image_find(sp, p, &is, &ie, NULL, 0) == 0;
+/* Where the region of like pages that starts at p in VMA v ends: on through
+ * adjacent VMAs of the same allocation with the same attributes (an image's
+ * copied .data and its .bss, a view split by protection), never past the
+ * image's end ie. Anonymous memory is one VMA per allocation, and the kernel
+ * merges adjacent read-only pieces of one file itself, so those skip the
+ * extra ioctl (~0.4 µs). */
+static uint64_t region_end(wm_space *sp, const struct spot *at, wm_view_attr *attr)
+{
+    const wm_vma *v = &at->v;
+    uint64_t p = at->p, ie = at->ie;
+    bool img = at->img;
     bool copied = false;
-    uint64_t end = wm_view_cow_capable(&v) ? cow_run(sp, p, v.end, &copied) : v.end;
-    wm_view_attr a = wm_view_of(&v, img, copied);
-
-    /* Carry on through adjacent VMAs of the same allocation with the same
-     * attributes: an image's copied .data and its .bss, a view split by
-     * protection. Anonymous memory is one VMA per allocation, and the kernel
-     * merges adjacent read-only pieces of one file itself, so those skip the
-     * extra ioctl (~0.4 µs). */
-    bool may_extend = img ? (v.flags & WM_VMA_WRITE) : v.inode != 0;
-    wm_vma cur = v;
+    uint64_t end = wm_view_cow_capable(v) ? cow_run(sp, p, v->end, &copied) : v->end;
+    wm_view_attr a = wm_view_of(v, img, copied);
+    bool may_extend = img ? (v->flags & WM_VMA_WRITE) : v->inode != 0;
+    wm_vma cur = *v;
     for (int n = 0; may_extend && n < MAX_STEPS && end == cur.end && (!img || end < ie); n++) {
         wm_vma w;
         if (wm_vma_find(sp, end, &w, NULL, 0) != 0 || w.start != end)
@@ -210,40 +203,84 @@ NTSTATUS wm_query_describe(wm_space *sp, bool self, uint64_t addr, bool whole, w
         cur = w;
         end = e2;
     }
-    if (img && end > ie)
-        end = ie;
+    *attr = a;
+    return img && end > ie ? ie : end;
+}
 
+/* The allocation the region at at->p belongs to, from the kernel's view: an
+ * image's span, a file view's run of VMAs, or the anonymous VMA itself
+ * (clipped to winmem reservations it may have merged with). Sets the
+ * allocation fields of q; returns the allocation's end (0 when unknown and
+ * not asked for) and may pull *end in. */
+static uint64_t describe_allocation(wm_space *sp, bool self, const struct spot *at,
+                                    const wm_view_attr *a, bool whole, uint64_t *end, wm_query *q)
+{
+    const wm_vma *v = &at->v;
+    wm_region r;
+    if (at->img) {
+        q->alloc_base = at->is;
+        q->alloc_protect = wm_view_alloc_protect(v, a, true);
+        q->region_type = WM_RT_MAPPED_IMAGE;
+        return at->ie;
+    }
+    if (v->inode) {
+        wm_vma first;
+        uint64_t alloc_end = 0;
+        file_run(sp, v, &first, whole ? &alloc_end : NULL);
+        q->alloc_base = first.start;
+        q->alloc_protect = wm_view_alloc_protect(&first, a, false);
+        q->region_type = wm_view_pagefile_backed(v) ? WM_RT_MAPPED_PAGEFILE : WM_RT_MAPPED_DATAFILE;
+        return alloc_end;
+    }
+    uint64_t alloc_end = v->end;
+    q->alloc_base = v->start;
+    q->alloc_protect = wm_view_alloc_protect(v, a, false);
+    q->region_type = WM_RT_PRIVATE;
+    /* A foreign anonymous mapping may have merged with a winmem
+     * reservation next to it (same protection): stop at its edges. */
+    if (self && wm_registry_query(v->start, &r) && r.alloc_base + r.alloc_size <= at->p)
+        q->alloc_base = r.alloc_base + r.alloc_size;
+    if (self && wm_registry_query(*end - 1, &r) && r.alloc_base > at->p)
+        *end = alloc_end = r.alloc_base;
+    return alloc_end;
+}
+
+NTSTATUS wm_query_describe(wm_space *sp, bool self, uint64_t addr, bool whole, wm_query *q)
+{
+    uint64_t p = PG(addr);
+    wm_region r;
+    memset(q, 0, sizeof *q);
+    int said = self ? ask_oracle(p, whole, q, &r) : WM_ORACLE_NONE;
+    if (said == WM_ORACLE_ANSWERED)
+        return STATUS_SUCCESS;
+    memset(q, 0, sizeof *q);
+    if (said == WM_ORACLE_REGISTRY || (self && wm_registry_query(p, &r))) {
+        describe_registered(sp, &r, whole, q);
+        return STATUS_SUCCESS;
+    }
+    struct spot at = {.p = p};
+    int e = wm_vma_find(sp, p, &at.v, NULL, 0);
+    if (e != 0 && e != -ENOENT)
+        return errno_status(e);
+    q->base = p;
+    if (e == -ENOENT || at.v.start > p) {
+        uint64_t top = wm_view_user_end();
+        q->size = (e == 0 && at.v.start < top ? at.v.start : top) - p;
+        q->state = MEM_FREE;
+        q->protect = PAGE_NOACCESS;
+        return STATUS_SUCCESS;
+    }
+    at.img = wm_image_find(sp, p, &at.is, &at.ie, NULL, 0) == 0;
+    wm_view_attr a;
+    uint64_t end = region_end(sp, &at, &a);
     q->state = a.state;
     q->protect = a.protect;
     q->type = a.type;
-    uint64_t alloc_end = 0;
-    if (img) {
-        q->alloc_base = is;
-        q->alloc_protect = wm_view_alloc_protect(&v, &a, true);
-        q->region_type = WM_RT_MAPPED_IMAGE;
-        alloc_end = ie;
-    } else if (v.inode) {
-        wm_vma first;
-        file_run(sp, &v, &first, whole ? &alloc_end : NULL);
-        q->alloc_base = first.start;
-        q->alloc_protect = wm_view_alloc_protect(&first, &a, false);
-        q->region_type = wm_view_pagefile_backed(&v) ? WM_RT_MAPPED_PAGEFILE : WM_RT_MAPPED_DATAFILE;
-    } else {
-        q->alloc_base = v.start;
-        q->alloc_protect = wm_view_alloc_protect(&v, &a, false);
-        q->region_type = WM_RT_PRIVATE;
-        alloc_end = v.end;
-        /* A foreign anonymous mapping may have merged with a winmem
-         * reservation next to it (same protection): stop at its edges. */
-        if (self && wm_registry_query(v.start, &r) && r.alloc_base + r.alloc_size <= p)
-            q->alloc_base = r.alloc_base + r.alloc_size;
-        if (self && wm_registry_query(end - 1, &r) && r.alloc_base > p)
-            end = alloc_end = r.alloc_base;
-    }
+    uint64_t alloc_end = describe_allocation(sp, self, &at, &a, whole, &end, q);
     q->size = wm_view_clip(end) - p;
     if (whole) {
         q->alloc_size = alloc_end - q->alloc_base;
-        q->commit_size = commit_of(sp, q->alloc_base, alloc_end, img || v.inode);
+        q->commit_size = commit_of(sp, q->alloc_base, alloc_end, at.img || at.v.inode);
     }
     return STATUS_SUCCESS;
 }
