@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "table.h"
 #include "trace_read.h"
 
 typedef struct ev {
@@ -53,7 +54,7 @@ typedef struct beh {
  * across traces. */
 typedef struct diff_sites {
     char **name; size_t n, cap;
-    uint32_t *hash; size_t hcap;  /* open addressing; value index+1 */
+    hindex index;
 } diff_sites;
 
 typedef struct side {
@@ -64,7 +65,7 @@ typedef struct side {
     alloc *al; size_t nal, cap;
     unsigned *allocs_by_thread;
     beh *beh; size_t nbeh, behcap;
-    uint32_t *bhash; size_t bhcap;          /* open addressing on bkey; index+1 */
+    hindex bindex;                /* on bkey */
     uint32_t *stk_id, *stk_site; size_t scap; /* stack id -> site cache */
     int *tmap;                    /* t.threads index -> threads index, -1: none */
 } side;

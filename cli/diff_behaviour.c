@@ -30,36 +30,27 @@ static uint64_t fnv(const void *p, size_t n, uint64_t h)
     return h;
 }
 
+static uint64_t name_hash(const char *name)
+{
+    return fnv(name, strlen(name), 14695981039346656037ULL);
+}
+
+static uint64_t site_hash_of(const void *ctx, size_t i)
+{
+    return name_hash(((const diff_sites *)ctx)->name[i]);
+}
+
 static uint32_t site_intern(diff_sites *d, const char *name)
 {
-    if (d->n * 2 >= d->hcap) {
-        size_t cap = d->hcap ? d->hcap * 2 : 1024;
-        uint32_t *h = calloc(cap, sizeof *h);
-        if (!h)
-            return UINT32_MAX;
-        for (size_t i = 0; i < d->n; i++) {
-            size_t j = fnv(d->name[i], strlen(d->name[i]), 14695981039346656037ULL) & (cap - 1);
-            while (h[j])
-                j = (j + 1) & (cap - 1);
-            h[j] = (uint32_t)i + 1;
-        }
-        free(d->hash);
-        d->hash = h, d->hcap = cap;
-    }
-    size_t j = fnv(name, strlen(name), 14695981039346656037ULL) & (d->hcap - 1);
-    for (; d->hash[j]; j = (j + 1) & (d->hcap - 1))
-        if (!strcmp(d->name[d->hash[j] - 1], name))
-            return d->hash[j] - 1;
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 256;
-        char **nn = realloc(d->name, cap * sizeof *nn);
-        if (!nn)
-            return UINT32_MAX;
-        d->name = nn, d->cap = cap;
-    }
-    if (!(d->name[d->n] = strdup(name)))
+    if (!hindex_room(&d->index, d->n, site_hash_of, d))
         return UINT32_MAX;
-    d->hash[j] = (uint32_t)d->n + 1;
+    size_t j = hindex_start(&d->index, name_hash(name));
+    for (; d->index.slot[j]; j = hindex_next(&d->index, j))
+        if (!strcmp(d->name[d->index.slot[j] - 1], name))
+            return d->index.slot[j] - 1;
+    if (!TABLE_GROW(d->name, d->cap, d->n + 1, 256) || !(d->name[d->n] = strdup(name)))
+        return UINT32_MAX;
+    d->index.slot[j] = (uint32_t)d->n + 1;
     return (uint32_t)d->n++;
 }
 
@@ -68,7 +59,7 @@ void diff_sites_free(diff_sites *d)
     for (size_t i = 0; i < d->n; i++)
         free(d->name[i]);
     free(d->name);
-    free(d->hash);
+    hindex_free(&d->index);
 }
 
 const char *diff_site_name(const opts *o, uint32_t site)
@@ -213,36 +204,24 @@ static uint64_t key_hash(const bkey *k)
     return h;
 }
 
+static uint64_t beh_hash_of(const void *ctx, size_t i)
+{
+    return key_hash(&((const side *)ctx)->beh[i].k);
+}
+
 static uint32_t beh_find(side *s, const bkey *k)
 {
-    if (s->nbeh * 2 >= s->bhcap) {
-        size_t cap = s->bhcap ? s->bhcap * 2 : 1024;
-        uint32_t *h = calloc(cap, sizeof *h);
-        if (!h)
-            return UINT32_MAX;
-        for (size_t i = 0; i < s->nbeh; i++) {
-            size_t j = key_hash(&s->beh[i].k) & (cap - 1);
-            while (h[j])
-                j = (j + 1) & (cap - 1);
-            h[j] = (uint32_t)i + 1;
-        }
-        free(s->bhash);
-        s->bhash = h, s->bhcap = cap;
-    }
-    size_t j = key_hash(k) & (s->bhcap - 1);
-    for (; s->bhash[j]; j = (j + 1) & (s->bhcap - 1))
-        if (key_eq(&s->beh[s->bhash[j] - 1].k, k))
-            return s->bhash[j] - 1;
-    if (s->nbeh == s->behcap) {
-        size_t cap = s->behcap ? s->behcap * 2 : 256;
-        beh *nb = realloc(s->beh, cap * sizeof *nb);
-        if (!nb)
-            return UINT32_MAX;
-        s->beh = nb, s->behcap = cap;
-    }
+    if (!hindex_room(&s->bindex, s->nbeh, beh_hash_of, s))
+        return UINT32_MAX;
+    size_t j = hindex_start(&s->bindex, key_hash(k));
+    for (; s->bindex.slot[j]; j = hindex_next(&s->bindex, j))
+        if (key_eq(&s->beh[s->bindex.slot[j] - 1].k, k))
+            return s->bindex.slot[j] - 1;
+    if (!TABLE_GROW(s->beh, s->behcap, s->nbeh + 1, 256))
+        return UINT32_MAX;
     memset(&s->beh[s->nbeh], 0, sizeof *s->beh);
     s->beh[s->nbeh].k = *k;
-    s->bhash[j] = (uint32_t)s->nbeh + 1;
+    s->bindex.slot[j] = (uint32_t)s->nbeh + 1;
     return (uint32_t)s->nbeh++;
 }
 

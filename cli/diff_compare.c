@@ -31,46 +31,33 @@ static bool key_same(const bkey *a, const bkey *b)
            a->prot == b->prot && a->type == b->type && a->cls == b->cls;
 }
 
-static size_t khash(const bkey *k, size_t cap)
+static uint64_t khash(const bkey *k)
 {
     uint64_t h = (k->site * 0x9E3779B97F4A7C15ULL) ^ ((uint64_t)k->api << 40) ^ ((uint64_t)k->aclass << 56);
     h ^= (uint64_t)k->prot * 0xff51afd7ed558ccdULL ^ (uint64_t)k->type * 0xc4ceb9fe1a85ec53ULL ^ k->cls ^ (uint64_t)k->remote << 60;
-    h ^= h >> 31;
-    return (size_t)h & (cap - 1);
+    return h ^ h >> 31;
+}
+
+static uint64_t row_hash_of(const void *c, size_t i)
+{
+    return khash(&((const ctx *)c)->rows[i].k);
 }
 
 static row *row_get(ctx *x, const bkey *k)
 {
-    if (x->n * 2 >= x->hcap) {
-        size_t cap = x->hcap ? x->hcap * 2 : 1024;
-        uint32_t *h = calloc(cap, sizeof *h);
-        if (!h)
-            return NULL;
-        for (size_t i = 0; i < x->n; i++) {
-            size_t j = khash(&x->rows[i].k, cap);
-            while (h[j])
-                j = (j + 1) & (cap - 1);
-            h[j] = (uint32_t)i + 1;
-        }
-        free(x->hash);
-        x->hash = h, x->hcap = cap;
-    }
-    size_t j = khash(k, x->hcap);
-    for (; x->hash[j]; j = (j + 1) & (x->hcap - 1))
-        if (key_same(&x->rows[x->hash[j] - 1].k, k))
-            return &x->rows[x->hash[j] - 1];
-    if (x->n == x->cap) {
-        size_t cap = x->cap ? x->cap * 2 : 512;
-        row *nr = realloc(x->rows, cap * sizeof *nr);
-        if (!nr)
-            return NULL;
-        x->rows = nr, x->cap = cap;
-    }
+    if (!hindex_room(&x->index, x->n, row_hash_of, x))
+        return NULL;
+    size_t j = hindex_start(&x->index, khash(k));
+    for (; x->index.slot[j]; j = hindex_next(&x->index, j))
+        if (key_same(&x->rows[x->index.slot[j] - 1].k, k))
+            return &x->rows[x->index.slot[j] - 1];
+    if (!TABLE_GROW(x->rows, x->cap, x->n + 1, 512))
+        return NULL;
     row *r = &x->rows[x->n];
     memset(r, 0, sizeof *r);
     r->k = *k;
     r->cmin = r->bmin = r->live_min = UINT64_MAX;
-    x->hash[j] = (uint32_t)x->n + 1;
+    x->index.slot[j] = (uint32_t)x->n + 1;
     x->n++;
     return r;
 }
@@ -80,13 +67,8 @@ static void hide(ctx *x, const char *fmt, ...)
 {
     if (!x->o->explain)
         return;
-    if (x->nh == x->hcap2) {
-        size_t cap = x->hcap2 ? x->hcap2 * 2 : 64;
-        char **nh = realloc(x->hidden, cap * sizeof *nh);
-        if (!nh)
-            return;
-        x->hidden = nh, x->hcap2 = cap;
-    }
+    if (!TABLE_GROW(x->hidden, x->hcap2, x->nh + 1, 64))
+        return;
     char buf[600];
     va_list ap;
     va_start(ap, fmt);
@@ -98,13 +80,8 @@ static void hide(ctx *x, const char *fmt, ...)
 
 static finding *add(ctx *x, int sev, row *a, row *b)
 {
-    if (x->nf == x->fcap) {
-        size_t cap = x->fcap ? x->fcap * 2 : 64;
-        finding *nf = realloc(x->f, cap * sizeof *nf);
-        if (!nf)
-            return NULL;
-        x->f = nf, x->fcap = cap;
-    }
+    if (!TABLE_GROW(x->f, x->fcap, x->nf + 1, 64))
+        return NULL;
     finding *f = &x->f[x->nf++];
     f->sev = sev, f->a = a, f->b = b, f->text[0] = 0;
     if (a)
@@ -443,7 +420,7 @@ out:
         free(x.hidden[i]);
     free(x.hidden);
     free(x.rows);
-    free(x.hash);
+    hindex_free(&x.index);
     free(x.f);
     return rc;
 }

@@ -26,7 +26,7 @@ typedef struct finding { int sev; row *a, *b; char text[480]; } finding;
 
 typedef struct ctx {
     row *rows; size_t n, cap;
-    uint32_t *hash; size_t hcap;
+    hindex index;                      /* rows by key */
     finding *f; size_t nf, fcap;
     char **hidden; size_t nh, hcap2;   /* --explain lines */
     int nbase;

@@ -23,6 +23,7 @@
 #include "calls.h"
 #include "diff.h"
 #include "maps.h"
+#include "table.h"
 
 static bool listed(const char *s, const char **v, int n)
 {
@@ -102,13 +103,8 @@ static void new_alloc(side *s, const struct wmt_call *c, uint64_t base, uint64_t
         remove_at(s, --i);
     while (i < s->nal && s->al[i].base < base + size)
         remove_at(s, i);
-    if (s->nal == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 256;
-        alloc *na = realloc(s->al, cap * sizeof *na);
-        if (!na)
-            return;
-        s->al = na, s->cap = cap;
-    }
+    if (!TABLE_GROW(s->al, s->cap, s->nal + 1, 256))
+        return;
     int ti = thread_index(s, c->tid);
     memmove(&s->al[i + 1], &s->al[i], (s->nal - i) * sizeof *s->al);
     s->al[i] = (alloc){ base, size, ti < 0 ? 999 : (unsigned)ti, ti < 0 ? 0 : ++s->allocs_by_thread[ti], bi };
@@ -508,7 +504,7 @@ void diff_unload(side *s)
     free(s->tmap);
     free(s->allocs_by_thread);
     free(s->beh);
-    free(s->bhash);
+    hindex_free(&s->bindex);
     free(s->stk_id);
     free(s->stk_site);
     if (s->t.map)

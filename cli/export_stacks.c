@@ -9,6 +9,7 @@
 #include "calls.h"
 #include "export.h"
 #include "json.h"
+#include "table.h"
 
 typedef struct agg { char *key; uint64_t calls, bytes, ns; } agg;
 
@@ -139,13 +140,8 @@ static long frame_index(ftab *ft, const char *name)
     for (size_t i = ft->n; i-- > 0;)
         if (!strcmp(ft->names[i], name))
             return (long)i;
-    if (ft->n == ft->cap) {
-        size_t cap = ft->cap ? ft->cap * 2 : 256;
-        char **nn = realloc(ft->names, cap * sizeof *nn);
-        if (!nn)
-            return -1;
-        ft->names = nn, ft->cap = cap;
-    }
+    if (!TABLE_GROW(ft->names, ft->cap, ft->n + 1, 256))
+        return -1;
     if (!(ft->names[ft->n] = strdup(name)))
         return -1;
     return (long)ft->n++;

@@ -24,6 +24,7 @@
 #include "winmem/memory.h"
 #include "winview.h"
 #include "maps.h"
+#include "table.h"
 
 const char *wm_state_name(uint32_t s)
 {
@@ -69,13 +70,8 @@ static int push(wm_maps *m, const wm_mregion *r)
             return 0;
         }
     }
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 1024;
-        wm_mregion *nr = realloc(m->r, cap * sizeof *nr);
-        if (!nr)
-            return -ENOMEM;
-        m->r = nr, m->cap = cap;
-    }
+    if (!TABLE_GROW(m->r, m->cap, m->n + 1, 1024))
+        return -ENOMEM;
     m->r[m->n++] = *r;
     return 0;
 }
@@ -92,13 +88,8 @@ typedef struct vmavec { vma *v; size_t n, cap; } vmavec;
 
 static vma *vma_slot(vmavec *vv)
 {
-    if (vv->n == vv->cap) {
-        size_t cap = vv->cap ? vv->cap * 2 : 4096;
-        vma *nv = realloc(vv->v, cap * sizeof *nv);
-        if (!nv)
-            return NULL;
-        vv->v = nv, vv->cap = cap;
-    }
+    if (!TABLE_GROW(vv->v, vv->cap, vv->n + 1, 4096))
+        return NULL;
     return &vv->v[vv->n];
 }
 

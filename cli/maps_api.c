@@ -13,6 +13,7 @@
 #include "winmem/memory.h"
 #include "common/names.h"
 #include "maps.h"
+#include "table.h"
 
 /* "\??\unix/usr/lib/x.so" (UTF-16) → "/usr/lib/x.so" (UTF-8). */
 static char *name_of(HANDLE h, uint64_t addr)
@@ -83,14 +84,9 @@ int wm_maps_read_api(pid_t pid, wm_maps *m)
             name_base = UINT64_MAX;
             name = "";
         }
-        if (m->n == m->cap) {
-            size_t cap = m->cap ? m->cap * 2 : 1024;
-            wm_mregion *nr = realloc(m->r, cap * sizeof *nr);
-            if (!nr) {
-                rc = -ENOMEM;
-                break;
-            }
-            m->r = nr, m->cap = cap;
+        if (!TABLE_GROW(m->r, m->cap, m->n + 1, 1024)) {
+            rc = -ENOMEM;
+            break;
         }
         m->r[m->n++] = (wm_mregion){ base, size, ab, mbi.AllocationProtect, mbi.State, mbi.Protect, mbi.Type,
                                      mbi.Type == MEM_IMAGE || mbi.Type == MEM_MAPPED ? name : "" };

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "calls.h"
 #include "report_stats.h"
+#include "table.h"
 
 static unsigned hbucket(uint64_t v)
 {
@@ -68,41 +69,24 @@ static void count_error(report_stats *s, const struct wmt_call *c)
         if (s->errs[i].api == c->api && s->errs[i].code == code)
             break;
     if (i == s->nerr) {
-        if (s->nerr == s->cap_err) {
-            size_t cap = s->cap_err ? s->cap_err * 2 : 64;
-            rs_err *ne = realloc(s->errs, cap * sizeof *ne);
-            if (!ne)
-                return;
-            s->errs = ne, s->cap_err = cap;
-        }
+        if (!TABLE_GROW(s->errs, s->cap_err, s->nerr + 1, 64))
+            return;
         s->errs[s->nerr++] = (rs_err){ c->api, code, 0, c };
     }
     s->errs[i].n++;
 }
 
-static size_t fail_key(int site, const char *w32, uint16_t api, uint32_t code)
+static uint64_t fail_key(int site, const char *w32, uint16_t api, uint32_t code)
 {
     uint64_t h = (uint64_t)(uint32_t)site * 0x9e3779b97f4a7c15ull ^ (uintptr_t)w32 * 0xff51afd7ed558ccdull ^
                  ((uint64_t)api << 32 | code) * 0xc4ceb9fe1a85ec53ull;
-    return (size_t)(h ^ h >> 29);
+    return h ^ h >> 29;
 }
 
-static int grow_fails(report_stats *s)
+static uint64_t fail_hash_of(const void *ctx, size_t i)
 {
-    size_t cap = s->fail_hash_cap ? s->fail_hash_cap * 2 : 64;
-    int *h = calloc(cap, sizeof *h);
-    if (!h)
-        return -1;
-    for (size_t i = 0; i < s->nfails; i++) {
-        const rs_fail *x = &s->fails[i];
-        size_t k = fail_key(x->site, x->w32, x->api, x->code) & (cap - 1);
-        while (h[k])
-            k = (k + 1) & (cap - 1);
-        h[k] = (int)i + 1;
-    }
-    free(s->fail_hash);
-    s->fail_hash = h, s->fail_hash_cap = cap;
-    return 0;
+    const rs_fail *x = &((const report_stats *)ctx)->fails[i];
+    return fail_key(x->site, x->w32, x->api, x->code);
 }
 
 /* Failures per (site, name called, API, code), through a hash: a trace can
@@ -110,25 +94,20 @@ static int grow_fails(report_stats *s)
 static void count_fail_site(report_stats *s, int site, const char *w32, const struct wmt_call *c)
 {
     uint32_t code = call_code(c);
-    if ((s->nfails + 1) * 2 > s->fail_hash_cap && grow_fails(s))
+    if (!hindex_room(&s->fail_index, s->nfails, fail_hash_of, s))
         return;
-    size_t k = fail_key(site, w32, c->api, code) & (s->fail_hash_cap - 1);
-    for (; s->fail_hash[k]; k = (k + 1) & (s->fail_hash_cap - 1)) {
-        rs_fail *x = &s->fails[s->fail_hash[k] - 1];
+    size_t k = hindex_start(&s->fail_index, fail_key(site, w32, c->api, code));
+    for (; s->fail_index.slot[k]; k = hindex_next(&s->fail_index, k)) {
+        rs_fail *x = &s->fails[s->fail_index.slot[k] - 1];
         if (x->site == site && x->w32 == w32 && x->api == c->api && x->code == code) {
             x->n++;
             return;
         }
     }
-    if (s->nfails == s->cap_fails) {
-        size_t cap = s->cap_fails ? s->cap_fails * 2 : 16;
-        rs_fail *n = realloc(s->fails, cap * sizeof *n);
-        if (!n)
-            return;
-        s->fails = n, s->cap_fails = cap;
-    }
+    if (!TABLE_GROW(s->fails, s->cap_fails, s->nfails + 1, 16))
+        return;
     s->fails[s->nfails] = (rs_fail){ site, w32, c->api, code, 1, c };
-    s->fail_hash[k] = (int)++s->nfails;
+    s->fail_index.slot[k] = (uint32_t)++s->nfails;
 }
 
 /* Counts one call that passed the filter. */
@@ -211,13 +190,8 @@ static int mem_push(mem_list *m, const struct wmt_call *c, int site, const char 
     rs_mem e;
     if (!rs_decode(c, &e))
         return 0;
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 1024;
-        rs_mem *n = realloc(m->v, cap * sizeof *n);
-        if (!n)
-            return -1;
-        m->v = n, m->cap = cap;
-    }
+    if (!TABLE_GROW(m->v, m->cap, m->n + 1, 1024))
+        return -1;
     e.site = site, e.w32 = w32;
     m->v[m->n++] = e;
     return 0;
@@ -274,8 +248,7 @@ int report_collect(tr_trace *t, call_filter *f, bool all_frames, report_stats *s
     rs_order_sites(s);
     if (s->nfails)   /* most frequent first; the hash is done with */
         qsort(s->fails, s->nfails, sizeof *s->fails, fail_cmp);
-    free(s->fail_hash);
-    s->fail_hash = NULL, s->fail_hash_cap = 0;
+    hindex_free(&s->fail_index);
     rc = s->order ? 0 : -1;
 out:
     free(m.v);
@@ -298,10 +271,10 @@ void report_stats_free(report_stats *s)
     for (size_t i = 0; i < s->nsites; i++)
         free(s->sites[i].name);
     free(s->sites);
-    free(s->site_hash);
+    hindex_free(&s->site_index);
     free(s->order);
     free(s->fails);
-    free(s->fail_hash);
+    hindex_free(&s->fail_index);
     free(s->wx);
     free(s->points);
     free(s->regions);

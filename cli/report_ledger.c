@@ -19,6 +19,7 @@
 #include "calls.h"
 #include "report_stats.h"
 #include "winmem/memory.h"
+#include "table.h"
 
 #define PG 4096ull
 #define RESERVED 1
@@ -62,13 +63,8 @@ static size_t lower(const ledger *l, uint64_t a)
 
 static int insert_at(ledger *l, size_t i, lg_piece p)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        lg_piece *n = realloc(l->v, cap * sizeof *n);
-        if (!n)
-            return -1;
-        l->v = n, l->cap = cap;
-    }
+    if (!TABLE_GROW(l->v, l->cap, l->n + 1, 256))
+        return -1;
     if (l->n > i)
         memmove(l->v + i + 1, l->v + i, (l->n - i) * sizeof *l->v);
     l->v[i] = p;
@@ -95,13 +91,8 @@ static void add_wx(report_stats *s, int site, const char *w32, uint32_t prot, ui
             s->wx[i].bytes += bytes, s->wx[i].n++;
             return;
         }
-    if (s->nwx == s->cap_wx) {
-        size_t cap = s->cap_wx ? s->cap_wx * 2 : 16;
-        rs_wx *n = realloc(s->wx, cap * sizeof *n);
-        if (!n)
-            return;
-        s->wx = n, s->cap_wx = cap;
-    }
+    if (!TABLE_GROW(s->wx, s->cap_wx, s->nwx + 1, 16))
+        return;
     s->wx[s->nwx++] = (rs_wx){ site, w32, prot, bytes, 1 };
 }
 
@@ -333,13 +324,8 @@ static void add_point(report_stats *s, uint64_t t)
         s->points[s->npoints - 1] = (rs_point){ t, s->committed, s->reserved, s->mapped };
         return;
     }
-    if (s->npoints == s->cap_points) {
-        size_t cap = s->cap_points ? s->cap_points * 2 : 256;
-        rs_point *n = realloc(s->points, cap * sizeof *n);
-        if (!n)
-            return;
-        s->points = n, s->cap_points = cap;
-    }
+    if (!TABLE_GROW(s->points, s->cap_points, s->npoints + 1, 256))
+        return;
     s->points[s->npoints++] = (rs_point){ t, s->committed, s->reserved, s->mapped };
 }
 

@@ -107,9 +107,9 @@ static const char *win32_name(const tr_sym *y)
     return NULL;
 }
 
-static size_t site_hash(const char *name, const char *module)
+static uint64_t site_hash(const char *name, const char *module)
 {
-    size_t h = 14695981039346656037ull;   /* FNV-1a */
+    uint64_t h = 14695981039346656037ull;   /* FNV-1a */
     for (const char *p = name; *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211ull;
     for (const char *p = module; *p; p++)
@@ -117,42 +117,25 @@ static size_t site_hash(const char *name, const char *module)
     return h;
 }
 
-/* Keeps the table at most half full; rebuilt from the sites when it grows. */
-static int grow_hash(report_stats *s)
+static uint64_t site_hash_of(const void *ctx, size_t i)
 {
-    size_t cap = s->site_hash_cap ? s->site_hash_cap * 2 : 256;
-    int *h = calloc(cap, sizeof *h);
-    if (!h)
-        return -1;
-    for (size_t i = 0; i < s->nsites; i++) {
-        size_t k = site_hash(s->sites[i].name, s->sites[i].module) & (cap - 1);
-        while (h[k])
-            k = (k + 1) & (cap - 1);
-        h[k] = (int)i + 1;
-    }
-    free(s->site_hash);
-    s->site_hash = h, s->site_hash_cap = cap;
-    return 0;
+    const rs_site *x = &((const report_stats *)ctx)->sites[i];
+    return site_hash(x->name, x->module);
 }
 
 static int find_or_add_site(report_stats *s, const char *name, const tr_sym *y, bool own)
 {
     const char *module = y->module ? y->module : "";
-    if ((s->nsites + 1) * 2 > s->site_hash_cap && grow_hash(s))
+    if (!hindex_room(&s->site_index, s->nsites, site_hash_of, s))
         return -1;
-    size_t k = site_hash(name, module) & (s->site_hash_cap - 1);
-    for (; s->site_hash[k]; k = (k + 1) & (s->site_hash_cap - 1)) {
-        const rs_site *x = &s->sites[s->site_hash[k] - 1];
+    size_t k = hindex_start(&s->site_index, site_hash(name, module));
+    for (; s->site_index.slot[k]; k = hindex_next(&s->site_index, k)) {
+        const rs_site *x = &s->sites[s->site_index.slot[k] - 1];
         if (!strcmp(x->name, name) && !strcmp(x->module, module))
-            return s->site_hash[k] - 1;
+            return (int)s->site_index.slot[k] - 1;
     }
-    if (s->nsites == s->cap_sites) {
-        size_t cap = s->cap_sites ? s->cap_sites * 2 : 64;
-        rs_site *n = realloc(s->sites, cap * sizeof *n);
-        if (!n)
-            return -1;
-        s->sites = n, s->cap_sites = cap;
-    }
+    if (!TABLE_GROW(s->sites, s->cap_sites, s->nsites + 1, 64))
+        return -1;
     rs_site *x = &s->sites[s->nsites];
     memset(x, 0, sizeof *x);
     if (!(x->name = strdup(name)))
@@ -161,7 +144,7 @@ static int find_or_add_site(report_stats *s, const char *name, const tr_sym *y, 
     x->mod = y->mod;
     x->file_addr = y->file_addr ? y->file_addr - 1 : 0;   /* inside the call instruction */
     x->own = own;
-    s->site_hash[k] = (int)s->nsites + 1;
+    s->site_index.slot[k] = (uint32_t)s->nsites + 1;
     return (int)s->nsites++;
 }
 

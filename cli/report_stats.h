@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "filter.h"
+#include "table.h"
 #include "trace_read.h"
 
 /* Latency histogram: 16 sub-buckets per power of two (error <= 1/16). */
@@ -85,10 +86,10 @@ typedef struct report_stats {
     int *slot_site;                 /* -2: not classified yet */
     const char **slot_w32;
     rs_site *sites; size_t nsites, cap_sites;
-    int *site_hash; size_t site_hash_cap;   /* open addressing on (name, module): site index + 1 */
+    hindex site_index;                      /* on (name, module) */
     int *order;                     /* site indexes: own sites by bytes, then the rest */
     rs_fail *fails; size_t nfails, cap_fails;
-    int *fail_hash; size_t fail_hash_cap;   /* on (site, w32, api, code): index + 1 */
+    hindex fail_index;                      /* on (site, w32, api, code) */
     rs_wx *wx; size_t nwx, cap_wx;
     rs_point *points; size_t npoints, cap_points;
     rs_region *regions; size_t nregions;

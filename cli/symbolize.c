@@ -14,6 +14,7 @@
 #include "common/pe.h"
 #include "files.h"
 #include "symbolize.h"
+#include "table.h"
 
 typedef struct sym_ent {
     uint64_t start, size;
@@ -91,13 +92,8 @@ static void add_sym(sym_table *t, uint64_t start, uint64_t size, const char *nam
             return;
         t->strs = s, t->strs_cap = cap;
     }
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 256;
-        sym_ent *e = realloc(t->ents, cap * sizeof *e);
-        if (!e)
-            return;
-        t->ents = e, t->cap = cap;
-    }
+    if (!TABLE_GROW(t->ents, t->cap, t->n + 1, 256))
+        return;
     memcpy(t->strs + t->strs_len, name, len - 1);
     t->strs[t->strs_len + len - 1] = 0;
     t->ents[t->n++] = (sym_ent){ start, size, (uint32_t)t->strs_len, (uint8_t)strength };

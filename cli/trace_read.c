@@ -20,6 +20,7 @@
 #include "progress.h"
 #include "salvage.h"
 #include "trace_read.h"
+#include "table.h"
 
 static void cut(tr_trace *t, uint64_t off, const char *fmt, ...)
 {
@@ -97,19 +98,6 @@ static size_t tslot(const tr_trace *t, uint32_t tid, uint32_t serial)
     return i;
 }
 
-/* Grows an array by doubling; false when out of memory. */
-static bool grow(void **arr, size_t *cap, size_t n, size_t elem)
-{
-    if (n < *cap)
-        return true;
-    size_t nc = *cap ? *cap * 2 : 16;
-    void *na = realloc(*arr, nc * elem);
-    if (!na)
-        return false;
-    *arr = na, *cap = nc;
-    return true;
-}
-
 /* A thread is its tid and, where the writer gives one, its serial: Linux
  * hands a dead thread's tid to the next thread it makes. */
 static tr_thread *thread_get(tr_trace *t, uint32_t tid, uint32_t serial)
@@ -123,7 +111,7 @@ static tr_thread *thread_get(tr_trace *t, uint32_t tid, uint32_t serial)
             return &t->threads[last = i - 1];
     }
     if (t->nthreads >= UINT32_MAX - 1 || !hgrow(&t->tid_hash, &t->tid_hash_cap, t->nthreads, t, tid_key) ||
-        !grow((void **)&t->threads, &t->threads_cap, t->nthreads, sizeof *t->threads))
+        !TABLE_GROW(t->threads, t->threads_cap, t->nthreads + 1, 16))
         return NULL;
     tr_thread *nt = &t->threads[t->nthreads];
     memset(nt, 0, sizeof *nt);
@@ -143,7 +131,7 @@ static bool add_call(tr_trace *t, const struct wmt_call *c, uint32_t serial)
     if (c->seq == 0)
         return false;
     tr_thread *th = thread_get(t, c->tid, serial);
-    if (!th || !grow((void **)&th->calls, &th->cap, th->ncalls, sizeof *th->calls))
+    if (!th || !TABLE_GROW(th->calls, th->cap, th->ncalls + 1, 16))
         return false;
     if (th->ncalls && c->seq <= th->calls[th->ncalls - 1]->seq)
         th->sorted = false;
@@ -251,7 +239,7 @@ static bool add_module(tr_trace *t, const struct wmt_module *m)
         }
     }
     if (t->nmods >= UINT32_MAX - 1 || !hgrow(&t->mod_hash, &t->mod_hash_cap, t->nmods, t, mod_key) ||
-        !grow((void **)&t->mods, &t->mods_cap, t->nmods, sizeof *t->mods)) {
+        !TABLE_GROW(t->mods, t->mods_cap, t->nmods + 1, 16)) {
         free(path);
         return false;
     }
@@ -263,13 +251,8 @@ static bool add_module(tr_trace *t, const struct wmt_module *m)
 
 static bool add_div(tr_trace *t, const struct wmt_divergence *d)
 {
-    if (t->ndivs == t->divs_cap) {
-        size_t cap = t->divs_cap ? t->divs_cap * 2 : 64;
-        const struct wmt_divergence **nd = realloc(t->divs, cap * sizeof *nd);
-        if (!nd)
-            return false;
-        t->divs = nd, t->divs_cap = cap;
-    }
+    if (!TABLE_GROW(t->divs, t->divs_cap, t->ndivs + 1, 64))
+        return false;
     t->divs[t->ndivs++] = d;
     return true;
 }
