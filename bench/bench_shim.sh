@@ -8,7 +8,9 @@
 #  4. native mode under Wine: VirtualQuery on memory Wine allocated, answered
 #     from the shim's model, against plain Wine and trace mode (the same
 #     recording, Wine's answer); and what feeding the model adds to an
-#     allocation (VirtualAlloc+VirtualFree pairs, native vs trace mode).
+#     allocation (VirtualAlloc+VirtualFree pairs, native vs trace mode);
+#  5. the floor every system call pays through ntdll's stub and Wine's
+#     dispatcher (a class that does nothing), and VirtualQuery above it.
 # Each figure is the median of 5 runs; the programs time their own loops.
 set -u
 BUILD=${BUILD:-build}
@@ -38,6 +40,9 @@ plain=$(run5 pe X=1)
 s0=$(run5 pe WINMEM_STACK=0 WINMEM_OUTPUT="$OUT/b-%p.trace" LD_PRELOAD="$SHIM")
 s16=$(run5 pe WINMEM_STACK=16 WINMEM_OUTPUT="$OUT/b-%p.trace" LD_PRELOAD="$SHIM")
 nq=$(run5 pe WINMEM_MODE=native WINMEM_STACK=0 WINMEM_OUTPUT="$OUT/b-%p.trace" LD_PRELOAD="$SHIM")
+pf() { env "$@" timeout 300 wine $P/shim_probe.exe floorbench $N; }
+floor=$(run5 pf X=1)
+nfloor=$(run5 pf WINMEM_MODE=native WINMEM_STACK=0 WINMEM_OUTPUT="$OUT/b-%p.trace" LD_PRELOAD="$SHIM")
 pa() { env "$@" timeout 300 wine $P/shim_probe.exe allocbench 20000; }
 aplain=$(run5 pa X=1)
 atrace=$(run5 pa WINMEM_STACK=0 WINMEM_OUTPUT="$OUT/b-%p.trace" LD_PRELOAD="$SHIM")
@@ -48,7 +53,7 @@ door16=$(run5 nat WINMEM_STACK=16 WINMEM_OUTPUT="$OUT/n-%p.trace" LD_PRELOAD="$S
 door0=$(run5 nat WINMEM_STACK=0 WINMEM_OUTPUT="$OUT/n-%p.trace" LD_PRELOAD="$SHIM")
 rmdir "$OUT" 2>/dev/null
 
-awk -v nq="$nq" -v ap="$aplain" -v at="$atrace" -v an="$anative" -v p="$plain" -v s0="$s0" -v s16="$s16" -v d="$direct" -v n16="$door16" -v n0="$door0" 'BEGIN {
+awk -v fl="$floor" -v nfl="$nfloor" -v nq="$nq" -v ap="$aplain" -v at="$atrace" -v an="$anative" -v p="$plain" -v s0="$s0" -v s16="$s16" -v d="$direct" -v n16="$door16" -v n0="$door0" 'BEGIN {
     printf "shim: ns per VirtualQuery call, median of 5 runs of %d calls\n", '"$N"'
     printf "  %-46s %9s %11s %7s\n", "", "ns/call", "overhead", "ratio"
     printf "  %-46s %9.1f %11s %7s\n", "PE under plain Wine 8.0", p, "-", "1.00"
@@ -59,5 +64,7 @@ awk -v nq="$nq" -v ap="$aplain" -v at="$atrace" -v an="$anative" -v p="$plain" -
     printf "  %-46s %9.1f %+9.1f ns %7.2f   (target <= +150 ns)\n", "native door, ELF stack (16)", n16, n16 - d, n16 / d
     printf "  Wine VirtualQuery / winmem VirtualQuery (64 KiB RW private): %.1f / %.1f ns = %.2f\n", p, d, p / d
     printf "  native mode under Wine, no stack (model answers) %9.1f %+9.1f ns %7.2f   (vs trace: %+.1f ns)\n", nq, nq - p, nq / p, nq - s0
+    printf "  the floor: a system call that does nothing (invalid class): plain %.1f, native mode %.1f ns\n", fl, nfl
+    printf "  VirtualQuery above that floor: Wine %.1f, native mode %.1f ns = %.2f   (whole call: %.2f, target 0.25)\n", p - fl, nq - nfl, (nq - nfl) / (p - fl), nq / p
     printf "  alloc+free pair: plain %.1f, trace %.1f, native %.1f ns; feeding the model %+.1f ns per pair (target <= +200: two calls)\n", ap, at, an, an - at
 }'

@@ -11,6 +11,7 @@
  *   shim_probe badptr       VirtualQuery into an unwritable buffer
  *   shim_probe bench N      N VirtualQuery calls, prints ns per call
  *   shim_probe allocbench N N VirtualAlloc+VirtualFree pairs, prints ns per pair
+ *   shim_probe floorbench N N system calls that do nothing (invalid class), ns per call
  *   shim_probe image        what a query says about the program's own image
  *                           (its .text and header, also through a real
  *                           handle) and about a DLL loaded and freed
@@ -230,6 +231,25 @@ static int loop(long n, int report)
     return 0;
 }
 
+/* floorbench N: N calls of NtQueryVirtualMemory with a class no Windows has
+ * (STATUS_INVALID_INFO_CLASS at once): the round trip through ntdll's stub
+ * and Wine's dispatcher that every system call pays, shim or not — the part
+ * of a VirtualQuery native mode cannot answer faster than (bench_shim.sh). */
+static int floor_loop(long n)
+{
+    query_fn q = (query_fn)ntfn("NtQueryVirtualMemory");
+    MEMORY_BASIC_INFORMATION m;
+    LARGE_INTEGER f, a, b;
+    QueryPerformanceFrequency(&f);
+    QueryPerformanceCounter(&a);
+    for (long i = 0; i < n; i++)
+        if (q(GetCurrentProcess(), &m, 0x7fff, &m, sizeof m, NULL) != (NTSTATUS)0xC0000003)
+            return 1;
+    QueryPerformanceCounter(&b);
+    printf("%.1f\n", (double)(b.QuadPart - a.QuadPart) * 1e9 / (double)f.QuadPart / (double)n);
+    return 0;
+}
+
 /* allocbench N: N reserve+commit / release pairs of 64 KiB, ns per pair
  * (bench/bench_shim.sh: what feeding native mode's model costs a call). */
 static int alloc_loop(long n)
@@ -327,6 +347,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "badptr")) return badptr();
     if (!strcmp(cmd, "bench")) return loop(n, 1);
     if (!strcmp(cmd, "allocbench")) return alloc_loop(n);
+    if (!strcmp(cmd, "floorbench")) return floor_loop(n);
 #ifdef WINELIB
     if (!strcmp(cmd, "mprotect")) return behind_back();
 #endif
