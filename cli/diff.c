@@ -124,6 +124,8 @@ static void usage(FILE *f)
                "the readable parts are still compared and shown).\n", DIFF_RATIO, DIFF_SLACK);
 }
 
+#define MAX_TRACES 66            /* up to 65 baselines and B */
+
 /* An API or field name diff knows; else the list of those it does. */
 static bool names_ok(bool api, const char *name)
 {
@@ -170,6 +172,75 @@ static int behaviour(side **base, int nbase, side *b, const opts *o)
     return n ? 1 : 0;
 }
 
+/* One option of getopt_long's (c, optarg) into o and *baseline: -1 to go
+ * on, else the exit status. */
+static int one_opt(int c, opts *o, bool *baseline)
+{
+    switch (c) {
+    case 'h': usage(stdout); return 0;
+    case 'a':
+    case 'f':
+        if (!names_ok(c == 'a', optarg))
+            return 2;
+        if ((c == 'a' ? o->n_ignore_api : o->n_ignore_field) == 64) {
+            fprintf(stderr, "winmem diff: at most 64 --ignore-api and 64 --ignore-field\n");
+            return 2;
+        }
+        if (c == 'a')
+            o->ignore_api[o->n_ignore_api++] = optarg;
+        else
+            o->ignore_field[o->n_ignore_field++] = optarg;
+        return -1;
+    case 's': o->strict = o->exact = true; return -1;   /* raw addresses are a call-by-call notion */
+    case 'n': return opt_int("diff", "show", optarg, 0, 1000000, &o->max_show) ? -1 : 2;
+    case 'F': return opt_int("diff", "frames", optarg, 0, 64, &o->frames) ? -1 : 2;
+    case 'm': o->only_from = optarg; return -1;
+    case 'x': o->exact = true; return -1;
+    case 'j': o->json = true; return -1;
+    case 'e': o->explain = true; return -1;
+    case 'b': *baseline = true; return -1;
+    case 't': {
+        char *end;
+        o->ratio = o->margin = strtod(optarg, &end);
+        if (end == optarg || *end || !(o->ratio >= 1.0 && o->ratio <= 1e6)) {
+            fprintf(stderr, "winmem diff: --tolerance wants a number from 1 to 1000000, not '%s'\n", optarg);
+            return 2;
+        }
+        return -1;
+    }
+    case 'S': {
+        int slack;
+        if (!opt_int("diff", "slack", optarg, 0, 1000000000, &slack))
+            return 2;
+        o->slack_calls = (uint64_t)slack, o->slack_bytes = o->slack_calls * 0x2000ull;
+        return -1;
+    }
+    default: usage(stderr); return 2;
+    }
+}
+
+/* The traces after the options: A B, or with --baseline A1 ... An [--] B.
+ * Their number, or -1 after saying what is wrong. */
+static int trace_paths(int argc, char **argv, const opts *o, bool baseline, const char **paths)
+{
+    int np = 0;
+    for (int i = optind; i < argc; i++)
+        if (strcmp(argv[i], "--")) {
+            if (np == MAX_TRACES) {
+                fprintf(stderr, "winmem diff: at most %d baselines\n", MAX_TRACES - 1);
+                return -1;
+            }
+            paths[np++] = argv[i];
+        }
+    if (np < 2 || (!baseline && np != 2) || (o->exact && np != 2) || (o->exact && o->json)) {
+        if (o->exact && (np != 2 || o->json))
+            fprintf(stderr, "winmem diff: --exact compares exactly two traces, as text\n");
+        usage(stderr);
+        return -1;
+    }
+    return np;
+}
+
 int cmd_diff(int argc, char **argv)
 {
     diff_sites sites = { 0 };
@@ -186,74 +257,18 @@ int cmd_diff(int argc, char **argv)
         { "baseline", no_argument, 0, 'b' }, { "tolerance", required_argument, 0, 't' },
         { "slack", required_argument, 0, 'S' }, { 0, 0, 0, 0 }
     };
-    int c;
+    int c, rc;
     bool baseline = false;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
-        switch (c) {
-        case 'h': usage(stdout); return 0;
-        case 'a':
-        case 'f':
-            if (!names_ok(c == 'a', optarg))
-                return 2;
-            if ((c == 'a' ? o.n_ignore_api : o.n_ignore_field) == 64) {
-                fprintf(stderr, "winmem diff: at most 64 --ignore-api and 64 --ignore-field\n");
-                return 2;
-            }
-            if (c == 'a')
-                ign_api[o.n_ignore_api++] = optarg;
-            else
-                ign_field[o.n_ignore_field++] = optarg;
-            break;
-        case 's': o.strict = o.exact = true; break;   /* raw addresses are a call-by-call notion */
-        case 'n': if (!opt_int("diff", "show", optarg, 0, 1000000, &o.max_show)) return 2; break;
-        case 'F': if (!opt_int("diff", "frames", optarg, 0, 64, &o.frames)) return 2; break;
-        case 'm': o.only_from = optarg; break;
-        case 'x': o.exact = true; break;
-        case 'j': o.json = true; break;
-        case 'e': o.explain = true; break;
-        case 'b': baseline = true; break;
-        case 't': {
-            char *end;
-            o.ratio = o.margin = strtod(optarg, &end);
-            if (end == optarg || *end || !(o.ratio >= 1.0 && o.ratio <= 1e6)) {
-                fprintf(stderr, "winmem diff: --tolerance wants a number from 1 to 1000000, not '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        }
-        case 'S': {
-            int slack;
-            if (!opt_int("diff", "slack", optarg, 0, 1000000000, &slack))
-                return 2;
-            o.slack_calls = (uint64_t)slack, o.slack_bytes = o.slack_calls * 0x2000ull;
-            break;
-        }
-        default: usage(stderr); return 2;
-        }
-    }
-    /* The traces: A B, or with --baseline A1 ... An [--] B. */
-    const char *paths[66];
-    int np = 0, nbase;
-    for (int i = optind; i < argc; i++)
-        if (strcmp(argv[i], "--")) {
-            if (np == 66) {
-                fprintf(stderr, "winmem diff: at most 65 baselines\n");
-                return 2;
-            }
-            paths[np++] = argv[i];
-        }
-    nbase = np - 1;
-    if (np < 2 || (!baseline && np != 2) || (o.exact && np != 2) || o.ratio < 1.0 || (o.exact && o.json)) {
-        if (o.exact && (np != 2 || o.json))
-            fprintf(stderr, "winmem diff: --exact compares exactly two traces, as text\n");
-        else if (o.ratio < 1.0)
-            fprintf(stderr, "winmem diff: --tolerance must be at least 1\n");
-        usage(stderr);
+    while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1)
+        if ((rc = one_opt(c, &o, &baseline)) >= 0)
+            return rc;
+    const char *paths[MAX_TRACES];
+    int np = trace_paths(argc, argv, &o, baseline, paths), nbase = np - 1;
+    if (np < 0)
         return 2;
-    }
-    side *s[66] = { 0 };
-    int rc = 2;
+    side *s[MAX_TRACES] = { 0 };
+    rc = 2;
     for (int i = 0; i < np; i++)
         if (!(s[i] = calloc(1, sizeof *s[i])) || diff_load(s[i], paths[i], &o))
             goto out;

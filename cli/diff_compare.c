@@ -242,77 +242,87 @@ static bool moved_caller(ctx *x, const row *r, char *why, size_t len)
     return amax && bn && !beyond(bn, amin, amax, f, x->o->slack_calls);
 }
 
+/* A row of B's whose (site, API) A had with another request: the request
+ * changed there (or, when A's row has a partner still, the site makes a new
+ * one). NULL when A has none. */
+static row *a_partner(ctx *x, const row *nb, bool unpaired)
+{
+    for (size_t j = 0; j < x->n; j++) {
+        row *g = &x->rows[j];
+        if (g->k.site != nb->k.site || g->k.api != nb->k.api)
+            continue;
+        if (unpaired ? g->in_a == x->nbase && !g->bb && !g->used : g->in_a && g->k.prot != nb->k.prot)
+            return g;
+    }
+    return NULL;
+}
+
+/* One row only B has: a changed request, a new request at an old site, a
+ * caller that moved (hidden), or a new call site. */
+static void new_in_b(ctx *x, row *nb)
+{
+    char ra[200], rb[200], why[400];
+    beh_request(&nb->k, rb, sizeof rb);
+    row *old = a_partner(x, nb, true);
+    if (old) {
+        beh_request(&old->k, ra, sizeof ra);
+        bool prot = old->k.prot != nb->k.prot;
+        int sev = is_wx(&nb->k) && !is_wx(&old->k) ? S_RWX : prot ? S_PROT : S_SITE;
+        finding *f = add(x, sev, old, nb);
+        if (f)
+            snprintf(f->text, sizeof f->text, "request changed: A asked %s, B asks %s", ra, rb);
+        return;
+    }
+    const row *same = a_partner(x, nb, false);   /* the site still makes its old requests too */
+    if (same) {
+        beh_request(&same->k, ra, sizeof ra);
+        finding *f = add(x, is_wx(&nb->k) && !is_wx(&same->k) ? S_RWX : S_PROT, NULL, nb);
+        if (f)
+            snprintf(f->text, sizeof f->text, "new request at this site: %s (A asked %s here)", rb, ra);
+        return;
+    }
+    if (!is_wx(&nb->k) && moved_caller(x, nb, why, sizeof why)) {
+        hide(x, "caller moved: %s(%s) from a new caller of %s", call_api_name(nb->k.api), rb, why);
+        return;
+    }
+    finding *f = add(x, is_wx(&nb->k) ? S_RWX : S_SITE, NULL, nb);
+    if (f)
+        snprintf(f->text, sizeof f->text, "new call site: %s(%s), %llu call%s", call_api_name(nb->k.api), rb,
+                 (unsigned long long)nb->bb->n, nb->bb->n == 1 ? "" : "s");
+}
+
+/* One row only A has (in every baseline): a caller that moved (hidden) or
+ * a call site gone. */
+static void gone_from_b(ctx *x, row *g)
+{
+    char ra[256], site[300], why[400];
+    beh_request(&g->k, ra, sizeof ra);
+    beh_site_short(x->o, g->k.site, site, sizeof site);
+    if (g->in_a < x->nbase) {
+        hide(x, "baseline: %s(%s) at %s seen in only %d of %d baselines", call_api_name(g->k.api), ra, site,
+             g->in_a, x->nbase);
+        return;
+    }
+    if (moved_caller(x, g, why, sizeof why)) {
+        hide(x, "caller moved: %s(%s) no longer from one caller of %s", call_api_name(g->k.api), ra, why);
+        return;
+    }
+    finding *f = add(x, S_SITE, g, NULL);
+    if (f)
+        snprintf(f->text, sizeof f->text, "call site gone: %s(%s), %llu call%s in A", call_api_name(g->k.api), ra,
+                 (unsigned long long)g->cmax, g->cmax == 1 ? "" : "s");
+}
+
 /* Rows only in A or only in B: paired by (site, API) a changed request
  * (protection first of all), unpaired a site that appears or disappears. */
 static void check_sites(ctx *x)
 {
-    for (size_t i = 0; i < x->n; i++) {
-        row *nb = &x->rows[i];
-        if (!nb->bb || nb->in_a || nb->used)
-            continue;
-        row *old = NULL;
-        for (size_t j = 0; j < x->n && !old; j++) {
-            row *g = &x->rows[j];
-            if (g->in_a == x->nbase && !g->bb && !g->used && g->k.site == nb->k.site && g->k.api == nb->k.api)
-                old = g;
-        }
-        char ra[200], rb[200];
-        beh_request(&nb->k, rb, sizeof rb);
-        if (old) {
-            beh_request(&old->k, ra, sizeof ra);
-            bool prot = old->k.prot != nb->k.prot;
-            int sev = is_wx(&nb->k) && !is_wx(&old->k) ? S_RWX : prot ? S_PROT : S_SITE;
-            finding *f = add(x, sev, old, nb);
-            if (f)
-                snprintf(f->text, sizeof f->text, "request changed: A asked %s, B asks %s", ra, rb);
-        } else {
-            /* the site still makes its old requests too: a new protection there */
-            const row *same = NULL;
-            for (size_t j = 0; j < x->n && !same; j++) {
-                const row *g = &x->rows[j];
-                if (g->in_a && g->k.site == nb->k.site && g->k.api == nb->k.api && g->k.prot != nb->k.prot)
-                    same = g;
-            }
-            if (same) {
-                beh_request(&same->k, ra, sizeof ra);
-                finding *f = add(x, is_wx(&nb->k) && !is_wx(&same->k) ? S_RWX : S_PROT, NULL, nb);
-                if (f)
-                    snprintf(f->text, sizeof f->text, "new request at this site: %s (A asked %s here)", rb, ra);
-                continue;
-            }
-            char why[400];
-            if (!is_wx(&nb->k) && moved_caller(x, nb, why, sizeof why)) {
-                hide(x, "caller moved: %s(%s) from a new caller of %s", call_api_name(nb->k.api), rb, why);
-                continue;
-            }
-            finding *f = add(x, is_wx(&nb->k) ? S_RWX : S_SITE, NULL, nb);
-            if (f)
-                snprintf(f->text, sizeof f->text, "new call site: %s(%s), %llu call%s", call_api_name(nb->k.api), rb,
-                         (unsigned long long)nb->bb->n, nb->bb->n == 1 ? "" : "s");
-        }
-    }
-    for (size_t j = 0; j < x->n; j++) {
-        row *g = &x->rows[j];
-        if (g->bb || g->used || !g->in_a)
-            continue;
-        char ra[256], site[300];
-        beh_request(&g->k, ra, sizeof ra);
-        beh_site_short(x->o, g->k.site, site, sizeof site);
-        if (g->in_a < x->nbase) {
-            hide(x, "baseline: %s(%s) at %s seen in only %d of %d baselines", call_api_name(g->k.api), ra, site,
-                 g->in_a, x->nbase);
-            continue;
-        }
-        char why[400];
-        if (moved_caller(x, g, why, sizeof why)) {
-            hide(x, "caller moved: %s(%s) no longer from one caller of %s", call_api_name(g->k.api), ra, why);
-            continue;
-        }
-        finding *f = add(x, S_SITE, g, NULL);
-        if (f)
-            snprintf(f->text, sizeof f->text, "call site gone: %s(%s), %llu call%s in A", call_api_name(g->k.api), ra,
-                     (unsigned long long)g->cmax, g->cmax == 1 ? "" : "s");
-    }
+    for (size_t i = 0; i < x->n; i++)
+        if (x->rows[i].bb && !x->rows[i].in_a && !x->rows[i].used)
+            new_in_b(x, &x->rows[i]);
+    for (size_t j = 0; j < x->n; j++)
+        if (!x->rows[j].bb && !x->rows[j].used && x->rows[j].in_a)
+            gone_from_b(x, &x->rows[j]);
 }
 
 static int by_sev(const void *p, const void *q)
