@@ -133,6 +133,7 @@ static uint32_t site_of_stack(side *s, const opts *o, uint32_t id)
  * which slot or output holds the bytes an allocating call got. */
 typedef struct slots { int8_t addr, prot, type, cls, size_arg, size_out; } slots;
 
+/* A table, one line per API (its many cases are not branching logic). */
 static slots api_slots(unsigned api)
 {
     slots z = { -1, -1, -1, -1, -1, -1 };

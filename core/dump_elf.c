@@ -24,26 +24,45 @@ bool wm_dump_is_elf(const uint8_t *b, size_t n)
     return n >= 4 && !memcmp(b, ELFMAG, SELFMAG);
 }
 
+/* A core file whose header tables fit the file: every byte a header points
+ * at must exist, section headers and their contents included, not only
+ * what is read. */
+static bool tables_fit(const struct wm_dump *d, Elf *e, GElf_Ehdr *eh, size_t *phnum)
+{
+    size_t shnum;
+    if (!gelf_getehdr(e, eh) || eh->e_type != ET_CORE || elf_getphdrnum(e, phnum) != 0)
+        return false;
+    if (!*phnum || *phnum > d->file_size / (eh->e_ident[EI_CLASS] == ELFCLASS64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)))
+        return false;
+    if (elf_getshdrnum(e, &shnum) != 0 || shnum > d->file_size / sizeof(Elf32_Shdr))
+        return false;
+    for (Elf_Scn *scn = NULL; (scn = elf_nextscn(e, scn));) {
+        GElf_Shdr sh;
+        if (!gelf_getshdr(scn, &sh))
+            return false;
+        if (sh.sh_type != SHT_NOBITS && (sh.sh_offset > d->file_size || sh.sh_size > d->file_size - sh.sh_offset))
+            return false;
+    }
+    return true;
+}
+
+/* A PT_NOTE segment's notes (the CPU state QEMU writes). */
+static HRESULT load_notes(struct wm_dump *d, Elf *e, const GElf_Phdr *ph)
+{
+    if (ph->p_filesz > MAX_NOTES || ph->p_offset > d->file_size || ph->p_filesz > d->file_size - ph->p_offset)
+        return WM_HR_BAD_FORMAT;
+    Elf_Data *nd = elf_getdata_rawchunk(e, (int64_t)ph->p_offset, ph->p_filesz, ELF_T_BYTE);
+    if (!nd)
+        return WM_HR_BAD_FORMAT;
+    return wm_dump_notes(d, nd->d_buf, nd->d_size);
+}
+
 static HRESULT load(struct wm_dump *d, Elf *e)
 {
     GElf_Ehdr eh;
     size_t phnum;
-    if (!gelf_getehdr(e, &eh) || eh.e_type != ET_CORE || elf_getphdrnum(e, &phnum) != 0)
+    if (!tables_fit(d, e, &eh, &phnum))
         return WM_HR_BAD_FORMAT;
-    if (!phnum || phnum > d->file_size / (eh.e_ident[EI_CLASS] == ELFCLASS64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)))
-        return WM_HR_BAD_FORMAT;
-    /* Every byte of the file a header points at must exist: section
-     * headers and their contents included, not only what we read. */
-    size_t shnum;
-    if (elf_getshdrnum(e, &shnum) != 0 || shnum > d->file_size / sizeof(Elf32_Shdr))
-        return WM_HR_BAD_FORMAT;
-    for (Elf_Scn *scn = NULL; (scn = elf_nextscn(e, scn));) {
-        GElf_Shdr sh;
-        if (!gelf_getshdr(scn, &sh))
-            return WM_HR_BAD_FORMAT;
-        if (sh.sh_type != SHT_NOBITS && (sh.sh_offset > d->file_size || sh.sh_size > d->file_size - sh.sh_offset))
-            return WM_HR_BAD_FORMAT;
-    }
     uint64_t ph_lo = eh.e_phoff, ph_hi = ph_lo + phnum * (uint64_t)eh.e_phentsize;
     d->e_machine = eh.e_machine;
     d->segs = calloc(phnum, sizeof *d->segs);
@@ -53,19 +72,15 @@ static HRESULT load(struct wm_dump *d, Elf *e)
         GElf_Phdr ph;
         if (!gelf_getphdr(e, (int)i, &ph))
             return WM_HR_BAD_FORMAT;
+        if ((ph.p_type != PT_LOAD && ph.p_type != PT_NOTE) || !ph.p_filesz)
+            continue;
         /* A segment's bytes inside the header table: a count that lies. */
-        if ((ph.p_type == PT_LOAD || ph.p_type == PT_NOTE) && ph.p_filesz &&
-            ph.p_offset < ph_hi && ph.p_offset + ph.p_filesz > ph_lo)
+        if (ph.p_offset < ph_hi && ph.p_offset + ph.p_filesz > ph_lo)
             return WM_HR_BAD_FORMAT;
-        if (ph.p_type == PT_LOAD && ph.p_filesz) {
+        if (ph.p_type == PT_LOAD) {
             d->segs[d->nsegs++] = (struct wm_seg){ ph.p_paddr, ph.p_filesz, ph.p_offset };
-        } else if (ph.p_type == PT_NOTE && ph.p_filesz) {
-            if (ph.p_filesz > MAX_NOTES || ph.p_offset > d->file_size || ph.p_filesz > d->file_size - ph.p_offset)
-                return WM_HR_BAD_FORMAT;
-            Elf_Data *nd = elf_getdata_rawchunk(e, (int64_t)ph.p_offset, ph.p_filesz, ELF_T_BYTE);
-            if (!nd)
-                return WM_HR_BAD_FORMAT;
-            HRESULT hr = wm_dump_notes(d, nd->d_buf, nd->d_size);
+        } else {
+            HRESULT hr = load_notes(d, e, &ph);
             if (FAILED(hr))
                 return hr;
         }
