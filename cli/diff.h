@@ -95,6 +95,9 @@ typedef struct opts {
  * printing why. diff_unload frees either way. */
 int diff_load(side *s, const char *path, const opts *o);
 void diff_unload(side *s);
+
+/* The live allocation (as the replay stands) that holds address a, or NULL. */
+alloc *diff_alloc_at(side *s, uint64_t a);
 /* Every name --ignore-field can take (argument and output names of all
  * APIs, and ret, error, out); names point at static storage. */
 size_t diff_field_names(const char **names, size_t max);

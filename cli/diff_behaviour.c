@@ -173,15 +173,7 @@ static uint8_t addr_class(side *s, uint64_t a)
 {
     if (!a)
         return AC_NONE;
-    size_t lo = 0, hi = s->nal;   /* live allocations, sorted by base */
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (s->al[mid].base <= a)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo && a - s->al[lo - 1].base < s->al[lo - 1].size)
+    if (diff_alloc_at(s, a))
         return AC_OWN;
     for (size_t i = 0; i < s->t.nmods; i++)
         if (a >= s->t.mods[i].rec->start && a < s->t.mods[i].rec->end)

@@ -56,7 +56,7 @@ static size_t first_above(const side *s, uint64_t a)   /* index of the first bas
     return lo;
 }
 
-static alloc *containing(side *s, uint64_t a)
+alloc *diff_alloc_at(side *s, uint64_t a)
 {
     size_t i = first_above(s, a);
     return i && a - s->al[i - 1].base < s->al[i - 1].size ? &s->al[i - 1] : NULL;
@@ -72,7 +72,7 @@ static void fmt_addr(side *s, uint64_t a, bool strict, char *buf, size_t len)
         snprintf(buf, len, "0x%llx", (unsigned long long)a);
         return;
     }
-    const alloc *x = containing(s, a);
+    const alloc *x = diff_alloc_at(s, a);
     if (x) {
         snprintf(buf, len, "alloc T%u#%u+0x%llx", x->thread, x->n, (unsigned long long)(a - x->base));
         return;
@@ -113,7 +113,7 @@ static void new_alloc(side *s, const struct wmt_call *c, uint64_t base, uint64_t
 
 static void end_alloc(side *s, uint64_t addr)
 {
-    alloc *x = containing(s, addr);
+    alloc *x = diff_alloc_at(s, addr);
     if (x)
         remove_at(s, (size_t)(x - s->al));
 }
@@ -122,7 +122,7 @@ static void end_alloc(side *s, uint64_t addr)
  * reserves, or it commits where nothing known was (an implicit reserve). */
 static bool allocates(side *s, uint64_t type, uint64_t base)
 {
-    return (type & MEM_RESERVE) || ((type & MEM_COMMIT) && !containing(s, base));
+    return (type & MEM_RESERVE) || ((type & MEM_COMMIT) && !diff_alloc_at(s, base));
 }
 
 /* After the call: what it did to the set of known allocations. bi: the
