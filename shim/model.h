@@ -24,9 +24,10 @@ void wm_model_apply(const struct wmt_call *c);
 /* Windows' old protection for a completed NtProtectVirtualMemory of this
  * process (c->out[2] is Wine's): on a copy-on-write page that was written,
  * Windows says PAGE_READWRITE (PAGE_EXECUTE_READWRITE), as native mode's
- * query does, where Wine 8 still says (EXECUTE_)WRITECOPY. The door may
- * return it to the caller in native mode so the program never sees two
- * truths. Reads pagemap only; no lock. */
+ * query does, where Wine 8 still says (EXECUTE_)WRITECOPY. The door
+ * returns it to the caller in native mode (after_protect in
+ * shim/wine_calls.c), so the program never sees two truths. Reads pagemap
+ * only; no lock. */
 uint32_t wm_model_windows_old(const struct wmt_call *c);
 
 /* Called once at start-up: in a Wine process in native mode, makes the

@@ -69,7 +69,7 @@ struct door_call {
 /* Per-call rules before / after Wine's function (NULL: none). */
 typedef void door_hook(struct door_call *);
 static door_hook before_query, after_query, after_alloc, after_alloc_ex, after_free,
-                 after_map, before_unmap, after_unmap, after_lock, before_unlock, after_unlock;
+                 after_protect, after_map, before_unmap, after_unmap, after_lock, before_unlock, after_unlock;
 
 enum ok_rule { OK_ZERO, OK_NONNEG, OK_READ };   /* which statuses have outputs */
 static const struct door_entry {
@@ -83,7 +83,7 @@ static const struct door_entry {
     [WM_NT_ALLOC]    = { WMT_API_NtAllocateVirtualMemory, 0, OK_ZERO, "A0D1A2D3I4I5A1A3", "D1D3", NULL, after_alloc },
     [WM_NT_ALLOC_EX] = { WMT_API_NtAllocateVirtualMemoryEx, 0, OK_ZERO, "A0D1D2I3I4A5I6A1A2", "D1D2", NULL, after_alloc_ex },
     [WM_NT_FREE]     = { WMT_API_NtFreeVirtualMemory, 0, OK_ZERO, "A0D1D2I3A1A2", "D1D2", NULL, after_free },
-    [WM_NT_PROTECT]  = { WMT_API_NtProtectVirtualMemory, 0, OK_ZERO, "A0D1D2I3A4A1A2", "D1D2L4", NULL, NULL },
+    [WM_NT_PROTECT]  = { WMT_API_NtProtectVirtualMemory, 0, OK_ZERO, "A0D1D2I3A4A1A2", "D1D2L4", NULL, after_protect },
     [WM_NT_MAP]      = { WMT_API_NtMapViewOfSection, 1, OK_NONNEG, "A0A1D2A3A4O5D6I7I8I9", "D2D6", NULL, after_map },
     [WM_NT_MAP_EX]   = { WMT_API_NtMapViewOfSectionEx, 1, OK_NONNEG, "A0A1D2O3D4I5I6A7I8", "D2D4", NULL, after_map },
     [WM_NT_UNMAP]    = { WMT_API_NtUnmapViewOfSection, 0, OK_ZERO, "A0A1", "", before_unmap, after_unmap },
@@ -265,6 +265,23 @@ static void after_unlock(struct door_call *dc)
 {
     if (dc->st == 0 && !dc->served && own_process((H)(uintptr_t)dc->a[0]))
         wm_native_unlocked(dc->c.out[0], dc->c.out[1]);
+}
+
+/* Native mode: the old protection is the one the model's query gave (a
+ * written copy-on-write page is PAGE_READWRITE on Windows, where Wine 8
+ * still says PAGE_WRITECOPY), so the program never sees two truths. Wine
+ * itself just wrote the value to the same place inside this system call,
+ * and a fault here ends the call as a fault in Wine's write would. */
+static void after_protect(struct door_call *dc)
+{
+    if (dc->st != 0 || wm_cfg.mode != WMT_MODE_NATIVE || !own_process((H)(uintptr_t)dc->a[0]) || !dc->a[4])
+        return;
+    uint32_t old = wm_model_windows_old(&dc->c);
+    if (old == (uint32_t)dc->c.out[2])
+        return;
+    *(volatile uint32_t *)(uintptr_t)dc->a[4] = old;
+    dc->c.out[2] = old;
+    dc->c.flags |= WMT_CF_SERVED;
 }
 
 /* A DLL being loaded: learn it for stacks, and for winmem's core before
