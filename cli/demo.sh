@@ -27,18 +27,18 @@ echo "== winmem diff against a build whose one VirtualProtect differs"
 "$W" diff --frames 4 "$D/cli_target.wmt" "$D/variant.wmt" || true
 
 echo
-echo "== winmem maps of a live Wine process (cli_target.exe --hold)"
-rm -f "$D/release"
-wine "$T" --hold "Z:$(echo "$PWD/$D/release" | tr / '\\')" > "$D/hold.out" 2>/dev/null &
+echo "== winmem maps of a live Wine process under the shim (native mode: its model of the memory)"
+rm -f "$D/release" "$D/hold.out"   # a "region=" left by an earlier run is not this run's
+"$W" run --mode native --no-summary -o "$D/hold.wmt" -- wine "$T" --hold "Z:$(echo "$PWD/$D/release" | tr / '\\')" > "$D/hold.out" 2>/dev/null &
 i=0
 while ! grep -q region= "$D/hold.out" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 pid=$(pgrep -n -x cli_target.exe || true)
 addr=$(sed -n 's/^region=\(0x\)\{0,1\}0*\([0-9A-Fa-f]*\).*/\2/p' "$D/hold.out" | tr A-F a-f)
 if [ -n "$pid" ] && [ -n "$addr" ]; then
     "$W" maps "$pid" --no-free > "$D/maps.txt"
-    echo "(the program reserved 1 MiB at 0x$addr, committed 4 pages, made the first read-only;"
+    echo "(the program reserved 1 MiB at 0x$addr with PAGE_NOACCESS, committed 4 pages, made the first read-only;"
     echo " full map: $D/maps.txt, $(grep -c '^0' "$D/maps.txt") regions)"
-    sed -n '1,2p' "$D/maps.txt"
+    sed -n '1,3p' "$D/maps.txt"
     grep -i "^0*$addr " -A2 "$D/maps.txt" || true
     sed -n '/^[0-9]* regions$/,$p' "$D/maps.txt"
 fi

@@ -51,6 +51,16 @@ const char *wm_protect_name(uint32_t p)
     }
 }
 
+const char *wm_protect_text(uint32_t p, char *buf, size_t size)
+{
+    const char *base = wm_protect_name(p);
+    if (!(p & (PAGE_GUARD | PAGE_NOCACHE | PAGE_WRITECOMBINE)))
+        return base;
+    snprintf(buf, size, "%s%s%s%s", base, p & PAGE_GUARD ? "|PAGE_GUARD" : "", p & PAGE_NOCACHE ? "|PAGE_NOCACHE" : "",
+             p & PAGE_WRITECOMBINE ? "|PAGE_WRITECOMBINE" : "");
+    return buf;
+}
+
 /* One parsed line of the maps text; name points into the text (or, when
  * streaming, into m's name arena: keep_names). */
 typedef struct vma {
@@ -58,8 +68,22 @@ typedef struct vma {
     const char *name;
 } vma;
 
-static int push(wm_maps *m, const wm_mregion *r)
+static int push(wm_maps *m, const wm_mregion *in)
 {
+    /* The kernel's text of a process that maps and unmaps while it is read
+     * is not one snapshot (each read() sees the VMAs as they are then): a
+     * later line may start below where the last region ended. Regions stay
+     * in order and never overlap: what was already shown is not shown
+     * again. */
+    wm_mregion clipped = *in;
+    const wm_mregion *r = &clipped;
+    if (clipped.base < m->pushed_end) {
+        if (clipped.base + clipped.size <= m->pushed_end)
+            return 0;
+        clipped.size -= m->pushed_end - clipped.base;
+        clipped.base = m->pushed_end;
+    }
+    m->pushed_end = clipped.base + clipped.size;
     /* Adjacent pieces with the same Windows attributes are one region
      * (VMAs split by madvise, or a file's runs, read as one on Windows). */
     if (m->n) {
@@ -80,7 +104,7 @@ static int push_free(wm_maps *m, uint64_t from, uint64_t to)
 {
     if (from >= to)
         return 0;
-    wm_mregion r = { from, to - from, 0, 0, MEM_FREE, PAGE_NOACCESS, 0, "" };
+    wm_mregion r = { from, to - from, 0, 0, MEM_FREE, PAGE_NOACCESS, 0, "", 0 };
     return push(m, &r);
 }
 
@@ -125,7 +149,7 @@ static int derive_one(wm_maps *m, struct wm_derive *d, const wm_vma *a, const ch
     int rc = push_free(m, d->at, a->start);
     bool img = a->start >= d->img_base && a->start < d->img_end;
     wm_view_attr at = wm_view_of(a, img, false);   /* text: copied pages unknown */
-    wm_mregion r = { a->start, a->end - a->start, a->start, 0, at.state, at.protect, at.type, name };
+    wm_mregion r = { a->start, a->end - a->start, a->start, 0, at.state, at.protect, at.type, name, 0 };
     if (img) {
         r.alloc_base = d->img_base;
         r.alloc_protect = wm_view_alloc_protect(a, &at, true);

@@ -89,7 +89,7 @@ int wm_maps_read_api(pid_t pid, wm_maps *m)
             break;
         }
         m->r[m->n++] = (wm_mregion){ base, size, ab, mbi.AllocationProtect, mbi.State, mbi.Protect, mbi.Type,
-                                     mbi.Type == MEM_IMAGE || mbi.Type == MEM_MAPPED ? name : "" };
+                                     mbi.Type == MEM_IMAGE || mbi.Type == MEM_MAPPED ? name : "", 0 };
         if (size == 0 || base + size <= a)
             break;   /* no progress: never loop forever on a bad answer */
         a = base + size;

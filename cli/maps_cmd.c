@@ -80,12 +80,12 @@ static char *cpy(char *w, const char *s)
     return w + n;
 }
 
-static char *pad(char *w, const char *s, size_t width)
+static char *pad(char *w, const char *s, size_t width)   /* at least one space after a long s */
 {
     size_t n = strlen(s);
     memcpy(w, s, n);
-    memset(w + n, ' ', width - n);
-    return w + width;
+    memset(w + n, ' ', n < width ? width - n : 1);
+    return w + (n < width ? width : n + 1);
 }
 
 /* JSON string body; names come from the kernel and may hold any byte
@@ -122,8 +122,10 @@ static void rows(void *ctx, const wm_maps *m, size_t from, size_t to)
             out_flush(o);
         if (400 + 6 * nl > sizeof o->buf)
             continue;   /* cannot happen with kernel names (< PATH_MAX) */
-        char *w = o->buf + o->n;
+        char *w = o->buf + o->n, pb[64], ab[64];
         bool is_free = r->state == MEM_FREE;
+        const char *prot = r->state == MEM_COMMIT ? wm_protect_text(r->protect, pb, sizeof pb) : "0";
+        const char *aprot = is_free ? "0" : wm_protect_text(r->alloc_protect, ab, sizeof ab);
         if (o->json) {
             w = cpy(w, o->first ? "\n{\"BaseAddress\":\"0x" : ",\n{\"BaseAddress\":\"0x");
             o->first = false;
@@ -135,14 +137,14 @@ static void rows(void *ctx, const wm_maps *m, size_t from, size_t to)
             w = cpy(w, "\",\"Type\":\"");
             w = cpy(w, wm_type_name(r->type));
             w = cpy(w, "\",\"Protect\":\"");
-            w = cpy(w, r->state == MEM_COMMIT ? wm_protect_name(r->protect) : "0");
+            w = cpy(w, prot);
             w = cpy(w, "\",\"AllocationBase\":\"0x");
             w = hex16(w, r->alloc_base);
             w = cpy(w, "\",\"AllocationProtect\":\"");
-            w = cpy(w, is_free ? "0" : wm_protect_name(r->alloc_protect));
+            w = cpy(w, aprot);
             w = cpy(w, "\",\"Name\":\"");
             w = json_esc(w, r->name);
-            w = cpy(w, "\"}");
+            w = cpy(w, r->model ? "\",\"Source\":\"model\"}" : "\",\"Source\":\"kernel\"}");
         } else {
             w = hex16(w, r->base);
             *w++ = ' ', *w++ = ' ';
@@ -153,11 +155,11 @@ static void rows(void *ctx, const wm_maps *m, size_t from, size_t to)
             w = cpy(w, short_type(r->type));
             if (!is_free) {
                 *w++ = ' ', *w++ = ' ';
-                w = pad(w, r->state == MEM_COMMIT ? wm_protect_name(r->protect) : "", 22);
+                w = pad(w, r->state == MEM_COMMIT ? prot : "", 22);
                 *w++ = ' ', *w++ = ' ';
                 w = hex16(w, r->alloc_base);
                 *w++ = ' ', *w++ = ' ';
-                w = pad(w, wm_protect_name(r->alloc_protect), 22);
+                w = pad(w, aprot, 22);
                 if (nl)
                     *w++ = ' ', *w++ = ' ';
                 memcpy(w, r->name, nl);
@@ -241,8 +243,9 @@ static bool parse_target(const char *target, pid_t *pid)
 }
 
 /* What comes before the first row: the process's name is read first, so
- * the header can name it while the map streams. */
-static void make_head(char *head, size_t size, pid_t pid, bool json)
+ * the header can name it while the map streams; then where the regions come
+ * from (nmodel allocations of the shim's model, or why not). */
+static void make_head(char *head, size_t size, pid_t pid, bool json, long nmodel, const char *why)
 {
     char comm[64] = "?", path[64];
     snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
@@ -255,12 +258,24 @@ static void make_head(char *head, size_t size, pid_t pid, bool json)
     if (json) {
         char *w = head + snprintf(head, size, "{\"pid\":%d,\"name\":\"", (int)pid);
         w = json_esc(w, comm);   /* comm is at most 16 bytes: 6 each escaped fits */
-        w = cpy(w, "\",\"regions\":[");
+        if (nmodel >= 0)
+            w += sprintf(w, "\",\"source\":\"model+kernel\",\"model_allocations\":%ld,\"regions\":[", nmodel);
+        else
+        {
+            w = cpy(w, "\",\"source\":\"kernel\",\"why\":\"");
+            w = json_esc(w, why);
+            w = cpy(w, "\",\"regions\":[");
+        }
         *w = 0;
     } else {
-        snprintf(head, size, "Process %d (%s), as VirtualQueryEx describes it\n"
+        char src[400];
+        if (nmodel >= 0)
+            snprintf(src, sizeof src, "the shim's model for the %ld allocations it knows, the kernel's view for the rest", nmodel);
+        else
+            snprintf(src, sizeof src, "the kernel's view: %s", why);
+        snprintf(head, size, "Process %d (%s), as VirtualQueryEx describes it\nSource: %s\n"
                  "BaseAddress       RegionSize(KiB)  State    Type     Protect                 "
-                 "AllocationBase    AllocProtect            Name\n", (int)pid, comm);
+                 "AllocationBase    AllocProtect            Name\n", (int)pid, comm, src);
     }
 }
 
@@ -302,8 +317,10 @@ int cmd_maps(int argc, char **argv)
     out *o = malloc(sizeof *o);
     if (!o)
         return 2;
-    char head[256];
-    make_head(head, sizeof head, pid, json);
+    char head[1024], why[200] = "winmem --api asks VirtualQueryEx";
+    wm_model model = { 0 };
+    int live = api ? 0 : wm_model_read(pid, &model, why, sizeof why);
+    make_head(head, sizeof head, pid, json, live == 1 ? (long)model.n : -1, why);
     memset(o, 0, offsetof(out, buf));
     o->json = json, o->show_free = show_free, o->first = true, o->head = head;
     wm_maps m;
@@ -312,9 +329,21 @@ int cmd_maps(int argc, char **argv)
         rc = wm_maps_read_api(!strcmp(target, "self") ? 0 : pid, &m);
         if (!rc)
             rows(o, &m, 0, m.n);
+    } else if (live == 1) {           /* every region first, then the model over them */
+        wm_space *sp = NULL;
+        rc = wm_maps_read(pid, &m, NULL, NULL);
+        if (!rc && wm_space_open(pid, &sp) != 0)
+            sp = NULL;                  /* no pagemap: written copy-on-write pages not told apart */
+        if (!rc && (rc = wm_maps_overlay(&m, &model, sp)) != 0)
+            wm_maps_free(&m);
+        if (sp)
+            wm_space_close(sp);
+        if (!rc)
+            rows(o, &m, 0, m.n);
     } else {
         rc = wm_maps_read(pid, &m, rows, o);
     }
+    wm_model_free(&model);
     if (!rc) {
         totals(o, &m);
         out_flush(o);

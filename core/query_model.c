@@ -22,11 +22,6 @@ bool wm_wine_tmpmap(const char *path)
     return b && strncmp(b + 1, "tmpmap-", 7) == 0 && strstr(path, "wine") != NULL;
 }
 
-static bool pm_copied(uint64_t pm)
-{
-    return ((pm & WM_PM_PRESENT) && !(pm & WM_PM_FILE_SHARED)) || (pm & WM_PM_SWAPPED);
-}
-
 /* In a private writable file VMA, the end of the run of pages from p whose
  * copied state equals p's (returned in *copied). Bounded scan: a shorter run
  * only makes a walker ask again. */
@@ -42,7 +37,7 @@ static uint64_t cow_run(wm_space *sp, uint64_t p, uint64_t end, bool *copied)
         if (wm_pagemap_read(sp, p, n, pm) != 0)
             return first ? (*copied = false, end) : p;
         for (size_t i = 0; i < n; i++, p += pg) {
-            bool c = pm_copied(pm[i]);
+            bool c = wm_view_page_copied(pm[i]);
             if (first) {
                 *copied = c;
                 first = false;
@@ -91,7 +86,7 @@ static void cow_fixup(wm_space *sp, wm_query *q)
     bool copied = false;
     q->size = cow_run(sp, q->base, q->base + q->size, &copied) - q->base;
     if (copied)
-        q->protect = (q->protect & ~0xffu) | (base == PAGE_WRITECOPY ? PAGE_READWRITE : PAGE_EXECUTE_READWRITE);
+        q->protect = wm_view_copied_protect(q->protect);
 }
 
 static void from_registry(const wm_region *r, wm_query *q)
@@ -314,7 +309,7 @@ NTSTATUS wm_query_ws_page(wm_space *sp, bool self, uint64_t addr, uint64_t *flag
         if (wm_pagemap_read(sp, p, 1, &pm) != 0)
             return STATUS_SUCCESS;
         uint64_t is, ie;
-        wm_view_attr a = wm_view_of(&v, wm_image_find(sp, p, &is, &ie, NULL, 0) == 0, pm_copied(pm));
+        wm_view_attr a = wm_view_of(&v, wm_image_find(sp, p, &is, &ie, NULL, 0) == 0, wm_view_page_copied(pm));
         if (a.state != MEM_COMMIT)
             return STATUS_SUCCESS;
         prot = a.protect;

@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include "internal.h"
 #include "registry.h"
+#include "registry_pub.h"
 
 /* A run is one word: first page index (relative to the base) << 12 | info,
  * info = RUN_COMMIT | PAGE_* (at most 0x7ff), or 0 for reserved pages. One
@@ -48,6 +49,7 @@ typedef struct res {
     uint32_t nruns, cap;
     run *runs;                   /* inl, or an mmap of cap runs */
     uint32_t type, rtype;        /* MEM_* type (0: MEM_PRIVATE), RegionType bits (0: derived) */
+    uint32_t slot;               /* in the published copy + 1 (0: none) */
     run inl[INLINE_RUNS];
 } __attribute__((aligned(64))) res;
 
@@ -224,10 +226,19 @@ static res *insert_locked(uint64_t base, uint64_t size, uint32_t alloc_protect, 
     return r;
 }
 
-/* Pre: write lock held. */
+/* Pre: write lock held and wm_pub_begin'd. The entry as it now stands into
+ * the published copy, if there is one. */
+static void publish(res *r)
+{
+    wm_pub_put(&r->slot, r->base, r->size, r->alloc_protect, r->type ? r->type : MEM_PRIVATE, r->kind, r->runs,
+               r->nruns);
+}
+
+/* Pre: write lock held (and wm_pub_begin'd). */
 static void remove_at(size_t i)
 {
     res *r = ents[i];
+    wm_pub_drop(&r->slot);
     memmove(&bases[i], &bases[i + 1], (count - i - 1) * sizeof(*bases));
     memmove(&ents[i], &ents[i + 1], (count - i - 1) * sizeof(*ents));
     count--;
@@ -327,21 +338,27 @@ bool wm_registry_add(uint64_t base, uint64_t size, uint32_t alloc_protect, uint3
     if (!size || base + size < base)
         return false;
     pthread_rwlock_wrlock(&lock);
+    wm_pub_begin();
     remove_range_locked(base, base + size, NULL);
-    bool ok = insert_locked(base, size, alloc_protect, kind) != NULL;
+    res *r = insert_locked(base, size, alloc_protect, kind);
+    if (r)
+        publish(r);
+    wm_pub_end();
     pthread_rwlock_unlock(&lock);
-    return ok;
+    return r != NULL;
 }
 
 bool wm_registry_remove(uint64_t base)
 {
     bool found = false;
     pthread_rwlock_wrlock(&lock);
+    wm_pub_begin();
     ptrdiff_t i = count ? find_le(base) : -1;
     if (i >= 0 && bases[i] == base) {
         remove_at((size_t)i);
         found = true;
     }
+    wm_pub_end();
     pthread_rwlock_unlock(&lock);
     return found;
 }
@@ -351,7 +368,9 @@ size_t wm_registry_remove_range(uint64_t addr, uint64_t size)
     if (!size || addr + size < addr)
         return 0;
     pthread_rwlock_wrlock(&lock);
+    wm_pub_begin();
     size_t n = remove_range_locked(addr, addr + size, NULL);
+    wm_pub_end();
     generation++;                 /* even if nothing was there: see registry.h */
     pthread_rwlock_unlock(&lock);
     return n;
@@ -369,6 +388,7 @@ bool wm_registry_replace(const wm_alloc_desc *d, const wm_page_run *runs, size_t
         return false;
     bool ok = false;
     pthread_rwlock_wrlock(&lock);
+    wm_pub_begin();
     bool own = false;
     if ((gen && generation != gen) || !WM_KIND_IS_FOREIGN(d->kind))
         goto out;
@@ -391,8 +411,11 @@ bool wm_registry_replace(const wm_alloc_desc *d, const wm_page_run *runs, size_t
     if (!ok) {
         ptrdiff_t i = find_le(d->base);
         remove_at((size_t)i);
+    } else {
+        publish(r);
     }
 out:
+    wm_pub_end();
     pthread_rwlock_unlock(&lock);
     return ok;
 }
@@ -412,8 +435,12 @@ bool wm_registry_set_pages(uint64_t addr, uint64_t size, uint32_t state, uint32_
     res *r = count ? find_res(addr) : NULL;
     if (r && end - r->base <= r->size)
         ok = set_range(r, (addr - r->base) >> page_shift, (end - r->base) >> page_shift, info);
-    if (ok)
+    if (ok) {
         generation++;
+        wm_pub_begin();
+        publish(r);
+        wm_pub_end();
+    }
     pthread_rwlock_unlock(&lock);
     return ok;
 }
@@ -431,8 +458,30 @@ bool wm_registry_disarm_guard(uint64_t addr, uint32_t *protect)
             *protect = info & ~(RUN_COMMIT | PAGE_GUARD);
             cleared = true;
             generation++;
+            wm_pub_begin();
+            publish(r);
+            wm_pub_end();
         }
     }
     pthread_rwlock_unlock(&lock);
     return cleared;
+}
+
+bool wm_registry_publish(void *area, uint64_t bytes)
+{
+    pthread_rwlock_wrlock(&lock);
+    for (size_t i = 0; i < count; i++)
+        ents[i]->slot = 0;
+    bool ok = wm_pub_attach(area, bytes, page_shift);
+    wm_pub_begin();
+    for (size_t i = 0; ok && area && i < count; i++)
+        publish(ents[i]);
+    wm_pub_end();
+    pthread_rwlock_unlock(&lock);
+    return ok;
+}
+
+void wm_registry_unpublish_in_child(void)
+{
+    wm_pub_attach(NULL, 0, page_shift);
 }

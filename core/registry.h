@@ -104,6 +104,16 @@ uint64_t wm_registry_generation(void);
  * from the SIGSEGV handler. Returns true if a guard was cleared. */
 bool wm_registry_disarm_guard(uint64_t addr, uint32_t *protect);
 
+/* Publishes a copy of the registry that another process can read without
+ * a lock (winmem/snapshot.h): area is a shared mapping of bytes (a memfd
+ * the shim made), kept up to date from now on by every change, under the
+ * write lock. area NULL stops. Returns false when area is too small. */
+bool wm_registry_publish(void *area, uint64_t bytes);
+
+/* In a fork child: stops writing the parent's copy (the mapping is
+ * shared). Takes no lock: the child has one thread. */
+void wm_registry_unpublish_in_child(void);
+
 /* fork(): core/alloc.c's pthread_atfork handlers hold the registry across
  * the fork so the child never inherits a lock another thread held. The
  * child's unlock re-initialises the lock (its owner thread is gone). */

@@ -60,6 +60,23 @@ static inline bool wm_view_cow_capable(const wm_vma *v)
     return !(v->flags & WM_VMA_SHARED) && v->inode && (v->flags & WM_VMA_WRITE);
 }
 
+/* A copy-on-write page that was written (its pagemap entry pm): private
+ * now, present or swapped out. */
+static inline bool wm_view_page_copied(uint64_t pm)
+{
+    return ((pm & WM_PM_PRESENT) && !(pm & WM_PM_FILE_SHARED)) || (pm & WM_PM_SWAPPED);
+}
+
+/* What Windows reports for a copy-on-write protection once the page was
+ * written: PAGE_READWRITE (PAGE_EXECUTE_READWRITE); other protections as
+ * they are. */
+static inline uint32_t wm_view_copied_protect(uint32_t p)
+{
+    uint32_t base = p & 0xff;
+    return base == PAGE_WRITECOPY ? (p & ~0xffu) | PAGE_READWRITE
+         : base == PAGE_EXECUTE_WRITECOPY ? (p & ~0xffu) | PAGE_EXECUTE_READWRITE : p;
+}
+
 /* shmem's internal mount (device 0:1) backs shared anonymous memory, memfd
  * and SysV shm: Windows would call these pagefile-backed sections. */
 static inline bool wm_view_pagefile_backed(const wm_vma *v)

@@ -57,6 +57,7 @@
 #include "query.h"
 #include "registry.h"
 #include "wine_abi.h"
+#include "winview.h"
 
 #define SELF ((void *)(intptr_t)-1)
 #define PAGE 4096ULL
@@ -146,6 +147,7 @@ void wm_model_apply(const struct wmt_call *c)
 {
     if (!feeding())
         return;
+    wm_snapshot_start();
     bool self = c->arg[0] == (uint64_t)(intptr_t)-1;
     switch (c->api) {
     case WMT_API_NtAllocateVirtualMemory:
@@ -417,8 +419,7 @@ uint32_t wm_model_windows_old(const struct wmt_call *c)
     if (c->status != 0 || (base != PAGE_WRITECOPY && base != PAGE_EXECUTE_WRITECOPY) ||
         wm_pagemap_read(wm_space_self(), c->out[0] & ~(PAGE - 1), 1, &pm) != 0)
         return old;
-    bool copied = ((pm & WM_PM_PRESENT) && !(pm & WM_PM_FILE_SHARED)) || (pm & WM_PM_SWAPPED);
-    return copied ? (old & ~0xffu) | (base == PAGE_WRITECOPY ? PAGE_READWRITE : PAGE_EXECUTE_READWRITE) : old;
+    return wm_view_page_copied(pm) ? wm_view_copied_protect(old) : old;
 }
 
 void wm_model_init(void)
@@ -437,6 +438,7 @@ void wm_model_init(void)
 void wm_model_after_fork(void)
 {
     pthread_mutex_init(&learn_lock, NULL);
+    wm_snapshot_after_fork();
 }
 
 bool wm_model_called_state(uint64_t addr, uint32_t *state, uint32_t *protect)

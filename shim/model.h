@@ -34,8 +34,15 @@ uint32_t wm_model_windows_old(const struct wmt_call *c);
  * model the first source of winmem's core queries (wm_query_set_oracle). */
 void wm_model_init(void);
 
-/* In a fork child: the learning lock another thread may have held is reset. */
+/* In a fork child: the learning lock another thread may have held is reset,
+ * and the child stops writing the parent's published copy. */
 void wm_model_after_fork(void);
+
+/* The live map (shim/snapshot.c): publishes the model for `winmem maps PID`
+ * once, at the first call the model applies; says so once if it cannot.
+ * wm_snapshot_after_fork: a fork child lets go of the parent's copy. */
+void wm_snapshot_start(void);
+void wm_snapshot_after_fork(void);
 
 /* Check mode's second oracle: what the calls the shim saw say about the
  * page at addr. false when no call described it (nothing to compare). */

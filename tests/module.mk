@@ -71,7 +71,7 @@ $(QUERY_PE): tests/e2e/query_pe.c | $(DEPS_STAMP)
 # The shim's: a trace reader, a probe as PE and as winelib, native programs
 # on libwinmem (C and C++).
 SHIM_TEST_PROGS := $(TP)/trace_dump $(TP)/shim_probe.exe $(TP)/shim_probe_wl.exe.so \
-                   $(TP)/shim_native $(TP)/shim_cxx $(TP)/rec_host $(TP)/rec_idle.exe
+                   $(TP)/shim_native $(TP)/shim_cxx $(TP)/rec_host $(TP)/rec_idle.exe $(TP)/live_map.exe
 .PHONY: shim-test-programs
 shim-test-programs: $(SHIM_SO) $(SHIM_TEST_PROGS)
 
@@ -101,6 +101,10 @@ $(TP)/shim_cxx: tests/programs/shim_cxx.cc $(LIBWINMEM_SO) $(TP)/lib/libwinmem.s
 $(TP)/rec_host: tests/programs/rec_host.c $(LIBWINMEM_SO) $(TP)/lib/libwinmem.so.0
 	$(CC) -O1 -g $(BASE_CFLAGS) -o $@ $< $(LIBWINMEM_SO) -Wl,-rpath,'$$ORIGIN/lib' -lpthread
 $(TP)/rec_idle.exe: tests/programs/rec_idle.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	x86_64-w64-mingw32-gcc -O1 -g -Wall -o $@ $<
+# The live map's program (tests/e2e/shim_live_map.sh).
+$(TP)/live_map.exe: tests/programs/live_map.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	x86_64-w64-mingw32-gcc -O1 -g -Wall -o $@ $<
 
