@@ -71,7 +71,8 @@ $(QUERY_PE): tests/e2e/query_pe.c | $(DEPS_STAMP)
 # The shim's: a trace reader, a probe as PE and as winelib, native programs
 # on libwinmem (C and C++).
 SHIM_TEST_PROGS := $(TP)/trace_dump $(TP)/shim_probe.exe $(TP)/shim_probe_wl.exe.so \
-                   $(TP)/shim_native $(TP)/shim_cxx $(TP)/rec_host $(TP)/rec_idle.exe $(TP)/live_map.exe
+                   $(TP)/shim_native $(TP)/shim_cxx $(TP)/rec_host $(TP)/rec_idle.exe $(TP)/live_map.exe \
+                   $(TP)/gctest.exe $(TP)/gctest_mt.exe
 .PHONY: shim-test-programs
 shim-test-programs: $(SHIM_SO) $(SHIM_TEST_PROGS)
 
@@ -103,6 +104,21 @@ $(TP)/rec_host: tests/programs/rec_host.c $(LIBWINMEM_SO) $(TP)/lib/libwinmem.so
 $(TP)/rec_idle.exe: tests/programs/rec_idle.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	x86_64-w64-mingw32-gcc -O1 -g -Wall -o $@ $<
+# A real collector built for Windows from its source (tests/e2e/shim_gc.sh):
+# Boehm GC's own test, from Debian's source package (tools/debian-source.sh
+# fetches it once into build/src), single-threaded and with win32 threads
+# and parallel marking. Built from the amalgamation extra/gc.c: no configure.
+GC_SRC  := $(BUILD)/src/libgc
+GC_DEFS := -DGC_NOT_DLL -DALL_INTERIOR_POINTERS -DNO_EXECUTE_PERMISSION
+$(GC_SRC)/.winmem-ready: tools/debian-source.sh | $(DEPS_STAMP)
+	tools/debian-source.sh libgc $(BUILD)/src > /dev/null
+$(TP)/gctest.exe: $(GC_SRC)/.winmem-ready
+	@mkdir -p $(@D)
+	x86_64-w64-mingw32-gcc -O2 -I$(GC_SRC)/include $(GC_DEFS) -o $@ $(GC_SRC)/extra/gc.c $(GC_SRC)/tests/test.c
+$(TP)/gctest_mt.exe: $(GC_SRC)/.winmem-ready
+	@mkdir -p $(@D)
+	x86_64-w64-mingw32-gcc -O2 -I$(GC_SRC)/include $(GC_DEFS) -DGC_THREADS -DGC_BUILTIN_ATOMIC -DPARALLEL_MARK \
+		-DTHREAD_LOCAL_ALLOC -o $@ $(GC_SRC)/extra/gc.c $(GC_SRC)/tests/test.c
 # The live map's program (tests/e2e/shim_live_map.sh).
 $(TP)/live_map.exe: tests/programs/live_map.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
