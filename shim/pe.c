@@ -212,61 +212,78 @@ static bool stk(const struct ctx *c, uint64_t a, uint64_t *v)
     return true;
 }
 
-/* One PE frame. Returns false when the walk must stop. */
-static bool step(struct ctx *c, const struct pe_mod *m)
+/* The RUNTIME_FUNCTION (.pdata entry: begin, end, unwind info RVAs) that
+ * covers rva, or NULL (a leaf function, or code without unwind data). */
+static const uint32_t *runtime_function(const struct pe_mod *m, uint64_t rva)
 {
-    uint64_t rva = c->rip - m->start, size = m->end - m->start;
-    const uint32_t *rf = NULL;
-    uint32_t lo = 0, hi = m->npdata;
     const uint32_t *tab = (const uint32_t *)(m->start + m->pdata);
+    uint32_t lo = 0, hi = m->npdata;
     while (lo < hi) {
         uint32_t mid = (lo + hi) / 2;
         if (rva < tab[mid * 3]) hi = mid;
         else if (rva >= tab[mid * 3 + 1]) lo = mid + 1;
-        else { rf = &tab[mid * 3]; break; }
+        else return &tab[mid * 3];
     }
-    if (rf) {
-        uint64_t off = rva - rf[0];
-        for (int chain = 0; chain < 32; chain++) {
-            uint32_t ui = rf[2];
-            if (ui + 4 > size)
-                return false;
-            const uint8_t *u = (const uint8_t *)(m->start + ui);
-            uint8_t flags = u[0] >> 3, prolog = u[1], count = u[2];
-            uint8_t freg = u[3] & 15, foff = u[3] >> 4;
-            if (ui + 4 + 2 * (uint64_t)count + 12 > size)
-                return false;
-            const uint16_t *code = (const uint16_t *)(u + 4);
-            uint64_t frame = c->rsp;
-            if (freg && (off >= prolog || chain))
-                frame = c->reg[freg] - foff * 16ULL;
-            for (unsigned i = 0; i < count;) {
-                uint8_t at = code[i] & 0xff, op = (code[i] >> 8) & 15, info = code[i] >> 12;
-                int slots = op == 1 ? (info ? 3 : 2) : (op == 4 || op == 8) ? 2 : (op == 5 || op == 9) ? 3 : 1;
-                bool done = chain || off >= at;       /* prolog op already executed? */
-                uint64_t v;
-                if (done) switch (op) {
-                case 0: if (!stk(c, c->rsp, &v)) return false; c->reg[info] = v; c->rsp += 8; break;
-                case 1: c->rsp += info ? *(const uint32_t *)&code[i + 1] : code[i + 1] * 8ULL; break;
-                case 2: c->rsp += info * 8ULL + 8; break;
-                case 3: c->rsp = c->reg[freg] - foff * 16ULL; break;
-                case 4: if (!stk(c, frame + code[i + 1] * 8ULL, &v)) return false; c->reg[info] = v; break;
-                case 5: if (!stk(c, frame + *(const uint32_t *)&code[i + 1], &v)) return false; c->reg[info] = v; break;
-                case 10: {              /* machine frame: an interrupt/exception entry */
-                    uint64_t b = c->rsp + (info ? 8 : 0), r, s;
-                    if (!stk(c, b, &r) || !stk(c, b + 24, &s)) return false;
-                    c->rip = r, c->rsp = s;
-                    return true;
-                }
-                default: break;         /* xmm saves, epilog markers: nothing we track */
-                }
-                i += (unsigned)slots;
-            }
-            if (!(flags & 4))          /* UNW_FLAG_CHAININFO */
-                break;
-            uint64_t crf = ui + 4 + 2 * (((uint64_t)count + 1) & ~1ULL);
-            rf = (const uint32_t *)(m->start + crf);
+    return NULL;
+}
+
+enum undo { UNDO_ON, UNDO_STOP, UNDO_FRAME_DONE };
+
+/* Undoes one UNWIND_INFO's prolog codes on c (the x64 unwind format:
+ * push, alloc, set-frame, save-register, machine-frame codes); ops not yet
+ * executed at offset off into the function are skipped, unless this is a
+ * chained entry (its prolog ran entirely). UNDO_FRAME_DONE: a machine frame
+ * gave rip and rsp outright. */
+static enum undo undo_prolog(struct ctx *c, const uint16_t *code, unsigned count, uint64_t frame, uint8_t freg,
+                             uint8_t foff, uint64_t off, bool chained)
+{
+    for (unsigned i = 0; i < count;) {
+        uint8_t at = code[i] & 0xff, op = (code[i] >> 8) & 15, info = code[i] >> 12;
+        int slots = op == 1 ? (info ? 3 : 2) : (op == 4 || op == 8) ? 2 : (op == 5 || op == 9) ? 3 : 1;
+        bool done = chained || off >= at;       /* prolog op already executed? */
+        uint64_t v;
+        if (done) switch (op) {
+        case 0: if (!stk(c, c->rsp, &v)) return UNDO_STOP; c->reg[info] = v; c->rsp += 8; break;
+        case 1: c->rsp += info ? *(const uint32_t *)&code[i + 1] : code[i + 1] * 8ULL; break;
+        case 2: c->rsp += info * 8ULL + 8; break;
+        case 3: c->rsp = c->reg[freg] - foff * 16ULL; break;
+        case 4: if (!stk(c, frame + code[i + 1] * 8ULL, &v)) return UNDO_STOP; c->reg[info] = v; break;
+        case 5: if (!stk(c, frame + *(const uint32_t *)&code[i + 1], &v)) return UNDO_STOP; c->reg[info] = v; break;
+        case 10: {              /* machine frame: an interrupt/exception entry */
+            uint64_t b = c->rsp + (info ? 8 : 0), r, s;
+            if (!stk(c, b, &r) || !stk(c, b + 24, &s)) return UNDO_STOP;
+            c->rip = r, c->rsp = s;
+            return UNDO_FRAME_DONE;
         }
+        default: break;         /* xmm saves, epilog markers: nothing we track */
+        }
+        i += (unsigned)slots;
+    }
+    return UNDO_ON;
+}
+
+/* One PE frame. Returns false when the walk must stop. */
+static bool step(struct ctx *c, const struct pe_mod *m)
+{
+    uint64_t rva = c->rip - m->start, size = m->end - m->start;
+    const uint32_t *rf = runtime_function(m, rva);
+    uint64_t off = rf ? rva - rf[0] : 0;
+    for (int chain = 0; rf && chain < 32; chain++) {
+        uint32_t ui = rf[2];
+        if (ui + 4 > size)
+            return false;
+        const uint8_t *u = (const uint8_t *)(m->start + ui);
+        uint8_t flags = u[0] >> 3, prolog = u[1], count = u[2];
+        uint8_t freg = u[3] & 15, foff = u[3] >> 4;
+        if (ui + 4 + 2 * (uint64_t)count + 12 > size)
+            return false;
+        uint64_t frame = freg && (off >= prolog || chain) ? c->reg[freg] - foff * 16ULL : c->rsp;
+        enum undo r = undo_prolog(c, (const uint16_t *)(u + 4), count, frame, freg, foff, off, chain > 0);
+        if (r != UNDO_ON)
+            return r == UNDO_FRAME_DONE;
+        if (!(flags & 4))          /* UNW_FLAG_CHAININFO */
+            break;
+        rf = (const uint32_t *)(m->start + ui + 4 + 2 * (((uint64_t)count + 1) & ~1ULL));
     }
     uint64_t ret;                   /* leaf or after the prolog: return address */
     if (!stk(c, c->rsp, &ret))
@@ -279,16 +296,7 @@ static bool step(struct ctx *c, const struct pe_mod *m)
 /* Does the image's own unwind data (.pdata) cover pc? */
 static bool has_unwind(const struct pe_mod *m, uint64_t pc)
 {
-    uint64_t rva = pc - m->start;
-    const uint32_t *tab = (const uint32_t *)(m->start + m->pdata);
-    uint32_t lo = 0, hi = m->npdata;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (rva < tab[mid * 3]) hi = mid;
-        else if (rva >= tab[mid * 3 + 1]) lo = mid + 1;
-        else return true;
-    }
-    return false;
+    return runtime_function(m, pc - m->start) != NULL;
 }
 
 /* A return address: inside a known image past its headers, right after a
