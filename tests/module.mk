@@ -72,7 +72,7 @@ $(QUERY_PE): tests/e2e/query_pe.c | $(DEPS_STAMP)
 # on libwinmem (C and C++).
 SHIM_TEST_PROGS := $(TP)/trace_dump $(TP)/shim_probe.exe $(TP)/shim_probe_wl.exe.so \
                    $(TP)/shim_native $(TP)/shim_cxx $(TP)/rec_host $(TP)/rec_idle.exe $(TP)/live_map.exe \
-                   $(TP)/gctest.exe $(TP)/gctest_mt.exe
+                   $(TP)/gctest.exe $(TP)/gctest_mt.exe $(TP)/gc_roots.exe
 .PHONY: shim-test-programs
 shim-test-programs: $(SHIM_SO) $(SHIM_TEST_PROGS)
 
@@ -119,6 +119,9 @@ $(TP)/gctest_mt.exe: $(GC_SRC)/.winmem-ready
 	@mkdir -p $(@D)
 	x86_64-w64-mingw32-gcc -O2 -I$(GC_SRC)/include $(GC_DEFS) -DGC_THREADS -DGC_BUILTIN_ATOMIC -DPARALLEL_MARK \
 		-DTHREAD_LOCAL_ALLOC -o $@ $(GC_SRC)/extra/gc.c $(GC_SRC)/tests/test.c
+$(TP)/gc_roots.exe: tests/programs/gc_roots.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	x86_64-w64-mingw32-gcc -O1 -g -Wall -o $@ $<
 # The live map's program (tests/e2e/shim_live_map.sh).
 $(TP)/live_map.exe: tests/programs/live_map.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
