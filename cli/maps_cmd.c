@@ -245,7 +245,7 @@ static bool parse_target(const char *target, pid_t *pid)
 /* What comes before the first row: the process's name is read first, so
  * the header can name it while the map streams; then where the regions come
  * from (nmodel allocations of the shim's model, or why not). */
-static void make_head(char *head, size_t size, pid_t pid, bool json, long nmodel, const char *why)
+static void make_head(char *head, size_t size, pid_t pid, bool json, long nmodel, bool partial, const char *why)
 {
     char comm[64] = "?", path[64];
     snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
@@ -259,7 +259,8 @@ static void make_head(char *head, size_t size, pid_t pid, bool json, long nmodel
         char *w = head + snprintf(head, size, "{\"pid\":%d,\"name\":\"", (int)pid);
         w = json_esc(w, comm);   /* comm is at most 16 bytes: 6 each escaped fits */
         if (nmodel >= 0)
-            w += sprintf(w, "\",\"source\":\"model+kernel\",\"model_allocations\":%ld,\"regions\":[", nmodel);
+            w += sprintf(w, "\",\"source\":\"model+kernel\",\"model_allocations\":%ld,\"model_partial\":%s,\"regions\":[",
+                         nmodel, partial ? "true" : "false");
         else
         {
             w = cpy(w, "\",\"source\":\"kernel\",\"why\":\"");
@@ -270,7 +271,8 @@ static void make_head(char *head, size_t size, pid_t pid, bool json, long nmodel
     } else {
         char src[400];
         if (nmodel >= 0)
-            snprintf(src, sizeof src, "the shim's model for the %ld allocations it knows, the kernel's view for the rest", nmodel);
+            snprintf(src, sizeof src, "the shim's model for the %ld allocations it knows, the kernel's view for the rest%s", nmodel,
+                     partial ? " (and for allocations the model could not publish whole)" : "");
         else
             snprintf(src, sizeof src, "the kernel's view: %s", why);
         snprintf(head, size, "Process %d (%s), as VirtualQueryEx describes it\nSource: %s\n"
@@ -320,7 +322,12 @@ int cmd_maps(int argc, char **argv)
     char head[1024], why[200] = "winmem --api asks VirtualQueryEx";
     wm_model model = { 0 };
     int live = api ? 0 : wm_model_read(pid, &model, why, sizeof why);
-    make_head(head, sizeof head, pid, json, live == 1 ? (long)model.n : -1, why);
+    /* Allocations the shim had no slot for, fragmented past a slot's runs,
+     * or failing the reader's checks: the kernel's view there, and said. */
+    bool partial = model.incomplete || model.dropped;
+    for (size_t i = 0; i < model.n; i++)
+        partial |= (model.a[i].flags & WMS_TRUNCATED) != 0;
+    make_head(head, sizeof head, pid, json, live == 1 ? (long)model.n : -1, partial, why);
     memset(o, 0, offsetof(out, buf));
     o->json = json, o->show_free = show_free, o->first = true, o->head = head;
     wm_maps m;
