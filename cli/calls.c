@@ -1,6 +1,7 @@
 /* cli/calls.c — see calls.h. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include "winmem/memory.h"
 #include "calls.h"
 
@@ -101,4 +102,28 @@ int call_arg_names(unsigned api, char *buf, size_t len, const char *names[10])
     for (char *p = buf, *save = NULL, *tok; n < 10 && (tok = strtok_r(p, ",", &save)); p = NULL)
         names[n++] = tok;
     return n;
+}
+
+static const char *const system_dlls[] = {
+    "ntdll.dll", "kernelbase.dll", "kernel32.dll", "msvcrt.dll", "ucrtbase.dll", "ucrtbased.dll",
+    "vcruntime140.dll", "vcruntime140_1.dll", "msvcp140.dll", "libgcc_s_seh-1.dll",
+    "libstdc++-6.dll", "libwinpthread-1.dll", "user32.dll", "gdi32.dll", "win32u.dll", "advapi32.dll",
+    "sechost.dll", "rpcrt4.dll", "ole32.dll", "combase.dll", "shell32.dll", "shlwapi.dll", "msvcp_win.dll",
+};
+static const char *const system_so_prefixes[] = {
+    "ntdll.so", "libc.so", "ld-linux", "libwinmem", "libstdc++.so", "libgcc_s.so", "libpthread.so",
+    "libm.so", "libdl.so", "libunwind", "win32u.so", "wine",
+};
+bool call_module_is_system(const char *module, bool pe)
+{
+    if (pe) {
+        for (size_t i = 0; i < sizeof system_dlls / sizeof *system_dlls; i++)
+            if (!strcasecmp(module, system_dlls[i]))
+                return true;
+        return !strncasecmp(module, "api-ms-win-", 11);
+    }
+    for (size_t i = 0; i < sizeof system_so_prefixes / sizeof *system_so_prefixes; i++)
+        if (!strncmp(module, system_so_prefixes[i], strlen(system_so_prefixes[i])))
+            return true;
+    return false;
 }

@@ -26,6 +26,11 @@ const char *call_api_name(unsigned api);
 /* Argument names of an API: fills names[] (pointers into buf), returns count. */
 int call_arg_names(unsigned api, char *buf, size_t len, const char *names[10]);
 
+/* Is a module (its file name: "msvcrt.dll", "libc.so.6") Wine's, the
+ * system's or the C runtime's rather than the program's? By name alone;
+ * pe: a PE module (else an ELF one). */
+bool call_module_is_system(const char *module, bool pe);
+
 static inline unsigned call_door(const struct wmt_call *c) { return c->flags & WMT_CF_DOOR_MASK; }
 static inline bool call_is_nt(unsigned api) { return (api >= 1 && api <= 14) || api == WMT_API_ZwQueryVirtualMemory; }
 static inline bool call_is_unix(unsigned api) { return api >= 64 && api <= 68; }

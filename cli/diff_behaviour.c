@@ -349,15 +349,20 @@ void beh_request(const bkey *k, char *buf, size_t len)
         buf[len - 1] = 0;
 }
 
+/* A normalized frame ("msvcrt.dll!malloc", "libc.so.6+0x1a30") in a module
+ * that is not the program's: the same rule the report names sites by. */
 static bool system_module(const char *f)
 {
-    static const char *const sys[] = { "ntdll.dll", "kernelbase.dll", "kernel32.dll", "libwinmem.so" };
-    for (size_t i = 0; i < sizeof sys / sizeof *sys; i++) {
-        size_t l = strlen(sys[i]);
-        if (!strncasecmp(f, sys[i], l) && (f[l] == '!' || f[l] == '+'))
-            return true;
-    }
-    return false;
+    char mod[256];
+    size_t l = strcspn(f, "!+;");
+    if (l >= sizeof mod)
+        return false;
+    memcpy(mod, f, l);
+    mod[l] = 0;
+    size_t n = strlen(mod);
+    bool pe = n > 4 && (!strcasecmp(mod + n - 4, ".dll") || !strcasecmp(mod + n - 4, ".exe") ||
+                        !strcasecmp(mod + n - 4, ".drv") || !strcasecmp(mod + n - 4, ".sys"));
+    return call_module_is_system(mod, pe);
 }
 
 void beh_site_short(const opts *o, uint32_t site, char *buf, size_t len)

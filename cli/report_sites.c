@@ -23,16 +23,6 @@
 #include "report_stats.h"
 #include "srcline.h"
 
-static const char *const system_dlls[] = {
-    "ntdll.dll", "kernelbase.dll", "kernel32.dll", "msvcrt.dll", "ucrtbase.dll", "ucrtbased.dll",
-    "vcruntime140.dll", "vcruntime140_1.dll", "msvcp140.dll", "libgcc_s_seh-1.dll",
-    "libstdc++-6.dll", "libwinpthread-1.dll", "user32.dll", "gdi32.dll", "win32u.dll", "advapi32.dll",
-    "sechost.dll", "rpcrt4.dll", "ole32.dll", "combase.dll", "shell32.dll", "shlwapi.dll", "msvcp_win.dll",
-};
-static const char *const system_so_prefixes[] = {
-    "ntdll.so", "libc.so", "ld-linux", "libwinmem", "libstdc++.so", "libgcc_s.so", "libpthread.so",
-    "libm.so", "libdl.so", "libunwind", "win32u.so", "wine",
-};
 /* Start-up and runtime code the toolchain links into the program itself. */
 static const char *const crt_funcs[] = {
     "__tmainCRTStartup", "mainCRTStartup", "WinMainCRTStartup", "wWinMainCRTStartup", "_pei386_runtime_relocator",
@@ -77,19 +67,11 @@ static bool system_module(const tr_trace *t, const tr_sym *y)
         return true;
     if (y->mod->rec->kind == WMT_MOD_PE && *t->prog && !strcasecmp(y->module, t->prog))
         return false;
-    if (y->mod->rec->kind == WMT_MOD_PE) {
-        const char *p = y->mod->path;
-        return in_list(y->module, system_dlls, sizeof system_dlls / sizeof *system_dlls) ||
-               !strncasecmp(y->module, "api-ms-win-", 11) || strcasestr(p, "\\windows\\system32\\") ||
-               strcasestr(p, "\\windows\\syswow64\\");
-    }
     const char *p = y->mod->path;
-    if (strstr(p, "/wine/"))
-        return true;
-    for (size_t i = 0; i < sizeof system_so_prefixes / sizeof *system_so_prefixes; i++)
-        if (!strncmp(y->module, system_so_prefixes[i], strlen(system_so_prefixes[i])))
-            return true;
-    return false;
+    if (y->mod->rec->kind == WMT_MOD_PE)
+        return call_module_is_system(y->module, true) || strcasestr(p, "\\windows\\system32\\") ||
+               strcasestr(p, "\\windows\\syswow64\\");
+    return strstr(p, "/wine/") || call_module_is_system(y->module, false);
 }
 
 static bool crt_func(const char *f)
