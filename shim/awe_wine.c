@@ -276,6 +276,21 @@ static NTSTATUS WM_MSABI filter_free(HANDLE h, PVOID *addr, SIZE_T *size, ULONG 
         return real_free(h, addr, size, type);
     if (type == MEM_DECOMMIT)
         return STATUS_INVALID_PARAMETER;   /* windows are only ever released whole */
+    uint64_t n;
+    struct iovec ln = { &n, sizeof n }, rn = { size, sizeof n };
+    if (type == MEM_RELEASE && a == r.alloc_base && process_vm_readv(getpid(), &ln, 1, &rn, 1, 0) == sizeof n && !n) {
+        /* The whole window: out of winmem's books before Wine has the
+         * range back, for once it does another thread may reserve a window
+         * there at once, and its registry entry must find the range empty
+         * (a stale one made that thread's VirtualAlloc fail). Should Wine
+         * still refuse, the window is put back (no frame counted as mapped in it). */
+        wm_awe_forget_window(r.alloc_base, r.alloc_size);
+        wm_registry_remove(r.alloc_base);
+        NTSTATUS st = real_free(h, addr, size, type);
+        if (st != STATUS_SUCCESS)
+            wm_registry_add(r.alloc_base, r.alloc_size, PAGE_READWRITE, WM_KIND_PHYSICAL);
+        return st;
+    }
     NTSTATUS st = real_free(h, addr, size, type);
     if (st == STATUS_SUCCESS && type == MEM_RELEASE) {
         wm_awe_forget_window(r.alloc_base, r.alloc_size);

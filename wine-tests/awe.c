@@ -346,6 +346,65 @@ static void test_threads(void)
     }
 }
 
+/* ---- churn: windows released and reserved again at once by 4 threads ----
+ * A released window's range goes back to the system and the next
+ * reservation, in any thread, may get it at once: it must then be a
+ * window like any other (the shim once kept a released window in its books
+ * a moment too long, and the other thread's VirtualAlloc failed). */
+
+static THREAD_RET THREAD_CC churner(void *arg)
+{
+    ULONG_PTR id = (ULONG_PTR)arg, n = 1, pfn[1], bad = 0;
+    if (!AllocateUserPhysicalPages(GetCurrentProcess(), &n, pfn) || n != 1)
+        return (THREAD_RET)1000000;
+    for (int round = 0; round < 500; round++) {
+        char *w = reserve_window(16);
+        if (!w) {
+            bad += 1000;
+            continue;
+        }
+        if (!MapUserPhysicalPages(w + (round % 16) * page, 1, pfn))
+            bad++;
+        else if ((w[(round % 16) * page] = (char)id), !MapUserPhysicalPages(w + (round % 16) * page, 1, NULL))
+            bad++;
+        if (!VirtualFree(w, 0, MEM_RELEASE))
+            bad++;
+    }
+    if (!FreeUserPhysicalPages(GetCurrentProcess(), &n, pfn))
+        bad++;
+    return (THREAD_RET)bad;
+}
+
+static void test_churn(void)
+{
+    awe_thread t[4];
+    wt_section("churn");
+    for (ULONG_PTR i = 0; i < 4; i++) {
+#ifdef WT_NATIVE
+        ok(pthread_create(&t[i], NULL, churner, (void *)i) == 0, "pthread_create failed\n");
+#else
+        t[i] = CreateThread(NULL, 0, (LPTHREAD_START_ROUTINE)churner, (void *)i, 0, NULL);
+        ok(t[i] != NULL, "CreateThread failed, error %u\n", (unsigned)GetLastError());
+#endif
+    }
+    for (int i = 0; i < 4; i++) {
+        ULONG_PTR r;
+#ifdef WT_NATIVE
+        void *v;
+        pthread_join(t[i], &v);
+        r = (ULONG_PTR)v;
+#else
+        DWORD code = 1;
+        WaitForSingleObject(t[i], INFINITE);
+        GetExitCodeThread(t[i], &code);
+        CloseHandle(t[i]);
+        r = code;
+#endif
+        ok(r == 0, "thread %d: %llu (x1000000: no frame, x1000: windows not reserved, units: map/unmap/release "
+           "failures), expected 0\n", i, (unsigned long long)r);
+    }
+}
+
 START_TEST(awe)
 {
     SYSTEM_INFO si;
@@ -355,4 +414,5 @@ START_TEST(awe)
     test_errors();
     test_scatter();
     test_threads();
+    test_churn();
 }
