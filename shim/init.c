@@ -20,6 +20,7 @@ void wm_guard_forbid_handler(void) __attribute__((weak));
 
 __attribute__((constructor)) static void wm_shim_init(void)
 {
+    wm_clock_init();
     wm_config_init();
     if (wm_cfg.active && !wm_fd_init())
         wm_cfg.active = false;        /* no descriptor it could take: said why */

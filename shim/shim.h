@@ -71,8 +71,16 @@ void wm_leave(void) WM_HIDDEN;
 uint32_t wm_guard_hold(void) WM_HIDDEN;
 void wm_guard_restore(uint32_t was) WM_HIDDEN;
 
-/* ---- trace writer (shim/writer.c) ---- */
+/* ---- the clock (shim/clock.c) ---- */
+/* CLOCK_MONOTONIC in ns, from the TSC where that is the kernel's own
+ * clock (monotonic across threads and CPUs), else clock_gettime's. */
 uint64_t wm_now_ns(void) WM_HIDDEN;
+/* Nanoseconds since start (a wm_now_ns value of this thread), never
+ * negative: a call's duration, read at its end. */
+uint64_t wm_dur_ns(uint64_t start) WM_HIDDEN;
+void wm_clock_init(void) WM_HIDDEN;
+
+/* ---- trace writer (shim/writer.c) ---- */
 /* Reserve a CALL in this thread's buffer, PENDING; c is copied. Returns false
  * when the record was lost. */
 bool wm_call_begin(struct wmt_call *c) WM_HIDDEN;

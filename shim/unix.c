@@ -55,7 +55,7 @@ static void record(uint16_t api, uint64_t start, const uint64_t *args, int nargs
     c.api = api;
     c.flags = WMT_DOOR_UNIX;
     c.start_ns = start;
-    c.dur_ns = wm_now_ns() - start;
+    c.dur_ns = wm_dur_ns(start);
     for (int i = 0; i < nargs; i++)
         c.arg[i] = args[i];
     c.ret = ret;

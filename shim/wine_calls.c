@@ -129,7 +129,7 @@ static long door_call(int idx, const U *args)
         wm_door_fill(c->out, e->outs, args);
     if (e->after)
         e->after(&dc);
-    c->dur_ns = wm_now_ns() - c->start_ns;
+    c->dur_ns = wm_dur_ns(c->start_ns);
     c->ret = (uint64_t)(int64_t)dc.st;
     c->status = (uint32_t)dc.st;
     wm_call_end(c);

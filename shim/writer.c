@@ -63,13 +63,6 @@ static pid_t owner_pid;       /* the process these buffers belong to */
 
 uint32_t wm_gettid(void) { return (uint32_t)syscall(SYS_gettid); }
 
-uint64_t wm_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 void *wm_raw_mmap(size_t len)
 {
     /* The raw system call: never seen by the shim's own mmap hook, no malloc. */
