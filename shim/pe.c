@@ -1,21 +1,12 @@
 /*
- * shim/pe.c — the Windows side of a Wine call's stack: PE images Wine has
- * mapped, and an unwinder for their .pdata tables.
- *
- * Why our own unwinder: libunwind cannot step ms_abi frames, and calling
- * ntdll.dll's RtlVirtualUnwind from the unix side would run PE code that
- * faults on a bad stack. Here every read is bounds-checked first (stack
- * reads against the TEB's stack limits, table reads against the image), so
- * a corrupt or unusual stack ends the walk instead of faulting — a fault
- * inside a syscall would make Wine abort the program's call.
- *
- * Where the caller's context is (Wine 8.0 x86_64, wine8-hook.md): the TEB
- * is at %gs:0x30, Wine's syscall frame pointer at TEB+0x328: rbx +0x08,
- * rsi +0x20, rdi +0x28, r12..r15 +0x50..+0x68, rip +0x70, rsp +0x88, rbp +0x98.
+ * shim/pe.c — the PE images Wine has mapped: where each lies, its .pdata
+ * table (for the unwinder, shim/pe_unwind.c) and its MODULE record.
  *
  * Images are learned from Wine itself: the real NtQueryVirtualMemory (class
  * 0 for MEM_IMAGE regions, class 2 for the file name), at the first stack
  * and after each NtMapViewOfSection; an unknown pc triggers one query.
+ * Readers never lock: the table is double-buffered, and a reader that saw
+ * seq change while it copied an entry drops what it read.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -130,7 +121,7 @@ void wm_pe_note_image(uint64_t addr)
 
 void wm_pe_scan(void)
 {
-    if (__atomic_exchange_n(&scanned, 1, __ATOMIC_ACQ_REL))
+    if (__atomic_load_n(&scanned, __ATOMIC_ACQUIRE) || __atomic_exchange_n(&scanned, 1, __ATOMIC_ACQ_REL))
         return;
     uint64_t a = 0x10000;
     struct wm_mbi m;
@@ -188,201 +179,27 @@ uint32_t wm_pe_module_of(uint64_t addr, uint64_t *start)
     return m->id;
 }
 
+bool wm_pe_span_of(uint64_t addr, bool learn, struct wm_pe_span *sp, unsigned *seq_out)
+{
+    unsigned s0;
+    struct pe_mod *m = lookup(addr, &s0);
+    if (!m && learn && __atomic_fetch_add(&misses, 1, __ATOMIC_RELAXED) < 4096) {
+        wm_pe_note_image(addr);                 /* an image mapped by the unix side */
+        m = lookup(addr, &s0);
+    }
+    if (!m)
+        return false;
+    *sp = (struct wm_pe_span){ m->start, m->end, m->pdata, m->npdata };
+    *seq_out = s0;
+    return __atomic_load_n(&seq, __ATOMIC_ACQUIRE) == s0;
+}
+
+unsigned wm_pe_seq(void) { return __atomic_load_n(&seq, __ATOMIC_ACQUIRE); }
+
 void wm_pe_forget_emitted(void)
 {
     pthread_mutex_init(&lock, NULL);   /* fork child: a holder thread is gone */
     for (int t = 0; t < 2; t++)
         for (int i = 0; i < ntab[t]; i++)
             tabs[t][i].emitted = 0;
-}
-
-/* ---- the unwinder ---- */
-
-struct ctx {
-    uint64_t rip, rsp;
-    uint64_t reg[16];           /* rax rcx rdx rbx rsp rbp rsi rdi r8..r15 (Windows numbering) */
-    uint64_t lo, hi;            /* the thread's stack: [StackLimit, StackBase) */
-};
-
-static bool stk(const struct ctx *c, uint64_t a, uint64_t *v)
-{
-    if (a < c->lo || a + 8 > c->hi || (a & 7))
-        return false;
-    *v = *(const uint64_t *)a;
-    return true;
-}
-
-/* The RUNTIME_FUNCTION (.pdata entry: begin, end, unwind info RVAs) that
- * covers rva, or NULL (a leaf function, or code without unwind data). */
-static const uint32_t *runtime_function(const struct pe_mod *m, uint64_t rva)
-{
-    const uint32_t *tab = (const uint32_t *)(m->start + m->pdata);
-    uint32_t lo = 0, hi = m->npdata;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (rva < tab[mid * 3]) hi = mid;
-        else if (rva >= tab[mid * 3 + 1]) lo = mid + 1;
-        else return &tab[mid * 3];
-    }
-    return NULL;
-}
-
-enum undo { UNDO_ON, UNDO_STOP, UNDO_FRAME_DONE };
-
-/* Undoes one UNWIND_INFO's prolog codes on c (the x64 unwind format:
- * push, alloc, set-frame, save-register, machine-frame codes); ops not yet
- * executed at offset off into the function are skipped, unless this is a
- * chained entry (its prolog ran entirely). UNDO_FRAME_DONE: a machine frame
- * gave rip and rsp outright. */
-static enum undo undo_prolog(struct ctx *c, const uint16_t *code, unsigned count, uint64_t frame, uint8_t freg,
-                             uint8_t foff, uint64_t off, bool chained)
-{
-    for (unsigned i = 0; i < count;) {
-        uint8_t at = code[i] & 0xff, op = (code[i] >> 8) & 15, info = code[i] >> 12;
-        int slots = op == 1 ? (info ? 3 : 2) : (op == 4 || op == 8) ? 2 : (op == 5 || op == 9) ? 3 : 1;
-        bool done = chained || off >= at;       /* prolog op already executed? */
-        uint64_t v;
-        if (done) switch (op) {
-        case 0: if (!stk(c, c->rsp, &v)) return UNDO_STOP; c->reg[info] = v; c->rsp += 8; break;
-        case 1: c->rsp += info ? *(const uint32_t *)&code[i + 1] : code[i + 1] * 8ULL; break;
-        case 2: c->rsp += info * 8ULL + 8; break;
-        case 3: c->rsp = c->reg[freg] - foff * 16ULL; break;
-        case 4: if (!stk(c, frame + code[i + 1] * 8ULL, &v)) return UNDO_STOP; c->reg[info] = v; break;
-        case 5: if (!stk(c, frame + *(const uint32_t *)&code[i + 1], &v)) return UNDO_STOP; c->reg[info] = v; break;
-        case 10: {              /* machine frame: an interrupt/exception entry */
-            uint64_t b = c->rsp + (info ? 8 : 0), r, s;
-            if (!stk(c, b, &r) || !stk(c, b + 24, &s)) return UNDO_STOP;
-            c->rip = r, c->rsp = s;
-            return UNDO_FRAME_DONE;
-        }
-        default: break;         /* xmm saves, epilog markers: nothing we track */
-        }
-        i += (unsigned)slots;
-    }
-    return UNDO_ON;
-}
-
-/* One PE frame. Returns false when the walk must stop. */
-static bool step(struct ctx *c, const struct pe_mod *m)
-{
-    uint64_t rva = c->rip - m->start, size = m->end - m->start;
-    const uint32_t *rf = runtime_function(m, rva);
-    uint64_t off = rf ? rva - rf[0] : 0;
-    for (int chain = 0; rf && chain < 32; chain++) {
-        uint32_t ui = rf[2];
-        if (ui + 4 > size)
-            return false;
-        const uint8_t *u = (const uint8_t *)(m->start + ui);
-        uint8_t flags = u[0] >> 3, prolog = u[1], count = u[2];
-        uint8_t freg = u[3] & 15, foff = u[3] >> 4;
-        if (ui + 4 + 2 * (uint64_t)count + 12 > size)
-            return false;
-        uint64_t frame = freg && (off >= prolog || chain) ? c->reg[freg] - foff * 16ULL : c->rsp;
-        enum undo r = undo_prolog(c, (const uint16_t *)(u + 4), count, frame, freg, foff, off, chain > 0);
-        if (r != UNDO_ON)
-            return r == UNDO_FRAME_DONE;
-        if (!(flags & 4))          /* UNW_FLAG_CHAININFO */
-            break;
-        rf = (const uint32_t *)(m->start + ui + 4 + 2 * (((uint64_t)count + 1) & ~1ULL));
-    }
-    uint64_t ret;                   /* leaf or after the prolog: return address */
-    if (!stk(c, c->rsp, &ret))
-        return false;
-    c->rip = ret;
-    c->rsp += 8;
-    return true;
-}
-
-/* Does the image's own unwind data (.pdata) cover pc? */
-static bool has_unwind(const struct pe_mod *m, uint64_t pc)
-{
-    return runtime_function(m, pc - m->start) != NULL;
-}
-
-/* A return address: inside a known image past its headers, right after a
- * call instruction (E8 rel32, or FF /2 in its 2-, 3-, 6- and 7-byte forms). */
-static bool return_address(uint64_t ret)
-{
-    unsigned s0;
-    struct pe_mod *m = lookup(ret, &s0);
-    if (!m)
-        return false;
-    uint64_t start = m->start, end = m->end;
-    if (__atomic_load_n(&seq, __ATOMIC_ACQUIRE) != s0 || ret < start + 0x1000 + 8 || ret >= end)
-        return false;
-    const uint8_t *p = (const uint8_t *)ret;
-    return p[-5] == 0xe8 || (p[-2] == 0xff && (p[-1] & 0x38) == 0x10) || (p[-3] == 0xff && (p[-2] & 0x38) == 0x10) ||
-           (p[-6] == 0xff && (p[-5] & 0x38) == 0x10) || (p[-7] == 0xff && (p[-6] & 0x38) == 0x10);
-}
-
-/* A frame without unwind data that is not the innermost one (it made a
- * call, so it is no leaf and [rsp] is not its return address): go on only
- * by a frame-pointer chain that checks out. */
-static bool frame_chain(struct ctx *c)
-{
-    uint64_t rbp = c->reg[5], up, ret;
-    if (rbp < c->rsp || !stk(c, rbp, &up) || !stk(c, rbp + 8, &ret) || (up && up <= rbp) || !return_address(ret))
-        return false;
-    c->rsp = rbp + 16, c->rip = ret, c->reg[5] = up;
-    return true;
-}
-
-int wm_pe_unwind(uint64_t *pcs, int max)
-{
-    uint64_t teb = wm_teb(), frame;
-    if (!teb)
-        return 0;
-    frame = *(const uint64_t *)(teb + WM_TEB_WINE_FRAME);
-    if (!frame || (frame & 7))
-        return 0;
-    if (!__atomic_load_n(&scanned, __ATOMIC_ACQUIRE))
-        wm_pe_scan();
-    const uint64_t *f = (const uint64_t *)frame;
-    struct ctx c = { .rip = f[WM_FRAME_RIP / 8], .rsp = f[WM_FRAME_RSP / 8] };
-    c.reg[3] = f[WM_FRAME_RBX / 8];
-    c.reg[5] = f[WM_FRAME_RBP / 8];
-    c.reg[6] = f[WM_FRAME_RSI / 8];
-    c.reg[7] = f[WM_FRAME_RDI / 8];
-    for (int r = 12; r <= 15; r++)
-        c.reg[r] = f[(WM_FRAME_R12 + (r - 12) * 8) / 8];
-    c.hi = *(const uint64_t *)(teb + WM_TEB_STACK_BASE);
-    c.lo = *(const uint64_t *)(teb + WM_TEB_STACK_LIMIT);
-    int n = 0;
-    for (int hops = 0; n < max && c.rip && hops < 256; hops++) {
-        if (wm_in_shim(c.rip)) {
-            /* The shim's own ms_abi code between PE frames (shim/awe_wine.c
-             * redirects kernelbase's imports through it). It is built with
-             * frame pointers: step by rbp, and leave it out of the stack. */
-            uint64_t rbp = c.reg[5], up, ret;
-            if (rbp < c.rsp || !stk(&c, rbp, &up) || !stk(&c, rbp + 8, &ret))
-                break;
-            c.rsp = rbp + 16, c.rip = ret, c.reg[5] = up;
-            continue;
-        }
-        pcs[n++] = c.rip;
-        unsigned s0;
-        struct pe_mod *m = lookup(c.rip, &s0);
-        if (!m && __atomic_fetch_add(&misses, 1, __ATOMIC_RELAXED) < 4096) {
-            wm_pe_note_image(c.rip);           /* an image mapped by the unix side */
-            m = lookup(c.rip, &s0);
-        }
-        if (!m)
-            break;                              /* not PE code (winelib ELF, JIT): stop */
-        struct pe_mod copy = *m;                /* the table may flip under us */
-        if (__atomic_load_n(&seq, __ATOMIC_ACQUIRE) != s0)
-            break;
-        uint64_t old_sp = c.rsp;
-        c.reg[4] = c.rsp;
-        /* Only the innermost frame may be a leaf without unwind data (the
-         * syscall stub); past it the walk ends at the last frame the image's
-         * data or a checked frame chain vouches for, never at a guess. */
-        if (n > 1 && !has_unwind(&copy, c.rip)) {
-            if (!frame_chain(&c))
-                break;
-            continue;
-        }
-        if (!step(&c, &copy) || c.rsp <= old_sp)
-            break;
-    }
-    return n;
 }

@@ -131,6 +131,14 @@ int wm_pe_unwind(uint64_t *pcs, int max) WM_HIDDEN;
 /* A PE image appeared (NtMapViewOfSection) or may have: note it. */
 void wm_pe_note_image(uint64_t base) WM_HIDDEN;
 void wm_pe_scan(void) WM_HIDDEN;              /* walk the space for images */
+/* What unwinding a frame needs of its PE image: a copy, since the table
+ * may change under a reader. */
+struct wm_pe_span { uint64_t start, end; uint32_t pdata, npdata; };
+/* The image holding addr, and the table's seq it was read under (valid
+ * while wm_pe_seq() is the same); false if none. learn: an unknown addr
+ * triggers one query of Wine (at most 4096 per process). */
+bool wm_pe_span_of(uint64_t addr, bool learn, struct wm_pe_span *sp, unsigned *seq) WM_HIDDEN;
+unsigned wm_pe_seq(void) WM_HIDDEN;
 /* The PE module at addr, 0 if none — or if the image is a builtin ELF
  * object (a winelib program's .so): its frames are the ELF module's. */
 uint32_t wm_pe_module_of(uint64_t addr, uint64_t *start) WM_HIDDEN;
