@@ -58,7 +58,7 @@ awk -v fl="$floor" -v nfl="$nfloor" -v nq="$nq" -v ap="$aplain" -v at="$atrace" 
     printf "  %-46s %9s %11s %7s\n", "", "ns/call", "overhead", "ratio"
     printf "  %-46s %9.1f %11s %7s\n", "PE under plain Wine 8.0", p, "-", "1.00"
     printf "  %-46s %9.1f %+9.1f ns %7.2f   (target <= +100 ns)\n", "PE + shim, trace, no stack", s0, s0 - p, s0 / p
-    printf "  %-46s %9.1f %+9.1f ns %7.2f   (target <= +2000 ns)\n", "PE + shim, trace, Windows stack (16)", s16, s16 - p, s16 / p
+    printf "  %-46s %9.1f %+9.1f ns %7.2f   (target <= +300 ns)\n", "PE + shim, trace, Windows stack (16)", s16, s16 - p, s16 / p
     printf "  %-46s %9.1f %11s %7s\n", "native: libwinmem VirtualQuery called directly", d, "-", "1.00"
     printf "  %-46s %9.1f %+9.1f ns %7.2f\n", "native door, no stack", n0, n0 - d, n0 / d
     printf "  %-46s %9.1f %+9.1f ns %7.2f   (target <= +150 ns)\n", "native door, ELF stack (16)", n16, n16 - d, n16 / d
