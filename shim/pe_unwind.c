@@ -79,6 +79,12 @@ static const uint32_t *runtime_function(const struct wm_pe_span *m, uint64_t rva
     return NULL;
 }
 
+/* How many 16-bit slots an unwind code takes (its op and op info). */
+static int op_slots(uint8_t op, uint8_t info)
+{
+    return op == 1 ? (info ? 3 : 2) : (op == 4 || op == 8) ? 2 : (op == 5 || op == 9) ? 3 : 1;
+}
+
 enum undo { UNDO_ON, UNDO_STOP, UNDO_FRAME_DONE };
 
 /* Undoes one UNWIND_INFO's prolog codes on c (the x64 unwind format:
@@ -91,7 +97,7 @@ static enum undo undo_prolog(struct ctx *c, const uint16_t *code, unsigned count
 {
     for (unsigned i = 0; i < count;) {
         uint8_t at = code[i] & 0xff, op = (code[i] >> 8) & 15, info = code[i] >> 12;
-        int slots = op == 1 ? (info ? 3 : 2) : (op == 4 || op == 8) ? 2 : (op == 5 || op == 9) ? 3 : 1;
+        int slots = op_slots(op, info);
         bool done = chained || off >= at;       /* prolog op already executed? */
         uint64_t v;
         if (done) switch (op) {
@@ -193,7 +199,7 @@ static void recipe_make(struct recipe *r, const struct wm_pe_span *m, const uint
     t.fp_frame = t.freg && off >= prolog;
     for (unsigned i = 0; i < count;) {
         uint8_t at = code[i] & 0xff, op = (code[i] >> 8) & 15, info = code[i] >> 12;
-        int slots = op == 1 ? (info ? 3 : 2) : (op == 4 || op == 8) ? 2 : (op == 5 || op == 9) ? 3 : 1;
+        int slots = op_slots(op, info);
         if (off >= at && op <= 5) {
             if (t.n == RECIPE_OPS)
                 return;
