@@ -316,34 +316,41 @@ static THREAD_RET THREAD_CC mapper(void *arg)
     return (THREAD_RET)bad;
 }
 
-static void test_threads(void)
+/* Runs fn in 4 threads (argument 0..3) and returns what each returned. */
+static void run_four(THREAD_RET (THREAD_CC *fn)(void *), ULONG_PTR r[4])
 {
     awe_thread t[4];
-    wt_section("threads");
     for (ULONG_PTR i = 0; i < 4; i++) {
 #ifdef WT_NATIVE
-        ok(pthread_create(&t[i], NULL, mapper, (void *)i) == 0, "pthread_create failed\n");
+        ok(pthread_create(&t[i], NULL, fn, (void *)i) == 0, "pthread_create failed\n");
 #else
-        t[i] = CreateThread(NULL, 0, (LPTHREAD_START_ROUTINE)mapper, (void *)i, 0, NULL);
+        t[i] = CreateThread(NULL, 0, (LPTHREAD_START_ROUTINE)fn, (void *)i, 0, NULL);
         ok(t[i] != NULL, "CreateThread failed, error %u\n", (unsigned)GetLastError());
 #endif
     }
     for (int i = 0; i < 4; i++) {
-        ULONG_PTR r;
 #ifdef WT_NATIVE
         void *v;
         pthread_join(t[i], &v);
-        r = (ULONG_PTR)v;
+        r[i] = (ULONG_PTR)v;
 #else
         DWORD code = 1;
         WaitForSingleObject(t[i], INFINITE);
         GetExitCodeThread(t[i], &code);
         CloseHandle(t[i]);
-        r = code;
+        r[i] = code;
 #endif
-        ok(r == 0, "thread %d: %llu failures (1000: no frames, 2000: no window), expected 0\n", i,
-           (unsigned long long)r);
     }
+}
+
+static void test_threads(void)
+{
+    ULONG_PTR r[4];
+    wt_section("threads");
+    run_four(mapper, r);
+    for (int i = 0; i < 4; i++)
+        ok(r[i] == 0, "thread %d: %llu failures (1000: no frames, 2000: no window), expected 0\n", i,
+           (unsigned long long)r[i]);
 }
 
 /* ---- churn: windows released and reserved again at once by 4 threads ----
@@ -377,32 +384,12 @@ static THREAD_RET THREAD_CC churner(void *arg)
 
 static void test_churn(void)
 {
-    awe_thread t[4];
+    ULONG_PTR r[4];
     wt_section("churn");
-    for (ULONG_PTR i = 0; i < 4; i++) {
-#ifdef WT_NATIVE
-        ok(pthread_create(&t[i], NULL, churner, (void *)i) == 0, "pthread_create failed\n");
-#else
-        t[i] = CreateThread(NULL, 0, (LPTHREAD_START_ROUTINE)churner, (void *)i, 0, NULL);
-        ok(t[i] != NULL, "CreateThread failed, error %u\n", (unsigned)GetLastError());
-#endif
-    }
-    for (int i = 0; i < 4; i++) {
-        ULONG_PTR r;
-#ifdef WT_NATIVE
-        void *v;
-        pthread_join(t[i], &v);
-        r = (ULONG_PTR)v;
-#else
-        DWORD code = 1;
-        WaitForSingleObject(t[i], INFINITE);
-        GetExitCodeThread(t[i], &code);
-        CloseHandle(t[i]);
-        r = code;
-#endif
-        ok(r == 0, "thread %d: %llu (x1000000: no frame, x1000: windows not reserved, units: map/unmap/release "
-           "failures), expected 0\n", i, (unsigned long long)r);
-    }
+    run_four(churner, r);
+    for (int i = 0; i < 4; i++)
+        ok(r[i] == 0, "thread %d: %llu (x1000000: no frame, x1000: windows not reserved, units: map/unmap/release "
+           "failures), expected 0\n", i, (unsigned long long)r[i]);
 }
 
 START_TEST(awe)
