@@ -3,8 +3,13 @@
  * nanoseconds, at the cost of one TSC read.
  *
  * Why: a recorded call reads the clock twice, and the vDSO's
- * clock_gettime costs 15.7 ns here against 7.2 ns for RDTSC (measured
- * 2026-12-04; docs/shim.md "What recording costs"). The kernel's own
+ * clock_gettime costs 15.7 ns here against 13.0 ns for LFENCE+RDTSC and
+ * 7.2 ns for a bare RDTSC (measured 2026-12-04; docs/shim.md "Cost"). A
+ * call's start is read fenced: a bare RDTSC may execute before the loads
+ * ahead of it and ran up to 90 ns early, so a thread that had seen
+ * another's later time could read an earlier one (tests/test_clock.c). Its
+ * end needs no fence (wm_dur_ns: an early end is never later than what
+ * another thread sees of the call's effects). The kernel's own
  * CLOCK_MONOTONIC is TSC-based on such machines, so the shim converts the
  * TSC itself with one linear function:
  *
@@ -23,7 +28,7 @@
  * One function at a time for all threads and CPUs is monotonic wherever
  * the TSC is: the kernel only uses it as its clocksource when the TSC is
  * invariant and synchronised across CPUs, and the CPU must say "invariant
- * TSC" (CPUID 0x80000007 EDX bit 8).
+ * TSC" (CPUID 0x80000007 EDX bit 8). Both are checked once, at start.
  * Anything else, or anything but x86-64: clock_gettime for every read.
  *
  * Cost of the choice: the function does not follow NTP's slewing of
