@@ -37,7 +37,7 @@ addr=$(sed -n 's/^region=\(0x\)\{0,1\}0*\([0-9A-Fa-f]*\).*/\2/p' "$D/hold.out" |
 if [ -n "$pid" ] && [ -n "$addr" ]; then
     "$W" maps "$pid" --no-free > "$D/maps.txt"
     echo "(the program reserved 1 MiB at 0x$addr with PAGE_NOACCESS, committed 4 pages, made the first read-only;"
-    echo " full map: $D/maps.txt, $(grep -c '^0' "$D/maps.txt") regions)"
+    echo " full map: $D/maps.txt, $(grep -c '^0' "$D/maps.txt") regions in use; free ones left out)"
     sed -n '1,3p' "$D/maps.txt"
     grep -i "^0*$addr " -A2 "$D/maps.txt" || true
     sed -n '/^[0-9]* regions$/,$p' "$D/maps.txt"
