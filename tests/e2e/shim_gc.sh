@@ -46,12 +46,17 @@ for exe in gctest gctest_mt; do
         gc $exe-$mode $exe $mode; rc=$?
         check "$exe under winmem run --mode $mode: exit 0 ($rc) and its own test passes" ran $rc $exe-$mode
     done
-    # The collector's final heap takes one of two sizes (27.5 or 35.9 MB for
-    # gctest) as its own timing and the layout decide, under plain Wine and
-    # traced alike (Wine 8.0: plain 35.9, traced 27.5; Wine 10.0: traced
-    # 27.5, native mode mostly 35.9 — its first queries are slower while
-    # the model learns). The bug this guards against gave 37-47 MB against
-    # 25-27: native mode stays within 1.33x of the larger of Wine's runs.
+    # The single-threaded collector's final heap takes one of two sizes
+    # (27.5 or 35.9 MB) as its own timing and the layout decide, under plain
+    # Wine and traced alike (Wine 8.0: plain 35.9, traced 27.5; Wine 10.0:
+    # traced 27.5, native mode mostly 35.9 — its first queries are slower
+    # while the model learns). The bug this guards against gave 37-47 MB
+    # against 25-27: native mode stays within 1.33x of the larger of Wine's
+    # runs. The threaded collector's heap is not compared: in 15 runs of
+    # each mode (2026-12-04, both Wines) it ended anywhere from 64 to 111 MB
+    # under plain Wine and traced alike, wider than the bug's effect, so a
+    # bound would only test the scheduler; the roots below are exact.
+    [ $exe = gctest ] || continue
     ht=$(heap $exe-trace) hn=$(heap $exe-native)
     hp=$(heap $exe-plain)
     hmax=$(( ${ht:-0} > ${hp:-0} ? ${ht:-0} : ${hp:-0} ))
