@@ -16,22 +16,24 @@
  * Speed: a recorded call's 8-16 frames cost two binary searches and a
  * decode of the unwind codes each; a per-thread cache keyed by return
  * address keeps all three (a program calls the API from few sites). On
- * the 16-frame bench this took the Windows stack from +420 to +260 ns.
+ * the 16-frame bench this took the Windows stack from +420 to +271 ns.
+ * One decoder of the unwind format, decode(), both fills the cache and,
+ * for a frame whose ops do not fit, unwinds it directly.
  */
 #include <string.h>
 #include "shim.h"
 #include "wine_abi.h"
 
-/* A frame's unwinding at one return address, decoded once: the prolog
- * ops already executed at that offset, in the order undo_prolog applies
- * them (only for a single UNWIND_INFO without chaining or machine frame). */
-enum { R_POP, R_ADD, R_SETFP, R_LOAD };
+/* A frame's unwinding, decoded from its UNWIND_INFO (and the entries
+ * chained to it) into the ops to apply, in order: the prolog ops already
+ * executed at that offset into the function, each chain level starting by
+ * choosing the base its register saves are relative to. */
+enum { R_BASE_SP, R_BASE_FP, R_POP, R_ADD, R_SETFP, R_LOAD, R_MACHINE };
+struct uop { uint8_t kind, reg; uint32_t v; };
 #define RECIPE_OPS 10
 struct recipe {
-    uint8_t n;                  /* ops; 0xff: not decoded, use step() */
-    uint8_t freg, foff;         /* frame register and its offset (x16) */
-    bool fp_frame;              /* saves are relative to the frame register, not rsp */
-    struct { uint8_t kind, reg; uint32_t v; } op[RECIPE_OPS];
+    uint8_t n;                  /* ops; 0xff: more than fit, decode each time */
+    struct uop op[RECIPE_OPS];
 };
 
 /* Per thread, what the return addresses its last walks met need: the
@@ -87,63 +89,93 @@ static int op_slots(uint8_t op, uint8_t info)
 
 enum undo { UNDO_ON, UNDO_STOP, UNDO_FRAME_DONE };
 
-/* Undoes one UNWIND_INFO's prolog codes on c (the x64 unwind format:
- * push, alloc, set-frame, save-register, machine-frame codes); ops not yet
- * executed at offset off into the function are skipped, unless this is a
- * chained entry (its prolog ran entirely). UNDO_FRAME_DONE: a machine frame
- * gave rip and rsp outright. */
-static enum undo undo_prolog(struct ctx *c, const uint16_t *code, unsigned count, uint64_t frame, uint8_t freg,
-                             uint8_t foff, uint64_t off, bool chained)
+/* Applies one op to c; *frame: the current chain level's save base.
+ * UNDO_FRAME_DONE: a machine frame (an interrupt/exception entry) gave rip
+ * and rsp outright. */
+static inline __attribute__((always_inline)) enum undo apply(struct ctx *c, const struct uop *o, uint64_t *frame)
 {
-    for (unsigned i = 0; i < count;) {
-        uint8_t at = code[i] & 0xff, op = (code[i] >> 8) & 15, info = code[i] >> 12;
-        int slots = op_slots(op, info);
-        bool done = chained || off >= at;       /* prolog op already executed? */
-        uint64_t v;
-        if (done) switch (op) {
-        case 0: if (!stk(c, c->rsp, &v)) return UNDO_STOP; c->reg[info] = v; c->rsp += 8; break;
-        case 1: c->rsp += info ? *(const uint32_t *)&code[i + 1] : code[i + 1] * 8ULL; break;
-        case 2: c->rsp += info * 8ULL + 8; break;
-        case 3: c->rsp = c->reg[freg] - foff * 16ULL; break;
-        case 4: if (!stk(c, frame + code[i + 1] * 8ULL, &v)) return UNDO_STOP; c->reg[info] = v; break;
-        case 5: if (!stk(c, frame + *(const uint32_t *)&code[i + 1], &v)) return UNDO_STOP; c->reg[info] = v; break;
-        case 10: {              /* machine frame: an interrupt/exception entry */
-            uint64_t b = c->rsp + (info ? 8 : 0), r, s;
-            if (!stk(c, b, &r) || !stk(c, b + 24, &s)) return UNDO_STOP;
-            c->rip = r, c->rsp = s;
-            return UNDO_FRAME_DONE;
-        }
-        default: break;         /* xmm saves, epilog markers: nothing we track */
-        }
-        i += (unsigned)slots;
+    uint64_t v, r, s;
+    switch (o->kind) {
+    case R_BASE_SP: *frame = c->rsp; break;
+    case R_BASE_FP: *frame = c->reg[o->reg] - o->v * 16ULL; break;
+    case R_POP: if (!stk(c, c->rsp, &v)) return UNDO_STOP; c->reg[o->reg] = v; c->rsp += 8; break;
+    case R_ADD: c->rsp += o->v; break;
+    case R_SETFP: c->rsp = c->reg[o->reg] - o->v * 16ULL; break;
+    case R_LOAD: if (!stk(c, *frame + o->v, &v)) return UNDO_STOP; c->reg[o->reg] = v; break;
+    default:
+        if (!stk(c, c->rsp + (o->reg ? 8 : 0), &r) || !stk(c, c->rsp + (o->reg ? 8 : 0) + 24, &s))
+            return UNDO_STOP;
+        c->rip = r, c->rsp = s;
+        return UNDO_FRAME_DONE;
     }
     return UNDO_ON;
 }
 
-/* One PE frame; rf: the RUNTIME_FUNCTION covering c->rip (NULL: a leaf).
- * Returns false when the walk must stop. */
-static bool step(struct ctx *c, const struct wm_pe_span *m, const uint32_t *rf)
+/* One decoded op: into r while it has room (r->n = 0xff once it has not),
+ * and applied to c at once when c is given. */
+static enum undo emit(struct recipe *r, struct ctx *c, struct uop o, uint64_t *frame)
 {
-    uint64_t rva = c->rip - m->start, size = m->end - m->start;
-    uint64_t off = rf ? rva - rf[0] : 0;
+    if (r->n < RECIPE_OPS)
+        r->op[r->n++] = o;
+    else
+        r->n = 0xff;
+    return c ? apply(c, &o, frame) : UNDO_ON;
+}
+
+/* The one decoder of the x64 unwind format (push, alloc, set-frame,
+ * save-register, machine-frame codes; xmm saves and epilog markers are
+ * not tracked), through emit(). An op not yet executed at rip's offset is
+ * skipped, unless its entry is chained (its prolog ran entirely). rf
+ * NULL: a leaf, no ops. */
+static enum undo decode(const struct wm_pe_span *m, const uint32_t *rf, uint64_t rip, struct recipe *r,
+                        struct ctx *c)
+{
+    uint64_t size = m->end - m->start, off = rf ? rip - m->start - rf[0] : 0, frame = 0;
+    r->n = 0;
     for (int chain = 0; rf && chain < 32; chain++) {
         uint32_t ui = rf[2];
         if (ui + 4 > size)
-            return false;
+            return UNDO_STOP;
         const uint8_t *u = (const uint8_t *)(m->start + ui);
-        uint8_t flags = u[0] >> 3, prolog = u[1], count = u[2];
-        uint8_t freg = u[3] & 15, foff = u[3] >> 4;
+        uint8_t flags = u[0] >> 3, prolog = u[1], count = u[2], freg = u[3] & 15, foff = u[3] >> 4;
         if (ui + 4 + 2 * (uint64_t)count + 12 > size)
-            return false;
-        uint64_t frame = freg && (off >= prolog || chain) ? c->reg[freg] - foff * 16ULL : c->rsp;
-        enum undo r = undo_prolog(c, (const uint16_t *)(u + 4), count, frame, freg, foff, off, chain > 0);
-        if (r != UNDO_ON)
-            return r == UNDO_FRAME_DONE;
+            return UNDO_STOP;
+        bool fp = freg && (off >= prolog || chain);
+        enum undo d = emit(r, c, fp ? (struct uop){ R_BASE_FP, freg, foff } : (struct uop){ R_BASE_SP, 0, 0 }, &frame);
+        const uint16_t *code = (const uint16_t *)(u + 4);
+        for (unsigned i = 0; i < count && d == UNDO_ON;) {
+            uint8_t at = code[i] & 0xff, op = (code[i] >> 8) & 15, info = code[i] >> 12;
+            const uint16_t *x = &code[i + 1];
+            i += (unsigned)op_slots(op, info);
+            if (!(chain || off >= at) || (op > 5 && op != 10))
+                continue;
+            struct uop o = { R_MACHINE, info, 0 };
+            switch (op) {
+            case 0: o.kind = R_POP; break;
+            case 1: o.kind = R_ADD, o.v = info ? *(const uint32_t *)x : *x * 8u; break;
+            case 2: o.kind = R_ADD, o.v = info * 8u + 8; break;
+            case 3: o.kind = R_SETFP, o.reg = freg, o.v = foff; break;
+            case 4: o.kind = R_LOAD, o.v = *x * 8u; break;
+            case 5: o.kind = R_LOAD, o.v = *(const uint32_t *)x; break;
+            default: break;                     /* 10: the machine frame ends the frame */
+            }
+            d = emit(r, c, o, &frame);
+            if (o.kind == R_MACHINE)
+                return d;
+        }
+        if (d != UNDO_ON)
+            return d;
         if (!(flags & 4))          /* UNW_FLAG_CHAININFO */
             break;
         rf = (const uint32_t *)(m->start + ui + 4 + 2 * (((uint64_t)count + 1) & ~1ULL));
     }
-    uint64_t ret;                   /* leaf or after the prolog: return address */
+    return UNDO_ON;
+}
+
+/* The return address, once the frame's ops are undone. */
+static bool pop_return(struct ctx *c)
+{
+    uint64_t ret;
     if (!stk(c, c->rsp, &ret))
         return false;
     c->rip = ret;
@@ -176,65 +208,21 @@ static bool frame_chain(struct ctx *c)
     return true;
 }
 
-/* Decodes rf's unwinding at rip into r, as step() would apply it; r->n is
- * 0xff when it cannot be (chained entries, a machine frame, too many ops,
- * data outside the image). */
-static void recipe_make(struct recipe *r, const struct wm_pe_span *m, const uint32_t *rf, uint64_t rip)
+/* One PE frame, by its cached ops, or decoded again when they did not
+ * fit (or the data was bad: the decode then says stop). Returns false
+ * when the walk must stop. */
+static bool step(struct ctx *c, const struct fc_entry *fe)
 {
-    r->n = 0xff;
-    uint64_t size = m->end - m->start, off = rf ? rip - m->start - rf[0] : 0;
-    if (!rf) {
-        r->n = 0, r->fp_frame = false;          /* a leaf: [rsp] is the return address */
-        return;
+    enum undo d = UNDO_ON;
+    if (fe->rc.n != 0xff) {
+        uint64_t frame = 0;
+        for (unsigned i = 0; i < fe->rc.n && d == UNDO_ON; i++)
+            d = apply(c, &fe->rc.op[i], &frame);
+    } else {
+        struct recipe scratch;
+        d = decode(&fe->sp, fe->rf, fe->rip, &scratch, c);
     }
-    uint32_t ui = rf[2];
-    if (ui + 4 > size)
-        return;
-    const uint8_t *u = (const uint8_t *)(m->start + ui);
-    uint8_t flags = u[0] >> 3, prolog = u[1], count = u[2];
-    if ((flags & 4) || ui + 4 + 2 * (uint64_t)count + 12 > size)
-        return;
-    const uint16_t *code = (const uint16_t *)(u + 4);
-    struct recipe t = { .freg = u[3] & 15, .foff = u[3] >> 4 };
-    t.fp_frame = t.freg && off >= prolog;
-    for (unsigned i = 0; i < count;) {
-        uint8_t at = code[i] & 0xff, op = (code[i] >> 8) & 15, info = code[i] >> 12;
-        int slots = op_slots(op, info);
-        if (off >= at && op <= 5) {
-            if (t.n == RECIPE_OPS)
-                return;
-            uint8_t k = op == 0 ? R_POP : op <= 2 ? R_ADD : op == 3 ? R_SETFP : R_LOAD;
-            uint32_t v = op == 1 ? (info ? *(const uint32_t *)&code[i + 1] : code[i + 1] * 8u)
-                       : op == 2 ? info * 8u + 8 : op == 4 ? code[i + 1] * 8u
-                       : op == 5 ? *(const uint32_t *)&code[i + 1] : 0;
-            t.op[t.n].kind = k, t.op[t.n].reg = info, t.op[t.n].v = v;
-            t.n++;
-        } else if (off >= at && op == 10) {
-            return;                             /* machine frame: step() */
-        }
-        i += (unsigned)slots;
-    }
-    *r = t;
-}
-
-/* step() by a decoded recipe. */
-static bool recipe_step(struct ctx *c, const struct recipe *r)
-{
-    uint64_t frame = r->fp_frame ? c->reg[r->freg] - r->foff * 16ULL : c->rsp, v;
-    for (unsigned i = 0; i < r->n; i++) {
-        switch (r->op[i].kind) {
-        case R_POP: if (!stk(c, c->rsp, &v)) return false; c->reg[r->op[i].reg] = v; c->rsp += 8; break;
-        case R_ADD: c->rsp += r->op[i].v; break;
-        case R_SETFP: c->rsp = c->reg[r->freg] - r->foff * 16ULL; break;
-        default: if (!stk(c, frame + r->op[i].v, &v)) return false; c->reg[r->op[i].reg] = v; break;
-        }
-    }
-    uint64_t ret;
-    if (!stk(c, c->rsp, &ret))
-        return false;
-    c->rip = ret;
-    c->rsp += 8;
-    return true;
+    return d == UNDO_FRAME_DONE || (d == UNDO_ON && pop_return(c));
 }
 
 /* The image, RUNTIME_FUNCTION (NULL: none) and decoded unwinding of a
@@ -249,7 +237,8 @@ static const struct fc_entry *frame_image(uint64_t rip, struct fc_entry *tmp)
         return NULL;
     tmp->rip = rip;
     tmp->rf = runtime_function(&tmp->sp, rip - tmp->sp.start);
-    recipe_make(&tmp->rc, &tmp->sp, tmp->rf, rip);
+    if (decode(&tmp->sp, tmp->rf, rip, &tmp->rc, NULL) != UNDO_ON)
+        tmp->rc.n = 0xff;                       /* bad data: step() decodes and stops */
     if (fcache_seq != s0) {
         memset(fcache, 0, sizeof fcache);
         fcache_seq = s0;
@@ -305,7 +294,7 @@ int wm_pe_unwind(uint64_t *pcs, int max)
                 break;
             continue;
         }
-        if (!(fe->rc.n != 0xff ? recipe_step(&c, &fe->rc) : step(&c, &fe->sp, fe->rf)) || c.rsp <= old_sp)
+        if (!step(&c, fe) || c.rsp <= old_sp)
             break;
     }
     return n;
