@@ -20,10 +20,11 @@ void wm_guard_forbid_handler(void) __attribute__((weak));
 
 __attribute__((constructor)) static void wm_shim_init(void)
 {
-    wm_clock_init();
     wm_config_init();
     if (wm_cfg.active && !wm_fd_init())
         wm_cfg.active = false;        /* no descriptor it could take: said why */
+    if (wm_cfg.active)
+        wm_clock_init();              /* a process not recorded reads no clock */
     if (wm_cfg.wine && wm_guard_forbid_handler)
         wm_guard_forbid_handler();
     wm_writer_init();
