@@ -241,11 +241,13 @@ static nt_free_fn real_free;
 static nt_query_fn real_query;
 static volatile int windows_made;   /* queries look at the registry only after one */
 
-static NTSTATUS WM_MSABI filter_alloc(HANDLE h, PVOID *addr, ULONG_PTR zero_bits, SIZE_T *size,
-                                      ULONG type, ULONG prot)
+/* Every filter is an ms_abi front that only compares and passes on, and a
+ * noinline slow part: the compiler saves xmm6-15 (160 bytes) in any ms_abi
+ * function that calls System V code, and that would be paid on every
+ * query and allocation of the program, not only on those with windows. */
+static __attribute__((noinline)) NTSTATUS WM_MSABI alloc_window(HANDLE h, PVOID *addr, ULONG_PTR zero_bits,
+                                                                SIZE_T *size, ULONG type, ULONG prot)
 {
-    if (!(type & MEM_PHYSICAL) || h != SELF)
-        return real_alloc(h, addr, zero_bits, size, type, prot);
     /* Windows: MEM_PHYSICAL only with MEM_RESERVE (and MEM_TOP_DOWN), read/write. */
     if ((type & ~(ULONG)MEM_TOP_DOWN) != (MEM_RESERVE | MEM_PHYSICAL))
         return STATUS_INVALID_PARAMETER;
@@ -263,14 +265,22 @@ static NTSTATUS WM_MSABI filter_alloc(HANDLE h, PVOID *addr, ULONG_PTR zero_bits
     return STATUS_SUCCESS;
 }
 
-static NTSTATUS WM_MSABI filter_free(HANDLE h, PVOID *addr, SIZE_T *size, ULONG type)
+static NTSTATUS WM_MSABI filter_alloc(HANDLE h, PVOID *addr, ULONG_PTR zero_bits, SIZE_T *size,
+                                      ULONG type, ULONG prot)
+{
+    if (!(type & MEM_PHYSICAL) || h != SELF)
+        return real_alloc(h, addr, zero_bits, size, type, prot);
+    return alloc_window(h, addr, zero_bits, size, type, prot);
+}
+
+static __attribute__((noinline)) NTSTATUS WM_MSABI free_maybe_window(HANDLE h, PVOID *addr, SIZE_T *size, ULONG type)
 {
     wm_region r;
     uint64_t a;
     /* The caller's pointer is read without faulting: a bad one is Wine's to
      * report (STATUS_ACCESS_VIOLATION), not a crash here. */
     struct iovec l = { &a, sizeof a }, rv = { addr, sizeof a };
-    if (!windows_made || h != SELF || !size || process_vm_readv(getpid(), &l, 1, &rv, 1, 0) != sizeof a)
+    if (!size || process_vm_readv(getpid(), &l, 1, &rv, 1, 0) != sizeof a)
         return real_free(h, addr, size, type);
     if (!wm_registry_query(a, &r) || r.kind != WM_KIND_PHYSICAL)
         return real_free(h, addr, size, type);
@@ -299,12 +309,18 @@ static NTSTATUS WM_MSABI filter_free(HANDLE h, PVOID *addr, SIZE_T *size, ULONG 
     return st;
 }
 
-static NTSTATUS WM_MSABI filter_query(HANDLE h, const void *addr, int cls, void *buf, SIZE_T len, SIZE_T *ret)
+static NTSTATUS WM_MSABI filter_free(HANDLE h, PVOID *addr, SIZE_T *size, ULONG type)
 {
-    NTSTATUS st = real_query(h, addr, cls, buf, len, ret);
+    if (!windows_made || h != SELF)
+        return real_free(h, addr, size, type);
+    return free_maybe_window(h, addr, size, type);
+}
+
+static __attribute__((noinline)) NTSTATUS WM_MSABI query_maybe_window(const void *addr, int cls, void *buf, SIZE_T len)
+{
+    NTSTATUS st = STATUS_SUCCESS;
     wm_region r;
-    if (st || !windows_made || h != SELF || !wm_registry_query((uint64_t)(uintptr_t)addr, &r) ||
-        r.kind != WM_KIND_PHYSICAL)
+    if (!wm_registry_query((uint64_t)(uintptr_t)addr, &r) || r.kind != WM_KIND_PHYSICAL)
         return st;
     if (cls == 0 && len >= 48) {          /* MEMORY_BASIC_INFORMATION */
         uint8_t *m = buf;
@@ -320,6 +336,14 @@ static NTSTATUS WM_MSABI filter_query(HANDLE h, const void *addr, int cls, void 
         *(uint64_t *)(m + 24) = r.commit_size;
     }
     return st;
+}
+
+static NTSTATUS WM_MSABI filter_query(HANDLE h, const void *addr, int cls, void *buf, SIZE_T len, SIZE_T *ret)
+{
+    NTSTATUS st = real_query(h, addr, cls, buf, len, ret);
+    if (st || !windows_made || h != SELF)
+        return st;
+    return query_maybe_window(addr, cls, buf, len);
 }
 
 /* ---- installation ---- */

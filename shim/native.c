@@ -214,7 +214,7 @@ static U native_call(int i, const U *a)
     if (!e->api || (e->result == R_NT && wm_cfg.wine) || !wm_enter((uintptr_t)__builtin_frame_address(0), false))
         return result_of(e, wm_call_ms(f, a));
     struct wmt_call c;
-    memset(&c, 0, sizeof c);
+    wm_call_clear(&c);
     c.api = e->api;
     c.flags = WMT_DOOR_NATIVE | WMT_CF_SERVED | (e->handle >= 0 && a[e->handle] != SELF ? WMT_CF_REMOTE : 0);
     c.stack = wm_stack_capture(false);

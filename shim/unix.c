@@ -51,7 +51,7 @@ static bool want(void)
 static void record(uint16_t api, uint64_t start, const uint64_t *args, int nargs, uint64_t ret, int err)
 {
     struct wmt_call c;
-    memset(&c, 0, sizeof c);
+    wm_call_clear(&c);
     c.api = api;
     c.flags = WMT_DOOR_UNIX;
     c.start_ns = start;

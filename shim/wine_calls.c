@@ -111,10 +111,13 @@ static long door_call(int idx, const U *args)
     if (!wm_enter((uintptr_t)__builtin_frame_address(0), true))
         return call_real(real, args);
     wm_wine_note_process();
-    struct door_call dc = { .idx = idx };
+    struct door_call dc;
+    dc.idx = idx;
+    dc.st = 0;
+    dc.served = dc.image = dc.poll_awe = false;
     memcpy(dc.a, args, sizeof dc.a);
     struct wmt_call *c = &dc.c;
-    memset(c, 0, sizeof *c);
+    wm_call_clear(c);
     c->api = e->api;
     c->flags = WMT_DOOR_WINE | ((H)(uintptr_t)args[e->process] != SELF ? WMT_CF_REMOTE : 0);
     c->stack = wm_self.cur_stack = wm_stack_capture(true);
