@@ -33,6 +33,7 @@
 #include "common/names.h"
 #include "report.h"
 #include "options.h"
+#include "run_writer.h"
 #include "salvage.h"
 
 /* The shim sits next to the winmem binary (build/), one level up (the ASan
@@ -123,7 +124,10 @@ static void usage(FILE *f)
                "  --unix              also record mmap, munmap, mprotect, mremap, madvise\n"
                "  --max-size SIZE     stop recording when a trace would pass SIZE bytes\n"
                "                      (K, M, G suffixes); the report says it stopped\n"
-               "  --no-summary        only say where the trace went\n\n"
+               "  --no-summary        only say where the trace went\n"
+               "  --no-writer         the program appends its own records to the trace (as\n"
+               "                      under a bare LD_PRELOAD); by default run does it for\n"
+               "                      the program's threads, which then pay less per call\n\n"
                "example: winmem run -- wine notepad.exe && winmem report notepad.exe.*.wmt\n");
 }
 
@@ -157,6 +161,7 @@ static int run_dir_make(run_dir *d, const char *shim, const char *const *kv)
 
 static void run_dir_remove(run_dir *d)
 {
+    run_writer_stop();
     unlink(d->link);
     unlink(d->conf);
     unlink(d->manifest);
@@ -296,7 +301,7 @@ static int report_manifest(const run_dir *d, const char *out, const char *name, 
 
 typedef struct run_opts {
     const char *mode, *out, *only, *stack, *max_size;
-    bool unix_layer, all, summary;
+    bool unix_layer, all, summary, writer;
 } run_opts;
 
 /* Options into o; -1 to go on, else the exit status (help, a bad option). */
@@ -307,9 +312,9 @@ static int parse_opts(int argc, char **argv, run_opts *o)
         { "output", required_argument, 0, 'o' }, { "stack", required_argument, 0, 's' },
         { "only", required_argument, 0, 'O' }, { "unix", no_argument, 0, 'u' },
         { "all", no_argument, 0, 'a' }, { "no-summary", no_argument, 0, 'n' },
-        { "max-size", required_argument, 0, 'M' }, { 0, 0, 0, 0 }
+        { "max-size", required_argument, 0, 'M' }, { "no-writer", no_argument, 0, 'W' }, { 0, 0, 0, 0 }
     };
-    *o = (run_opts){ .mode = "trace", .stack = "16", .summary = true };
+    *o = (run_opts){ .mode = "trace", .stack = "16", .summary = true, .writer = true };
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+ho:", lo, NULL)) != -1) {
@@ -323,6 +328,7 @@ static int parse_opts(int argc, char **argv, run_opts *o)
         case 'a': o->all = true; break;
         case 'n': o->summary = false; break;
         case 'M': o->max_size = optarg; break;
+        case 'W': o->writer = false; break;
         default: usage(stderr); return 2;
         }
     }
@@ -453,7 +459,10 @@ int cmd_run(int argc, char **argv)
         run_dir_remove(&d);
         return 2;
     }
+    if (o.writer && !run_writer_start(d.dir))
+        fprintf(stderr, "winmem run: no writer (%s): the program appends its own records\n", strerror(errno));
     rc = launch(cmd, &d);
+    run_writer_stop();                /* before any .live is salvaged: it may still append */
     if (rc < 0) {
         run_dir_remove(&d);
         return 2;

@@ -13,7 +13,7 @@
 #include <zlib.h>
 #include "salvage.h"
 
-#define LIVE_MAX ((size_t)WMT_LIVE_HEADER + 1024u * 72u * 1024u)
+#define LIVE_MAX ((size_t)WMT_LIVE_HEADER + 1024u * 1024u * 1024u)
 
 /* Does pid still run the process that made the file? Its start time
  * (field 22 of /proc/PID/stat) tells a reused pid apart. */
@@ -63,8 +63,18 @@ int live_open(live_file *lf, const char *trace_path)
     }
     close(fd);
     lf->hdr = (const struct wmt_live *)lf->map;
-    if (!lf->map || got != lf->size || memcmp(lf->hdr->magic, WMT_LIVE_MAGIC, 8) ||
+    bool v1 = lf->map && got == lf->size && !memcmp(lf->hdr->magic, WMT_LIVE_MAGIC1, 8);
+    if (!lf->map || got != lf->size || (!v1 && memcmp(lf->hdr->magic, WMT_LIVE_MAGIC, 8)) ||
         lf->hdr->slot_size <= WMT_CHUNK_SIZE || lf->hdr->slot_size > 1u << 20) {
+        live_close(lf);
+        return -1;
+    }
+    /* WMTLIVE1: one buffer a slot, its chunk at the slot's start. */
+    lf->nbuf = v1 ? 1 : lf->hdr->nbuf;
+    lf->buf_size = v1 ? lf->hdr->slot_size : lf->hdr->buf_size;
+    lf->chunk_at = v1 ? 0 : sizeof(struct wmt_live_buf);
+    if (!lf->nbuf || lf->buf_size <= lf->chunk_at + WMT_CHUNK_SIZE ||
+        (uint64_t)lf->nbuf * lf->buf_size > lf->hdr->slot_size) {
         live_close(lf);
         return -1;
     }
@@ -78,14 +88,18 @@ void live_close(live_file *lf)
     memset(lf, 0, sizeof *lf);
 }
 
+uint32_t live_count(const live_file *lf) { return lf->hdr->nslots * lf->nbuf; }
+
 const struct wmt_chunk *live_chunk(live_file *lf, uint32_t n)
 {
-    size_t off = WMT_LIVE_HEADER + (size_t)n * lf->hdr->slot_size;
-    if (n >= lf->hdr->nslots || off > lf->size || lf->size - off < lf->hdr->slot_size)
+    uint32_t slot = n / lf->nbuf, k = n % lf->nbuf;
+    size_t off = WMT_LIVE_HEADER + (size_t)slot * lf->hdr->slot_size;
+    if (slot >= lf->hdr->nslots || off > lf->size || lf->size - off < lf->hdr->slot_size)
         return NULL;
-    struct wmt_chunk *c = (struct wmt_chunk *)(lf->map + off);
+    off += (size_t)k * lf->buf_size;
+    struct wmt_chunk *c = (struct wmt_chunk *)(lf->map + off + lf->chunk_at);
     if (c->magic != WMT_CHUNK_MAGIC || !c->length || c->length % 8 ||
-        c->length > lf->hdr->slot_size - WMT_CHUNK_SIZE || !c->tid)
+        c->length > lf->buf_size - lf->chunk_at - WMT_CHUNK_SIZE || !c->tid)
         return NULL;
     c->crc = (uint32_t)crc32(0, (const uint8_t *)(c + 1), c->length);
     return c;
@@ -165,7 +179,7 @@ int live_salvage(const char *trace_path, char *msg, size_t len)
     bool ok = true;
     uint32_t chunks = 0;
     uint64_t bytes = 0, lost_total = 0;
-    for (uint32_t i = 0; ok && i < lf.hdr->nslots; i++) {
+    for (uint32_t i = 0; ok && i < live_count(&lf); i++) {
         const struct wmt_chunk *c = live_chunk(&lf, i);
         if (c) {
             ok = put(fd, c, sizeof *c + c->length);

@@ -143,7 +143,8 @@ static bool add_call(tr_trace *t, const struct wmt_call *c, uint32_t serial)
 }
 
 /* By seq, then by place in the file: the mapping keeps file order, so the
- * later record of a (tid, seq) sorts last. */
+ * later record of a (tid, seq) sorts last. Which copy is kept is
+ * finish_threads()'s rule. */
 static int by_seq_then_place(const void *a, const void *b)
 {
     const struct wmt_call *x = *(const struct wmt_call *const *)a, *y = *(const struct wmt_call *const *)b;
@@ -160,9 +161,14 @@ static void finish_threads(tr_trace *t)
             qsort(th->calls, th->ncalls, sizeof *th->calls, by_seq_then_place);
         uint64_t n = 0;
         for (uint64_t k = 0; k < th->ncalls; k++) {
-            if (n && th->calls[n - 1]->seq == th->calls[k]->seq)
-                th->calls[n - 1] = th->calls[k];   /* the last record for a (tid, seq) wins */
-            else
+            if (n && th->calls[n - 1]->seq == th->calls[k]->seq) {
+                /* A complete record wins over a PENDING copy, then the last
+                 * one: a thread's chunks can reach the file out of order
+                 * (the run's writer appends some, the thread others), so
+                 * the pending copy may come after the complete one. */
+                if (!(th->calls[k]->flags & WMT_CF_PENDING) || (th->calls[n - 1]->flags & WMT_CF_PENDING))
+                    th->calls[n - 1] = th->calls[k];
+            } else
                 th->calls[n++] = th->calls[k];
         }
         th->ncalls = n;
@@ -388,7 +394,7 @@ static void read_live(tr_trace *t)
         live_close(&lf);
         return;
     }
-    for (uint32_t i = 0; i < lf.hdr->nslots; i++) {
+    for (uint32_t i = 0; i < live_count(&lf); i++) {
         const struct wmt_chunk *c = live_chunk(&lf, i);
         if (c) {
             read_chunk(t, c);

@@ -14,9 +14,19 @@
  * therefore fallocate()d before it is mapped; where that fails (disk full,
  * a filesystem without fallocate) the thread buffers privately instead:
  * still recorded, no longer safe from a kill.
+ *
+ * Under `winmem run` a slot holds WRITER_NBUF buffers instead of one, and
+ * the run's writer (cli/run_writer.c) appends the full ones to the trace:
+ * a thread hands a full buffer over with one store and goes on in the
+ * next, so the write (~50 ns a record in the page cache, measured) is not
+ * paid on the program's thread. This file finds the writer (RUN_DIR/writer)
+ * and knows whether it still takes buffers; shim/writer.c moves them.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -26,8 +36,14 @@
 #include "shim.h"
 #include "record.h"
 
-#define SLOT_BYTES (WMT_CHUNK_SIZE + 64 * 1024)
-#define SLOT_SIZE  ((SLOT_BYTES + 4095) & ~4095)
+#define WRITER_NBUF 4     /* a writer holds one buffer at a time: three to fill meanwhile */
+#define WRITER_BUF  WM_BUF_ALONE  /* 64 KiB: smaller ones left the writer behind a fast program */
+
+static uint32_t nbuf = 1;
+static size_t stride = WM_BUF_ALONE;
+static size_t slot_size = (WM_BUF_ALONE + 4095) & ~(size_t)4095;
+static struct wmt_writer_page *wpage;   /* the run's writer, NULL: none */
+static uint32_t writer_pid;             /* the writer this process was given */
 
 static int live_fd = -1;
 static dev_t ldev;
@@ -39,6 +55,68 @@ static int grow_lock;
 static char live_path[640];
 
 uint64_t *wm_live_lost(void) { return hdr ? hdr->lost : lost_private; }
+size_t wm_live_slot_size(void) { return slot_size; }
+uint32_t wm_live_writer(void) { return hdr ? __atomic_load_n(&hdr->writer, __ATOMIC_SEQ_CST) : 0; }
+
+bool wm_live_writer_alive(void)
+{
+    if (!writer_pid)
+        return false;
+    if (kill((pid_t)writer_pid, 0) == 0 || errno != ESRCH)
+        return true;
+    uint32_t p = writer_pid;
+    if (hdr)
+        __atomic_compare_exchange_n(&hdr->writer, &p, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+    return false;
+}
+
+uint32_t wm_live_writer_close(void)
+{
+    if (!hdr || !writer_pid)
+        return 0;
+    __atomic_store_n(&hdr->writer, 0, __ATOMIC_SEQ_CST);
+    wm_live_wake(true);
+    return writer_pid;
+}
+
+void wm_live_wake(bool short_of_buffers)
+{
+    if (!wpage)
+        return;
+    /* Pairs with the writer's store of sleeping before it looks at the
+     * buffers: either it sees this FULL or this sees it asleep. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    uint32_t s = __atomic_load_n(&wpage->sleeping, __ATOMIC_RELAXED);
+    if (s == 1 || (s == 2 && short_of_buffers)) {
+        __atomic_add_fetch(&wpage->wake, 1, __ATOMIC_SEQ_CST);
+        syscall(SYS_futex, &wpage->wake, FUTEX_WAKE, 1, NULL, NULL, 0);
+    }
+}
+
+/* RUN_DIR/writer, mapped shared (kept across fork: the children's writer
+ * is the same). NULL when there is no run directory or no writer in it. */
+static struct wmt_writer_page *find_writer(void)
+{
+    if (wpage || !wm_cfg.run_dir[0])
+        return wpage;
+    char p[600];
+    snprintf(p, sizeof p, "%s/" WMT_WRITER_FILE, wm_cfg.run_dir);
+    int f = open(p, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (f < 0)
+        return NULL;
+    struct stat st;
+    void *m = fstat(f, &st) == 0 && st.st_size >= 4096
+        ? (void *)syscall(SYS_mmap, NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0) : MAP_FAILED;
+    close(f);
+    if (m == MAP_FAILED)
+        return NULL;
+    struct wmt_writer_page *w = m;
+    if (memcmp(w->magic, WMT_WRITER_MAGIC, 8) || !w->pid) {
+        syscall(SYS_munmap, m, 4096);
+        return NULL;
+    }
+    return wpage = w;
+}
 
 void wm_live_note_stop(uint32_t reason)
 {
@@ -104,15 +182,26 @@ static void create(void)
     }
     hdr = m;
     hdr->pid = (uint32_t)getpid();
-    hdr->slot_size = SLOT_SIZE;
     hdr->start_time = start_time();
     memcpy(hdr->lost, lost_private, sizeof hdr->lost);
+    struct wmt_writer_page *w = find_writer();
+    if (!wm_file_share(hdr, w != NULL))
+        w = NULL;
+    nbuf = w ? WRITER_NBUF : 1;
+    stride = w ? WRITER_BUF : WM_BUF_ALONE;
+    slot_size = (nbuf * stride + 4095) & ~(size_t)4095;
+    hdr->nbuf = nbuf;
+    hdr->buf_size = (uint32_t)stride;
+    hdr->slot_size = (uint32_t)slot_size;
+    writer_pid = w ? w->pid : 0;
+    hdr->writer = writer_pid;
     __atomic_store_n((uint64_t *)hdr->magic, *(const uint64_t *)WMT_LIVE_MAGIC, __ATOMIC_RELEASE);
     wm_manifest_note(live_path);
     live_state = 1;
+    wm_live_wake(true);
 }
 
-unsigned char *wm_live_slot(int i)
+unsigned char *wm_live_slot(int i, int *nbufs, size_t *stride_)
 {
     if (!wm_file_ready())
         return NULL;
@@ -122,11 +211,16 @@ unsigned char *wm_live_slot(int i)
     unsigned char *slot = NULL;
     if (live_state == 0)
         create();
-    off_t off = WMT_LIVE_HEADER + (off_t)i * SLOT_SIZE;
-    if (live_state == 1 && still_ours() && fallocate(live_fd, 0, off, SLOT_SIZE) == 0) {
-        void *m = (void *)syscall(SYS_mmap, NULL, SLOT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, live_fd, off);
+    off_t off = WMT_LIVE_HEADER + (off_t)i * (off_t)slot_size;
+    if (live_state == 1 && still_ours() && fallocate(live_fd, 0, off, (off_t)slot_size) == 0) {
+        void *m = (void *)syscall(SYS_mmap, NULL, slot_size, PROT_READ | PROT_WRITE, MAP_SHARED, live_fd, off);
         if (m != MAP_FAILED) {
+            /* A read of a page not yet written would read ahead and map
+             * the pages around it (~64 KiB of RSS a thread, measured). */
+            syscall(SYS_madvise, m, slot_size, MADV_RANDOM);
             slot = m;
+            *nbufs = (int)nbuf;
+            *stride_ = stride;
             if ((uint32_t)i + 1 > hdr->nslots)
                 __atomic_store_n(&hdr->nslots, (uint32_t)i + 1, __ATOMIC_RELEASE);
         }
@@ -161,5 +255,9 @@ void wm_live_after_fork(void)
     live_fd = -1;
     live_state = 0;
     grow_lock = 0;
+    nbuf = 1;
+    stride = WM_BUF_ALONE;
+    slot_size = (WM_BUF_ALONE + 4095) & ~(size_t)4095;
+    writer_pid = 0;
     memset(lost_private, 0, sizeof lost_private);
 }

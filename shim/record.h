@@ -46,6 +46,14 @@ void wm_file_stop(uint32_t reason);
 uint32_t wm_file_stop_reason(void);
 const char *wm_file_path(void);
 void wm_file_after_fork(void);
+/* From now on the trace's readable size is h->good_end, and h names the
+ * file, its size limit and the room kept for the end; with_writer: another
+ * process appends too, so every append holds flock(). false: not now (this
+ * thread is inside a write: a signal handler). */
+bool wm_file_share(struct wmt_live *h, bool with_writer);
+/* The trace is open and its descriptor still ours; else recording stops
+ * with LOST(descriptor) and false. */
+bool wm_file_check(void);
 /* Counted lost records, by WMT_LOST_* reason: counted, read, and taken
  * off once a LOST record with them is in the trace (what is left stays in
  * the .live header for the salvager). */
@@ -58,10 +66,26 @@ void wm_stack_thread_gone(void);
 void wm_stack_after_fork(void);
 
 /* ---- the .live file (shim/live.c) ---- */
-/* Slot i of TRACE.live, mapped shared (WMT_CHUNK_SIZE + 64 KiB), creating
- * the trace and the .live on first use; NULL when it cannot be had (the
- * caller buffers privately: recorded, but not safe from a kill). */
-unsigned char *wm_live_slot(int i);
+/* A buffer without a writer: a state word, a chunk header, 64 KiB of records. */
+#define WM_BUF_ALONE   (sizeof(struct wmt_live_buf) + WMT_CHUNK_SIZE + 64 * 1024)
+/* Slot i of TRACE.live, mapped shared: *nbufs buffers of *stride bytes
+ * (wm_live_slot_size() in all), creating the trace and the .live on first
+ * use; NULL when it cannot be had (the caller buffers privately, one
+ * buffer of WM_BUF_ALONE: recorded, but not safe from a kill). */
+unsigned char *wm_live_slot(int i, int *nbufs, size_t *stride);
+size_t wm_live_slot_size(void);
+/* The writer's pid while it takes FULL buffers, else 0. */
+uint32_t wm_live_writer(void);
+/* Is the writer this process was given still there? When it is gone it
+ * stops being asked (false from then on); its WRITING buffer, if any, is
+ * the caller's to put back to FULL. */
+bool wm_live_writer_alive(void);
+/* After a buffer became FULL: wakes the writer if it sleeps, or if it
+ * naps and the ring runs short of OPEN buffers. */
+void wm_live_wake(bool short_of_buffers);
+/* At exit: the writer takes no more buffers. Returns its pid (0: none) so
+ * the caller can wait for the one it may be appending. */
+uint32_t wm_live_writer_close(void);
 /* Where lost counts and the stop reason are kept (shared when .live exists). */
 uint64_t *wm_live_lost(void);
 void wm_live_note_stop(uint32_t reason);

@@ -126,9 +126,6 @@ void wm_pe_forget_emitted(void) WM_HIDDEN;
 void wm_pe_core_after_fork(void) WM_HIDDEN;
 uint32_t wm_next_module_id(void) WM_HIDDEN;
 
-/* CRC-32 as zlib computes it (shim/crc.c); wm_crc_init picks the method. */
-void wm_crc_init(void) WM_HIDDEN;
-uint32_t wm_crc32(const void *p, size_t n) WM_HIDDEN;
 
 /* ---- stacks (shim/stack.c, shim/pe.c) ---- */
 void wm_stack_init(void) WM_HIDDEN;

@@ -16,6 +16,12 @@
  * Writes are serialised by a small lock whose owner is a tid, so a signal
  * handler that records on the thread already writing gives up (the record
  * is counted lost) instead of deadlocking.
+ *
+ * Under `winmem run` a second process appends too (its writer, cli/
+ * run_writer.c, takes the buffers the program filled). Then the size of
+ * the readable trace is a word both share in the .live header (good_end),
+ * and each append holds flock() on the file: the kernel lets go of it if
+ * the writer dies, and whoever appends next cuts a chunk it left torn.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +29,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -37,7 +44,9 @@ static int state;             /* enum wm_file_state */
 static int fd = -1;
 static dev_t fdev;
 static ino_t fino;
-static uint64_t written;      /* bytes in the file (we are its only writer) */
+static uint64_t written;      /* bytes in the file while we are its only writer */
+static uint64_t *end = &written; /* the readable size: written, or the .live's good_end */
+static bool shared;           /* a writer appends too: flock() around each append */
 static uint32_t stop_reason;
 static uint32_t header_flags;
 static uint32_t fork_child;
@@ -106,7 +115,75 @@ static uint32_t reason_of(int err)
     return err == EBADF ? WMT_LOST_DESCRIPTOR : err == ENOSPC || err == EDQUOT ? WMT_LOST_NOSPACE : WMT_LOST_WRITE;
 }
 
+/* flock() with a bound: a writer holding it stopped (SIGSTOP, a debugger)
+ * must not hang the program; after ~2 s the append fails instead. */
+static bool file_lock(void)
+{
+    /* The other side holds it for one append (~20 us): yield first. */
+    for (int i = 0; i < 20000; i++) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return true;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return false;
+        if (i < 64)
+            sched_yield();
+        else
+            nanosleep(&(struct timespec){ 0, 100000 }, NULL);
+    }
+    return false;
+}
+
+static bool write_locked(const void *p, size_t n, bool final);
+
 /* Pre: lock held. */
+static bool append_locked(const void *p, size_t n, bool final)
+{
+    if (!shared) {
+        bool ok = write_locked(p, n, final);
+        __atomic_store_n(end, written, __ATOMIC_RELEASE);
+        return ok;
+    }
+    if (!file_lock()) {
+        wm_file_stop(errno == EBADF ? WMT_LOST_DESCRIPTOR : WMT_LOST_WRITE);
+        return false;
+    }
+    written = __atomic_load_n(end, __ATOMIC_ACQUIRE);
+    struct stat st;
+    /* Longer than the last whole chunk: the writer died inside an append. */
+    if (fstat(fd, &st) == 0 && (uint64_t)st.st_size > written && still_ours() &&
+        ftruncate(fd, (off_t)written) != 0) { /* the next append fails its checks or tears too */ }
+    bool ok = write_locked(p, n, final);
+    __atomic_store_n(end, written, __ATOMIC_RELEASE);
+    flock(fd, LOCK_UN);
+    return ok;
+}
+
+bool wm_file_share(struct wmt_live *h, bool with_writer)
+{
+    if (!lock())
+        return false;
+    h->trace_dev = fdev;
+    h->trace_ino = fino;
+    h->max_size = wm_cfg.max_size;
+    h->final_room = FINAL_ROOM;
+    h->good_end = written;
+    end = &h->good_end;
+    shared = with_writer;
+    unlock();
+    return true;
+}
+
+bool wm_file_check(void)
+{
+    if (wm_file_state() != WM_FILE_OPEN)
+        return false;
+    if (still_ours())
+        return true;
+    wm_file_stop(WMT_LOST_DESCRIPTOR);
+    return false;
+}
+
+/* Pre: lock held (and the file lock when shared). */
 static bool write_locked(const void *p, size_t n, bool final)
 {
     if (!still_ours()) {
@@ -150,7 +227,7 @@ bool wm_file_write(const void *p, size_t n)
 {
     if (wm_file_state() != WM_FILE_OPEN || !lock())
         return false;
-    bool ok = wm_file_state() == WM_FILE_OPEN && write_locked(p, n, false);
+    bool ok = wm_file_state() == WM_FILE_OPEN && append_locked(p, n, false);
     unlock();
     return ok;
 }
@@ -160,7 +237,7 @@ bool wm_file_write_final(const void *p, size_t n)
     int st = wm_file_state();
     if (st == WM_FILE_CLOSED || st == WM_FILE_OPENING || wm_file_stop_reason() == WMT_LOST_DESCRIPTOR || !lock())
         return false;
-    bool ok = write_locked(p, n, true);
+    bool ok = append_locked(p, n, true);
     unlock();
     return ok;
 }
@@ -271,6 +348,8 @@ void wm_file_after_fork(void)
     state = WM_FILE_CLOSED;
     stop_reason = 0;
     written = 0;
+    end = &written;
+    shared = false;
     lock_owner = 0;
     path[0] = 0;
     fork_child = WMT_HF_FORK_CHILD;

@@ -9,11 +9,18 @@
  * The only other thread that ever touches a buffer is the one flushing all
  * of them at exit; a per-buffer state word (CAS) keeps the two apart, and
  * whoever loses drops the record and counts it as LOST.
+ *
+ * Under `winmem run` a thread's slot is a ring of buffers: a full one is
+ * left FULL for the run's writer process (shim/live.c) and the thread goes
+ * on in the next OPEN one. Each buffer's state word says who may append
+ * it, taken by compare-and-swap: the writer, the thread itself when none
+ * is OPEN (the writer is behind, gone, or there is none), or the exit flush.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -21,12 +28,12 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/crc.h"
 #include "common/names.h"
 #include "shim.h"
 #include "native_status.h"
 #include "record.h"
 
-#define BUF_DATA     (64 * 1024)      /* records per chunk */
 #define FLUSH_NS     (100 * 1000000ULL) /* a busy thread's chunk reaches the file within 100 ms */
 #define MAX_THREADS  1024
 #define STACK_SLOTS  512                /* shim/stack.c's per-thread table: slots of 24 + 8 x depth bytes */
@@ -44,8 +51,12 @@ struct wm_tbuf {
     uint64_t call_seq;
     uint64_t calls;           /* CALL records this buffer made (END's total) */
     uint64_t chunk_start_ns;
-    unsigned char *data;      /* WMT_CHUNK_SIZE + BUF_DATA: a .live slot (shim/live.c) or private */
-    bool shared;              /* data is a .live slot */
+    unsigned char *ring;      /* nbuf buffers of stride bytes: a .live slot (shim/live.c) or one private */
+    unsigned char *data;      /* the chunk header of buffer cur, the one being filled */
+    int nbuf, cur;
+    uint32_t cap;             /* bytes of records a buffer holds */
+    size_t stride, ring_size; /* bytes a buffer, bytes mapped at ring */
+    bool shared;              /* ring is a .live slot */
     bool frozen;              /* the trace's descriptor is gone: data stays for the salvager */
     unsigned char *stacks;    /* STACK_SLOTS x (24 + 8 x depth) */
     size_t stacks_size;
@@ -71,11 +82,17 @@ void *wm_raw_mmap(size_t len)
     return p == MAP_FAILED ? NULL : p;
 }
 
+static struct wmt_live_buf *buf_at(const struct wm_tbuf *b, int k)
+{
+    return (struct wmt_live_buf *)(void *)(b->ring + (size_t)k * b->stride);
+}
+
 /* The chunk header at the front of a buffer is kept current, so a .live
  * slot read after a kill says which thread, which chunk, how many bytes. */
 static void chunk_open(struct wm_tbuf *b)
 {
     struct wmt_chunk *c = (struct wmt_chunk *)b->data;
+    buf_at(b, b->cur)->calls = 0;
     c->tid = b->tid;
     c->chunk_no = b->chunk_no;
     c->thread = b->serial;
@@ -84,28 +101,110 @@ static void chunk_open(struct wm_tbuf *b)
     __atomic_store_n(&c->magic, WMT_CHUNK_MAGIC, __ATOMIC_RELEASE);
 }
 
-/* Pre: caller holds b (B_OWNER or B_FLUSHER). */
+/* Appends buffer k, which the caller took (FLUSHING): afterwards it is
+ * OPEN and empty — or, when the trace's descriptor is gone, FULL in its
+ * .live slot for the salvager, and the ring frozen. */
+static void append_buf(struct wm_tbuf *b, int k)
+{
+
+    struct wmt_live_buf *h = buf_at(b, k);
+    struct wmt_chunk *c = (struct wmt_chunk *)(h + 1);
+    if (c->length) {
+        c->crc = wm_crc32((unsigned char *)(c + 1), c->length);
+        if (!wm_file_ready() || !wm_file_write(c, WMT_CHUNK_SIZE + c->length)) {
+            uint32_t r = wm_file_stop_reason();
+            if (r == WMT_LOST_DESCRIPTOR && b->shared) {
+                __atomic_store_n(&b->frozen, true, __ATOMIC_RELEASE);
+                __atomic_store_n(&h->state, WMT_BUF_FULL, __ATOMIC_RELEASE);
+                return;
+            }
+            wm_lost(r ? r : WMT_LOST_WRITE, h->calls);
+        }
+    }
+    c->length = 0;
+    h->calls = 0;
+    __atomic_store_n(&h->state, WMT_BUF_OPEN, __ATOMIC_RELEASE);
+}
+
+/* Appends every FULL buffer of the ring no one else took, oldest first.
+ * Needs no ownership of b: the exit flush calls it on a busy thread's ring. */
+static void append_full(struct wm_tbuf *b)
+{
+    int from = __atomic_load_n(&b->cur, __ATOMIC_RELAXED);
+    for (int i = 1; i <= b->nbuf && !__atomic_load_n(&b->frozen, __ATOMIC_ACQUIRE); i++) {
+        int k = (from + i) % b->nbuf;
+        uint32_t full = WMT_BUF_FULL;
+        if (__atomic_compare_exchange_n(&buf_at(b, k)->state, &full, WMT_BUF_FLUSHING, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            append_buf(b, k);
+    }
+}
+
+/* A writer that died holding a buffer (WRITING) leaves it unwritten for
+ * all it is known: it goes back to FULL in every ring, to be appended
+ * again (the reader keeps one copy of a record appended twice). */
+static void writer_gone(void)
+{
+    for (int i = 0; i < MAX_THREADS; i++) {
+        struct wm_tbuf *s = __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);
+        if (!s)
+            break;
+        for (int k = 0; s->ring && k < s->nbuf; k++) {
+            uint32_t w = WMT_BUF_WRITING;
+            __atomic_compare_exchange_n(&buf_at(s, k)->state, &w, WMT_BUF_FULL, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+        }
+    }
+}
+
+/* Moves b to an OPEN buffer of its ring. None is OPEN when the writer is
+ * behind (or gone): this thread then appends the FULL ones itself. What
+ * remains is waiting for a buffer another party is appending right now. */
+static void next_open(struct wm_tbuf *b)
+{
+    for (unsigned spin = 0;; spin++) {
+        for (int i = 1; i <= b->nbuf; i++) {
+            int k = (b->cur + i) % b->nbuf;
+            if (__atomic_load_n(&buf_at(b, k)->state, __ATOMIC_ACQUIRE) == WMT_BUF_OPEN) {
+                __atomic_store_n(&b->cur, k, __ATOMIC_RELAXED);
+                b->data = (unsigned char *)(buf_at(b, k) + 1);
+                b->chunk_no++;
+                b->used = 0;
+                b->calls_in_chunk = 0;
+                chunk_open(b);
+                return;
+            }
+        }
+        append_full(b);
+        if (b->frozen)
+            return;
+        if (spin && !wm_live_writer_alive())
+            writer_gone();
+        if (spin)
+            nanosleep(&(struct timespec){ 0, 50000 }, NULL);
+    }
+}
+
+/* The buffer being filled is complete: it becomes FULL — the writer's when
+ * `winmem run` has one that still takes buffers, else appended here — and
+ * b moves on to an OPEN one. Pre: caller holds b (B_OWNER or B_FLUSHER). */
 static void flush_locked(struct wm_tbuf *b)
 {
-    if (!b->used)
+    if (!b->used || b->frozen)
         return;
-    struct wmt_chunk *c = (struct wmt_chunk *)b->data;
-    c->length = b->used;
-    c->crc = wm_crc32(b->data + WMT_CHUNK_SIZE, b->used);
-    if (!wm_file_ready() || !wm_file_write(b->data, WMT_CHUNK_SIZE + b->used)) {
-        uint32_t r = wm_file_stop_reason();
-        if (r == WMT_LOST_DESCRIPTOR && b->shared) {
-            /* The trace can never be written again; its .live slot is the
-             * one place these records survive: leave them there. */
-            b->frozen = true;
-            return;
-        }
-        wm_lost(r ? r : WMT_LOST_WRITE, b->calls_in_chunk);
-    }
-    b->chunk_no++;
-    b->used = 0;
-    b->calls_in_chunk = 0;
-    chunk_open(b);
+    struct wmt_live_buf *h = buf_at(b, b->cur);
+    h->calls = b->calls_in_chunk;
+    /* After this store, the writer re-check: against the exit flush's
+     * "no more" store then scan, one of the two sees the other. */
+    __atomic_store_n(&h->state, WMT_BUF_FULL, __ATOMIC_SEQ_CST);
+    /* Whether the writer still runs is asked every 16th chunk (a system
+     * call) and whenever no buffer is OPEN (next_open). */
+    if (b->nbuf > 1 && wm_live_writer() && wm_file_check() && ((b->chunk_no & 15) || wm_live_writer_alive()))
+        wm_live_wake(__atomic_load_n(&buf_at(b, (b->cur + 2) % b->nbuf)->state, __ATOMIC_RELAXED) != WMT_BUF_OPEN);
+    else
+        append_full(b);
+    if (!b->frozen)
+        next_open(b);
 }
 
 static bool own(struct wm_tbuf *b)
@@ -120,9 +219,9 @@ static void release(struct wm_tbuf *b) { __atomic_store_n(&b->state, B_IDLE, __A
  * where they go. The one place that reserves space in a buffer. Pre: owned. */
 static unsigned char *reserve(struct wm_tbuf *b, size_t size, uint64_t now)
 {
-    if (b->used + size > BUF_DATA)
+    if (b->used + size > b->cap)
         flush_locked(b);
-    if (b->frozen || b->used + size > BUF_DATA) {
+    if (b->frozen || b->used + size > b->cap) {
         wm_lost(wm_file_stop_reason(), 1);
         return NULL;
     }
@@ -155,23 +254,46 @@ static void thread_gone(void *arg)
     __atomic_store_n(&b->in_use, 0, __ATOMIC_RELEASE);
 }
 
-/* A new slot: its bookkeeping and stack table private, its data a .live
- * slot when one can be had (then it survives a kill), else private. */
+/* b's ring: slot i of the .live when one can be had (then it survives a
+ * kill), else one private buffer. */
+static bool ring_map(struct wm_tbuf *b, int i)
+{
+    int nbuf = 1;
+    b->stride = WM_BUF_ALONE;
+    b->ring = wm_live_slot(i, &nbuf, &b->stride);
+    b->shared = b->ring != NULL;
+    b->cap = (uint32_t)(b->stride - sizeof(struct wmt_live_buf) - WMT_CHUNK_SIZE);
+    b->ring_size = b->shared ? wm_live_slot_size() : WM_BUF_ALONE;
+    if (!b->ring)
+        b->ring = wm_raw_mmap(b->ring_size);
+    b->nbuf = b->ring ? nbuf : 0;
+    b->cur = 0;
+    b->data = b->ring ? (unsigned char *)(buf_at(b, 0) + 1) : NULL;
+    return b->ring != NULL;
+}
+static void ring_unmap(struct wm_tbuf *b)
+{
+    if (b->ring)
+        syscall(SYS_munmap, b->ring, b->ring_size);
+    b->ring = b->data = NULL;
+    b->nbuf = 0;
+    b->shared = false;
+}
+
+/* A new slot: its bookkeeping and stack table private, its ring from the
+ * .live when it can be. */
 static struct wm_tbuf *slot_new(int i)
 {
     size_t ss = STACK_SLOTS * (24 + 8 * (size_t)wm_cfg.stack_depth);
     struct wm_tbuf *n = wm_raw_mmap(sizeof *n);
     if (!n)
         return NULL;
-    n->data = wm_live_slot(i);
-    n->shared = n->data != NULL;
-    if (!n->data)
-        n->data = wm_raw_mmap(WMT_CHUNK_SIZE + BUF_DATA);
+    ring_map(n, i);
     n->stacks_size = wm_cfg.stack_depth ? ss : 0;
     n->stacks = n->stacks_size ? wm_raw_mmap(ss) : NULL;
-    if (!n->data || (n->stacks_size && !n->stacks)) {
-        if (n->data && !n->shared)
-            syscall(SYS_munmap, n->data, WMT_CHUNK_SIZE + BUF_DATA);
+    if (!n->ring || (n->stacks_size && !n->stacks)) {
+        if (!n->shared)
+            ring_unmap(n);
         syscall(SYS_munmap, n, sizeof *n);
         return NULL;
     }
@@ -191,7 +313,7 @@ static struct wm_tbuf *slot_take(void)
                 return n;
             /* Another thread took index i first. A .live slot we mapped is
              * a second view of the winner's pages: unmapped unwritten. */
-            syscall(SYS_munmap, n->data, WMT_CHUNK_SIZE + BUF_DATA);
+            ring_unmap(n);
             if (n->stacks)
                 syscall(SYS_munmap, n->stacks, n->stacks_size);
             syscall(SYS_munmap, n, sizeof *n);
@@ -201,15 +323,9 @@ static struct wm_tbuf *slot_take(void)
         if (s->frozen)
             continue;                     /* kept for the salvager */
         if (__atomic_compare_exchange_n(&s->in_use, &z, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-            if (!s->data) {               /* let go of after a fork */
-                s->data = wm_live_slot(i);
-                s->shared = s->data != NULL;
-                if (!s->data)
-                    s->data = wm_raw_mmap(WMT_CHUNK_SIZE + BUF_DATA);
-                if (!s->data) {
-                    __atomic_store_n(&s->in_use, 0, __ATOMIC_RELEASE);
-                    continue;
-                }
+            if (!s->ring && !ring_map(s, i)) {   /* let go of after a fork */
+                __atomic_store_n(&s->in_use, 0, __ATOMIC_RELEASE);
+                continue;
             }
             /* A dead thread's stack ids were emitted in its chunks only:
              * start a fresh table (dropping the pages zeroes them and gives
@@ -233,6 +349,10 @@ static struct wm_tbuf *attach(void)
         wm_lost(WMT_LOST_THREADS, 1);
         return NULL;
     }
+    /* The last owner's buffer may still be being appended (a fresh slot's
+     * pages are not read before written: see shim/live.c). */
+    if (b->serial && __atomic_load_n(&buf_at(b, b->cur)->state, __ATOMIC_ACQUIRE) != WMT_BUF_OPEN)
+        next_open(b);
     b->tid = wm_gettid();
     b->serial = __atomic_add_fetch(&next_serial, 1, __ATOMIC_RELAXED);
     b->chunk_no = 0;
@@ -468,12 +588,38 @@ static bool meta_chunk(const void *rec, size_t size, bool final)
 
 void wm_write_meta(const void *rec, size_t size) { meta_chunk(rec, size, false); }
 
+/* The writer takes no more buffers: wait for the one it may be appending
+ * (END must come after it), ~2 s at most, or until it is gone. */
+static void writer_finish(uint32_t pid)
+{
+    for (int ms = 0; ms < 2000; ms++) {
+        bool busy = false;
+        for (int i = 0; i < MAX_THREADS && !busy; i++) {
+            struct wm_tbuf *s = __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);
+            if (!s)
+                break;
+            for (int k = 0; s->ring && k < s->nbuf; k++)
+                busy |= __atomic_load_n(&buf_at(s, k)->state, __ATOMIC_ACQUIRE) == WMT_BUF_WRITING;
+        }
+        if (!busy)
+            return;
+        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+            writer_gone();
+            return;
+        }
+        nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+    }
+}
+
 void wm_writer_end(uint32_t reason)
 {
     /* A vfork child (no atfork handlers ran) shares our memory and file:
      * its _exit or exec must not close the parent's trace. */
     if (!wm_cfg.active || (pid_t)syscall(SYS_getpid) != owner_pid)
         return;
+    uint32_t writer = wm_live_writer_close();
+    if (writer)
+        writer_finish(writer);
     uint64_t calls = 0;
     for (int i = 0; i < MAX_THREADS; i++) {
         struct wm_tbuf *b = __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);
@@ -485,6 +631,8 @@ void wm_writer_end(uint32_t reason)
             flush_locked(b);
             release(b);
         }
+        if (b->ring)
+            append_full(b);           /* what a busy thread had handed over */
         calls += __atomic_load_n(&b->calls, __ATOMIC_RELAXED);
     }
     if (wm_file_state() == WM_FILE_CLOSED)
@@ -530,9 +678,12 @@ static void at_fork_child(void)
         if (b->shared) {
             /* The parent's .live slot: not the child's to write. It gets a
              * slot of its own .live when the buffer is next taken. */
-            syscall(SYS_munmap, b->data, WMT_CHUNK_SIZE + BUF_DATA);
-            b->data = NULL;
-            b->shared = false;
+            ring_unmap(b);
+        } else if (b->ring) {
+            /* The parent's records, copied: the child starts empty. */
+            b->cur = 0;
+            b->data = (unsigned char *)(buf_at(b, 0) + 1);
+            buf_at(b, 0)->state = WMT_BUF_OPEN;
         }
         b->state = B_IDLE;
         b->used = 0;

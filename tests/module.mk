@@ -27,7 +27,7 @@ UNIT_CLI_OBJ  := $(patsubst %.c,$(BUILD)/san/%.o,$(filter-out cli/main.c cli/gue
 UNIT_CLI_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_cli_*.c)) $(BUILD)/tests/test_winview $(BUILD)/tests/test_common
 $(UNIT_CLI_BINS): $(UNIT_CLI_OBJ)
 $(foreach t,$(UNIT_CLI_BINS),$(eval UNIT_EXTRA_LIBS_$(notdir $(t)) := $(CLI_LIBS)))
-# test_trace includes shim/crc.c (zlib); the oracle test compares with libkdumpfile.
+# test_trace includes common/crc.c (zlib); the oracle test compares with libkdumpfile.
 UNIT_EXTRA_LIBS_test_trace := -lz
 UNIT_EXTRA_LIBS_test_savedstate_oracle := -lkdumpfile
 

@@ -3,9 +3,11 @@
  * with one tid stay apart by their serial (and an older trace without
  * serials reads as before); a dead process's .live is read by the reader
  * and appended by the salvager, also after a torn last chunk; a .live whose
- * process still runs is left alone; a hostile .live is refused.
+ * process still runs is left alone; a hostile .live is refused; of a
+ * call's two records the complete one is kept, whichever the file has last.
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,41 @@ static void header(FILE *f, uint32_t flags)
     tg_close(&g);
 }
 
+/* A chunk of thread (tid 9, serial 1) with one CALL seq 1, PENDING or not. */
+static void one_call_chunk(FILE *f, uint32_t no, bool pending)
+{
+    struct wmt_call c = tg_call_init(WMT_API_NtQueryVirtualMemory, 9, 1, 100, 5, 0);
+    if (pending)
+        c.flags |= WMT_CF_PENDING, c.dur_ns = 0;
+    struct wmt_chunk h = { .magic = WMT_CHUNK_MAGIC, .tid = 9, .length = sizeof c,
+                           .crc = (uint32_t)crc32(0, (const uint8_t *)&c, sizeof c) };
+    h.chunk_no = no, h.thread = 1;
+    fwrite(&h, 1, sizeof h, f);
+    fwrite(&c, 1, sizeof c, f);
+}
+
+/* Under `winmem run` a thread's chunks can reach the file out of order (its
+ * writer appends some, the thread others): a call's PENDING copy may come
+ * after its complete record, and the complete one is what the call was. */
+static void test_complete_record_wins_over_a_later_pending_copy(void)
+{
+    for (int order = 0; order < 2; order++) {
+        FILE *f = fopen(tpath, "wb");
+        header(f, WMT_HF_THREAD_SERIAL);
+        one_call_chunk(f, order ? 0 : 1, order == 0);   /* order 0: pending first (in file order) */
+        one_call_chunk(f, order ? 1 : 0, order != 0);
+        fclose(f);
+        tr_trace t;
+        char err[256];
+        CU_ASSERT_EQUAL_FATAL(tr_open(&t, tpath, false, err, sizeof err), 0);
+        CU_ASSERT_EQUAL(t.ncalls, 1);
+        CU_ASSERT_EQUAL_FATAL(t.nthreads, 1);
+        CU_ASSERT_EQUAL(t.threads[0].calls[0]->flags & WMT_CF_PENDING, 0);
+        CU_ASSERT_EQUAL(t.threads[0].calls[0]->dur_ns, 5);
+        tr_close(&t);
+    }
+}
+
 static void test_reused_tid_stays_two_threads(void)
 {
     FILE *f = fopen(tpath, "wb");
@@ -72,19 +109,31 @@ static void test_reused_tid_stays_two_threads(void)
     tr_close(&t);
 }
 
-/* A .live for pid with start time st: slot 0 holds n CALLs of (tid 9, serial 1). */
+/* A .live for pid with start time st: slot 0 holds n CALLs of (tid 9,
+ * serial 1), seq 3 on. WMTLIVE2 (live_v1 false): in two buffers, the
+ * first ones in a FULL buffer the writer had not appended, the rest in the
+ * one being filled; WMTLIVE1: one buffer, the chunk at the slot's start. */
+static bool live_v1;
+#define LIVE_BUF (sizeof(struct wmt_live_buf) + WMT_CHUNK_SIZE + 4096)
 static void live(uint32_t pid, uint64_t st, uint32_t end_reason, uint32_t stop, uint64_t lost_n, int n)
 {
-    size_t slot = WMT_CHUNK_SIZE + 4096;
+    size_t slot = live_v1 ? WMT_CHUNK_SIZE + 4096 : 2 * LIVE_BUF;
     uint8_t *m = calloc(1, WMT_LIVE_HEADER + slot);
     struct wmt_live *h = (struct wmt_live *)m;
-    memcpy(h->magic, WMT_LIVE_MAGIC, 8);
+    memcpy(h->magic, live_v1 ? WMT_LIVE_MAGIC1 : WMT_LIVE_MAGIC, 8);
     h->pid = pid, h->start_time = st, h->slot_size = (uint32_t)slot, h->nslots = 1;
+    h->nbuf = 2, h->buf_size = (uint32_t)LIVE_BUF;
     h->end_reason = end_reason, h->stop = stop, h->lost[stop ? stop : WMT_LOST_BUSY] = lost_n;
-    struct wmt_chunk *c = (struct wmt_chunk *)(m + WMT_LIVE_HEADER);
-    c->magic = WMT_CHUNK_MAGIC, c->tid = 9, c->thread = 1, c->chunk_no = 1;
+    uint8_t *b0 = m + WMT_LIVE_HEADER, *b1 = live_v1 ? b0 : b0 + LIVE_BUF;
+    struct wmt_chunk *cur = (struct wmt_chunk *)(live_v1 ? b0 : b0 + sizeof(struct wmt_live_buf));
+    struct wmt_chunk *full = live_v1 ? cur : (struct wmt_chunk *)(b1 + sizeof(struct wmt_live_buf));
+    if (!live_v1)
+        ((struct wmt_live_buf *)b1)->state = WMT_BUF_FULL;
+    cur->magic = full->magic = WMT_CHUNK_MAGIC, cur->tid = full->tid = 9, cur->thread = full->thread = 1;
+    full->chunk_no = 1, cur->chunk_no = live_v1 ? 1 : 2;
     for (int i = 0; i < n; i++) {
         struct wmt_call k = tg_call_init(WMT_API_NtQueryVirtualMemory, 9, 3 + (uint64_t)i, 500, 5, 0);
+        struct wmt_chunk *c = !live_v1 && i < n / 2 ? full : cur;
         memcpy((uint8_t *)(c + 1) + c->length, &k, sizeof k);
         c->length += sizeof k;
     }
@@ -157,6 +206,14 @@ static void test_live_of_a_dead_process(void)
     CU_ASSERT_EQUAL(live_salvage(tpath, msg, sizeof msg), 1);   /* nothing left to do */
 }
 
+/* A .live an earlier winmem made (one buffer a slot) is read the same. */
+static void test_live_of_the_first_layout(void)
+{
+    live_v1 = true;
+    test_live_of_a_dead_process();
+    live_v1 = false;
+}
+
 static void test_live_says_why_it_stopped(void)
 {
     FILE *f = fopen(tpath, "wb");
@@ -210,7 +267,8 @@ static void test_hostile_live_is_refused(void)
     h.nslots = 100000;
     CU_ASSERT_EQUAL(pwrite(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
     uint32_t len = 1u << 30;
-    CU_ASSERT_EQUAL(pwrite(fd, &len, 4, WMT_LIVE_HEADER + 16), 4);
+    for (size_t b = 0; b < 2; b++)   /* both buffers of slot 0 */
+        CU_ASSERT_EQUAL(pwrite(fd, &len, 4, WMT_LIVE_HEADER + b * LIVE_BUF + sizeof(struct wmt_live_buf) + 16), 4);
     close(fd);
     tr_trace t;
     char err[256];
@@ -247,7 +305,9 @@ void wm_register_tests(void)
 {
     CU_pSuite s = wm_suite("cli thread identity and salvage", setup, teardown);
     WM_TEST(s, test_reused_tid_stays_two_threads);
+    WM_TEST(s, test_complete_record_wins_over_a_later_pending_copy);
     WM_TEST(s, test_live_of_a_dead_process);
+    WM_TEST(s, test_live_of_the_first_layout);
     WM_TEST(s, test_live_says_why_it_stopped);
     WM_TEST(s, test_live_of_a_running_process_is_left_alone);
     WM_TEST(s, test_hostile_live_is_refused);

@@ -8,7 +8,7 @@
 #include <zlib.h>
 #include "unit.h"
 #include "winmem/trace.h"
-#include "../shim/crc.c"
+#include "../common/crc.c"
 
 static void test_layout(void)
 {

@@ -276,28 +276,69 @@ struct wmt_process {
 };
 
 /* ---- the .live file beside a trace (TRACE.live) ----
- * While a process records, each thread's unwritten chunk lives in a slot of
+ * While a process records, each thread's unwritten chunks live in a slot of
  * this file, mapped shared, so a record is in memory the kernel keeps the
  * instant it is made: a kill -9 or a hang loses nothing. On a normal end
  * the shim removes it. Otherwise `winmem run` (or the reader) salvages it
- * once the process is gone: every slot whose chunk header has the chunk
+ * once the process is gone: every buffer whose chunk header has the chunk
  * magic and a length > 0 is a chunk not yet in the trace (CRC to be
  * computed), then LOST records from lost[], then END(SALVAGED) — or
  * END(end_reason) when the process ended normally but could not write it.
  * A chunk written just before the kill may be salvaged again: the rule
- * "the last record per (thread, seq) wins" makes that harmless. */
-#define WMT_LIVE_MAGIC  "WMTLIVE1"
+ * "per (thread, seq) a complete record wins over a PENDING one, then the
+ * last" makes that harmless.
+ *
+ * A slot holds nbuf buffers at stride buf_size, each a wmt_live_buf, its
+ * chunk header and up to buf_size - 32 bytes of records. nbuf > 1 only
+ * under `winmem run`, whose writer (pid `writer`) appends the buffers the
+ * program filled (state FULL) to the trace, so the program's threads do not
+ * pay for the write; docs/trace-format.md "The writer" has the protocol.
+ * WMTLIVE1 files (one buffer a slot, no state word) are still read. */
+#define WMT_LIVE_MAGIC  "WMTLIVE2"
+#define WMT_LIVE_MAGIC1 "WMTLIVE1"
 #define WMT_LIVE_HEADER 4096        /* slots start here */
 struct wmt_live {
     char     magic[8];      /* WMT_LIVE_MAGIC */
     uint32_t pid;
-    uint32_t slot_size;     /* bytes per slot: a wmt_chunk + up to slot_size - 24 bytes of records */
+    uint32_t slot_size;     /* bytes per slot (WMTLIVE1: a wmt_chunk + records) */
     uint64_t start_time;    /* field 22 of /proc/PID/stat: tells a reused pid apart */
     uint32_t nslots;        /* slots in the file */
     uint32_t end_reason;    /* WMT_END_* when the process ended but END could not be written; else 0 */
     uint32_t stop;          /* WMT_LOST_* reason recording stopped, 0 while it goes on */
     uint32_t reserved;
     uint64_t lost[8];       /* lost records not yet in the trace, by WMT_LOST_* */
+    /* WMTLIVE2 */
+    uint32_t nbuf;          /* buffers per slot */
+    uint32_t buf_size;      /* their stride */
+    uint32_t writer;        /* pid appending FULL buffers to the trace; 0: the program writes them all */
+    uint32_t final_room;    /* bytes every writer keeps free under max_size for LOST and END */
+    uint64_t trace_dev, trace_ino;  /* the trace (a writer checks it opened this file) */
+    uint64_t good_end;      /* the trace's size after the last whole chunk anyone appended */
+    uint64_t max_size;      /* WINMEM_MAX_SIZE, 0: none */
+};
+struct wmt_live_buf {
+    uint32_t state;         /* WMT_BUF_* */
+    uint32_t calls;         /* CALL records in the chunk (lost, should it never be appended) */
+    /* followed by a struct wmt_chunk and its records */
+};
+enum {
+    WMT_BUF_OPEN     = 0,   /* the program's: being filled, or free (chunk length 0) */
+    WMT_BUF_FULL     = 1,   /* filled, not yet in the trace */
+    WMT_BUF_WRITING  = 2,   /* the writer appends it; then OPEN with length 0 */
+    WMT_BUF_FLUSHING = 3,   /* the program appends it itself; then OPEN with length 0 */
+};
+/* RUN_DIR/writer: one page `winmem run` maps shared with the shims it
+ * starts. A shim that finds it makes its .live with nbuf > 1 and writer =
+ * pid, and wakes the writer (futex on wake) when it leaves a buffer FULL
+ * while the writer says it is sleeping (see sleeping). */
+#define WMT_WRITER_MAGIC "WMTWRIT1"
+#define WMT_WRITER_FILE  "writer"
+struct wmt_writer_page {
+    char     magic[8];
+    uint32_t pid;
+    uint32_t sleeping;      /* the writer waits on wake: 1 for any FULL buffer, 2 only for a ring running short */
+    uint32_t wake;          /* futex word */
+    uint32_t reserved;
 };
 
 /* ---- API ids ---- */

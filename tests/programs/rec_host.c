@@ -18,6 +18,12 @@
  *                            two calls each; prints "reused R" (pairs whose
  *                            tids really matched) after "threads T"
  *   rec_host env             prints its environment, one variable a line
+ *   rec_host spin T N [US]   T threads of N calls each, released at once
+ *                            (with a US microsecond pause every 1000 calls);
+ *                            then prints "wchar B": the bytes this process
+ *                            wrote with write() so far (/proc/self/io),
+ *                            which under `winmem run`'s writer is the
+ *                            trace's header and little more
  *   rec_host hold T          T threads alive at once, one call each; prints
  *                            "rss KB" (VmRSS) while they all still live
  */
@@ -131,6 +137,40 @@ static int burst(int t)
     return 0;
 }
 
+static int spin_n, spin_us;
+static void *spin_one(void *a)
+{
+    pthread_barrier_wait(&bar);
+    for (int done = 0; done < spin_n; done += 1000) {
+        calls(spin_n - done < 1000 ? spin_n - done : 1000);
+        if (spin_us)
+            usleep((useconds_t)spin_us);
+    }
+    return a;
+}
+
+static int spin(int t, int n, int us)
+{
+    pthread_t th[64];
+    if (t > 64)
+        t = 64;
+    spin_n = n;
+    spin_us = us;
+    pthread_barrier_init(&bar, NULL, (unsigned)t);
+    for (int i = 0; i < t; i++)
+        pthread_create(&th[i], NULL, spin_one, NULL);
+    for (int i = 0; i < t; i++)
+        pthread_join(th[i], NULL);
+    FILE *f = fopen("/proc/self/io", "r");
+    char line[128];
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "wchar:", 6))
+            printf("wchar %s", line + 7);
+    if (f)
+        fclose(f);
+    return 0;
+}
+
 static pthread_barrier_t held, go;
 static void *hold_one(void *a)
 {
@@ -212,6 +252,8 @@ int main(int argc, char **argv)
         return burst(n);
     if (!strcmp(m, "hold"))
         return hold(n);
+    if (!strcmp(m, "spin") && argc > 3)
+        return spin(n, atoi(argv[3]), argc > 4 ? atoi(argv[4]) : 0);
     if (!strcmp(m, "tidreuse"))
         return tidreuse(n);
     if (!strcmp(m, "calls")) {
