@@ -3,25 +3,6 @@
  */
 #include "door.h"
 
-static wm_u64 slot(const char *op, const wm_u64 *a)
-{
-    wm_u64 v = a[op[1] - '0'];
-    switch (op[0]) {
-    case 'D': return *(const wm_u64 *)(uintptr_t)v;
-    case 'O': return v ? *(const wm_u64 *)(uintptr_t)v : 0;
-    case 'L': return v ? *(const uint32_t *)(uintptr_t)v : 0;
-    case 'I': return (uint32_t)v;
-    default:  return v;
-    }
-}
-
-void wm_door_fill(uint64_t *slots, const char *spec, const wm_u64 *a)
-{
-    for (int k = 0; spec[2 * k]; k++)
-        if (spec[2 * k] != '-')
-            slots[k] = slot(spec + 2 * k, a);
-}
-
 /* Each call is a function of its own that no optimisation may look into
  * (noipa): GCC 12 merges an ms_abi and a System V indirect call with the
  * same arguments into one System V call when they share a function. */

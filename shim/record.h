@@ -20,8 +20,8 @@
 bool wm_fd_init(void);
 /* Moves fd to the shim's range (close-on-exec) and closes fd; -1 if not. */
 int wm_fd_move_high(int fd);
-/* While on, pipes made on this thread are moved high (libunwind's). */
-void wm_fd_moving(bool on);
+/* While on, pipes made on this thread are moved high (libunwind's);
+ * declared in shim.h, where the ELF stack capture uses it. */
 
 /* ---- the trace file (shim/trace_file.c) ---- */
 enum wm_file_state {

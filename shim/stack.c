@@ -47,7 +47,7 @@ static pthread_mutex_t refresh_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t next_module_id = 1;
 static uint64_t shim_start, shim_end;     /* the shim's own code: skipped in stacks */
 
-static int (*unw_backtrace_fn)(void **, int);
+int (*wm_unw_backtrace)(void **, int);
 #define UNW_THREADS 64
 static int unw_live;                      /* threads holding libunwind's cache */
 static WM_TLS int unw_mine;               /* 0 undecided, 1 libunwind, -1 glibc */
@@ -251,26 +251,25 @@ void wm_stack_init(void)
     void *h = dlopen("libunwind.so.8", RTLD_LAZY | RTLD_LOCAL);
     wm_fd_moving(false);
     if (h)
-        unw_backtrace_fn = (int (*)(void **, int))dlsym(h, "unw_backtrace");
-    if (!unw_backtrace_fn)
+        wm_unw_backtrace = (int (*)(void **, int))dlsym(h, "unw_backtrace");
+    if (!wm_unw_backtrace)
         wm_note("libunwind.so.8 not found: ELF stacks are not recorded", NULL, NULL);
     void *warm[2];
     backtrace(warm, 2);               /* glibc loads libgcc_s at its first use: now, not in a call */
 }
 
-static int raw_backtrace(void **raw, int n)
+int wm_stack_unwinder(void)
 {
+    if (!wm_unw_backtrace)
+        return 0;
+    if (__atomic_load_n(&mods_stale, __ATOMIC_ACQUIRE) && __atomic_exchange_n(&mods_stale, 0, __ATOMIC_ACQ_REL))
+        wm_modules_refresh();
     if (!unw_mine) {
         unw_mine = __atomic_add_fetch(&unw_live, 1, __ATOMIC_RELAXED) <= UNW_THREADS ? 1 : -1;
         if (unw_mine < 0)
             __atomic_sub_fetch(&unw_live, 1, __ATOMIC_RELAXED);
     }
-    if (unw_mine < 0)
-        return backtrace(raw, n);
-    wm_fd_moving(true);               /* it remakes its pipe if a read fails */
-    int got = unw_backtrace_fn(raw, n);
-    wm_fd_moving(false);
-    return got;
+    return unw_mine;
 }
 
 void wm_stack_thread_gone(void)
@@ -354,12 +353,14 @@ uint32_t wm_stack_capture(bool wine_ctx)
         if (n > depth) n = depth, sflags |= WMT_SF_TRUNCATED;
         return intern(pcs, n, sflags, WMT_FR_PE);
     }
-    if (!unw_backtrace_fn)
-        return 0;
-    if (__atomic_load_n(&mods_stale, __ATOMIC_ACQUIRE) && __atomic_exchange_n(&mods_stale, 0, __ATOMIC_ACQ_REL))
-        wm_modules_refresh();
-    void *raw[64 + 8];
-    int got = raw_backtrace(raw, depth + 8);
+    return wm_stack_capture_elf();
+}
+
+uint32_t wm_stack_elf(void *const *raw, int got)
+{
+    int depth = wm_cfg.stack_depth, n = 0;
+    uint64_t pcs[64 + 8];
+    uint16_t sflags = 0;
     for (int i = 0; i < got && n < depth + 1; i++) {
         uint64_t pc = (uint64_t)(uintptr_t)raw[i];
         if (pc >= shim_start && pc < shim_end)
