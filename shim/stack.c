@@ -309,20 +309,32 @@ static uint32_t emit_stack(const uint64_t *pcs, int n, uint16_t sflags, uint32_t
     return wm_append(buf, s->h.size) ? s->id : 0;
 }
 
+/* A loop, not memcmp: a stack is a few frames, fewer than the call costs. */
+static bool same_pcs(const uint64_t *a, const uint64_t *b, int n)
+{
+    uint64_t diff = 0;
+    for (int i = 0; i < n; i++)
+        diff |= a[i] ^ b[i];
+    return !diff;
+}
+
 static uint32_t intern(const uint64_t *pcs, int n, uint16_t sflags, uint32_t fflags)
 {
     unsigned char *tab = wm_self.stacks ? wm_self.stacks : wm_thread_stacks();
     if (!tab || n <= 0)
         return 0;
-    uint64_t h = 1469598103934665603ULL ^ sflags;
+    /* Each frame's product is independent of the others (a chain of
+     * multiplies, FNV's, took ~4 cycles a frame in a row, measured). */
+    uint64_t h = sflags;
     for (int i = 0; i < n; i++)
-        h = (h ^ pcs[i]) * 1099511628211ULL;
+        h += (pcs[i] ^ ((uint64_t)i * 0x9e3779b97f4a7c15ULL)) * 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 31;
     h |= 1;                               /* 0 marks an empty slot */
     size_t ss = slot_size();
     for (int probe = 0; probe < 8; probe++) {
         struct slot_hdr *e = (struct slot_hdr *)(tab + ((h + probe) % SLOTS) * ss);
         uint64_t *ep = (uint64_t *)(e + 1);
-        if (e->hash == h && e->n == n && e->flags == sflags && !memcmp(ep, pcs, 8 * (size_t)n))
+        if (e->hash == h && e->n == n && e->flags == sflags && same_pcs(ep, pcs, n))
             return e->id;
         if (!e->hash) {
             uint32_t id = emit_stack(pcs, n, sflags, fflags);
