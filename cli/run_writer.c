@@ -20,21 +20,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/falloc.h>
 #include <linux/futex.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/append.h"
 #include "common/crc.h"
 #include "run_writer.h"
 #include "winmem/trace.h"
@@ -177,53 +175,6 @@ static void read_manifest(void)
     close(fd);
 }
 
-/* flock() for at most ~2 s: a program stopped inside its own append must
- * not hold the writer (and winmem run's end) forever. */
-static bool lock_trace(int fd)
-{
-    /* The other side holds it for one append (~20 us): yield first. */
-    for (int i = 0; i < 20000; i++) {
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-            return true;
-        if (errno != EWOULDBLOCK && errno != EINTR)
-            return false;
-        if (i < 64)
-            sched_yield();
-        else
-            nanosleep(&(struct timespec){ 0, 100000 }, NULL);
-    }
-    return false;
-}
-
-/* The shim's own append rules (shim/trace_file.c), from this side. */
-static bool append_locked(wfile *f, const void *p, size_t n)
-{
-    struct wmt_live *h = f->hdr;
-    uint64_t good = __atomic_load_n(&h->good_end, __ATOMIC_ACQUIRE);
-    struct stat st;
-    if (fstat(f->trace_fd, &st) || (uint64_t)st.st_size < good)
-        return false;
-    if ((uint64_t)st.st_size > good && ftruncate(f->trace_fd, (off_t)good))
-        return false;                 /* a chunk torn by a process killed inside its append */
-    if (h->max_size && good + n + h->final_room > h->max_size)
-        return false;
-    if (fallocate(f->trace_fd, FALLOC_FL_KEEP_SIZE, (off_t)good, (off_t)(n + h->final_room)) &&
-        (errno == ENOSPC || errno == EDQUOT))
-        return false;
-    for (size_t done = 0; done < n;) {
-        ssize_t w = write(f->trace_fd, (const char *)p + done, n - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (ftruncate(f->trace_fd, (off_t)good)) { /* the shim cuts it before its next append */ }
-            return false;
-        }
-        done += (size_t)w;
-    }
-    __atomic_store_n(&h->good_end, good + n, __ATOMIC_RELEASE);
-    return true;
-}
-
 /* Appends one buffer this thread took (WRITING). */
 static bool append(wfile *f, struct wmt_live_buf *b)
 {
@@ -233,23 +184,21 @@ static bool append(wfile *f, struct wmt_live_buf *b)
         return true;
     if (len % 8 || len > f->hdr->buf_size - sizeof *b - WMT_CHUNK_SIZE || c->magic != WMT_CHUNK_MAGIC)
         return false;
-    if (f->trace_fd < 0) {
-        struct stat st;
-        int fd = open(f->trace, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-            return false;
-        if (fstat(fd, &st) || st.st_dev != f->hdr->trace_dev || st.st_ino != f->hdr->trace_ino) {
-            close(fd);
-            return false;
-        }
-        f->trace_fd = fd;
-    }
-    c->crc = wm_crc32(c + 1, len);
-    if (!lock_trace(f->trace_fd))
+    /* Opened by name; wm_append_chunk refuses it unless it is the file the
+     * shim made (device and inode in the .live header). */
+    if (f->trace_fd < 0 && (f->trace_fd = open(f->trace, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)) < 0)
         return false;
-    bool ok = append_locked(f, c, WMT_CHUNK_SIZE + len);
-    flock(f->trace_fd, LOCK_UN);
-    return ok;
+    c->crc = wm_crc32(c + 1, len);
+    if (!wm_append_lock(f->trace_fd))
+        return false;
+    struct wmt_live *h = f->hdr;
+    struct wm_trace_fd t = { f->trace_fd, h->trace_dev, h->trace_ino };
+    uint64_t at = __atomic_load_n(&h->good_end, __ATOMIC_ACQUIRE);
+    int err = 0;
+    enum wm_append r = wm_append_chunk(&t, &at, true, h->max_size, h->final_room, c, WMT_CHUNK_SIZE + len, &err);
+    __atomic_store_n(&h->good_end, at, __ATOMIC_RELEASE);
+    wm_append_unlock(f->trace_fd);
+    return r == WM_APPEND_OK;
 }
 
 /* Maps the slots the process added since the last look. */

@@ -25,15 +25,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/falloc.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/append.h"
 #include "common/names.h"
 #include "shim.h"
 #include "record.h"
@@ -44,7 +43,7 @@ static int state;             /* enum wm_file_state */
 static int fd = -1;
 static dev_t fdev;
 static ino_t fino;
-static uint64_t written;      /* bytes in the file while we are its only writer */
+static uint64_t written;      /* bytes in the file while no .live shares its size */
 static uint64_t *end = &written; /* the readable size: written, or the .live's good_end */
 static bool shared;           /* a writer appends too: flock() around each append */
 static uint32_t stop_reason;
@@ -110,52 +109,29 @@ static bool still_ours(void)
     return fstat(fd, &st) == 0 && st.st_dev == fdev && st.st_ino == fino;
 }
 
-static uint32_t reason_of(int err)
-{
-    return err == EBADF ? WMT_LOST_DESCRIPTOR : err == ENOSPC || err == EDQUOT ? WMT_LOST_NOSPACE : WMT_LOST_WRITE;
-}
 
-/* flock() with a bound: a writer holding it stopped (SIGSTOP, a debugger)
- * must not hang the program; after ~2 s the append fails instead. */
-static bool file_lock(void)
-{
-    /* The other side holds it for one append (~20 us): yield first. */
-    for (int i = 0; i < 20000; i++) {
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-            return true;
-        if (errno != EWOULDBLOCK && errno != EINTR)
-            return false;
-        if (i < 64)
-            sched_yield();
-        else
-            nanosleep(&(struct timespec){ 0, 100000 }, NULL);
-    }
-    return false;
-}
-
-static bool write_locked(const void *p, size_t n, bool final);
-
-/* Pre: lock held. */
+/* One chunk, by the rules of common/append.h; a refusal stops recording
+ * with its reason. Pre: lock held. */
 static bool append_locked(const void *p, size_t n, bool final)
 {
-    if (!shared) {
-        bool ok = write_locked(p, n, final);
-        __atomic_store_n(end, written, __ATOMIC_RELEASE);
-        return ok;
-    }
-    if (!file_lock()) {
+    if (shared && !wm_append_lock(fd)) {
         wm_file_stop(errno == EBADF ? WMT_LOST_DESCRIPTOR : WMT_LOST_WRITE);
         return false;
     }
-    written = __atomic_load_n(end, __ATOMIC_ACQUIRE);
-    struct stat st;
-    /* Longer than the last whole chunk: the writer died inside an append. */
-    if (fstat(fd, &st) == 0 && (uint64_t)st.st_size > written && still_ours() &&
-        ftruncate(fd, (off_t)written) != 0) { /* the next append fails its checks or tears too */ }
-    bool ok = write_locked(p, n, final);
-    __atomic_store_n(end, written, __ATOMIC_RELEASE);
-    flock(fd, LOCK_UN);
-    return ok;
+    static const uint32_t why[] = {
+        [WM_APPEND_GONE] = WMT_LOST_DESCRIPTOR, [WM_APPEND_SIZE] = WMT_LOST_SIZE,
+        [WM_APPEND_NOSPACE] = WMT_LOST_NOSPACE, [WM_APPEND_ERROR] = WMT_LOST_WRITE,
+    };
+    struct wm_trace_fd t = { fd, (uint64_t)fdev, (uint64_t)fino };
+    uint64_t at = __atomic_load_n(end, __ATOMIC_ACQUIRE);
+    int err = 0;
+    enum wm_append r = wm_append_chunk(&t, &at, shared, wm_cfg.max_size, final ? 0 : FINAL_ROOM, p, n, &err);
+    __atomic_store_n(end, at, __ATOMIC_RELEASE);
+    if (shared)
+        wm_append_unlock(fd);
+    if (r != WM_APPEND_OK)
+        wm_file_stop(why[r]);
+    return r == WM_APPEND_OK;
 }
 
 bool wm_file_share(struct wmt_live *h, bool with_writer)
@@ -166,7 +142,7 @@ bool wm_file_share(struct wmt_live *h, bool with_writer)
     h->trace_ino = fino;
     h->max_size = wm_cfg.max_size;
     h->final_room = FINAL_ROOM;
-    h->good_end = written;
+    h->good_end = *end;
     end = &h->good_end;
     shared = with_writer;
     unlock();
@@ -183,45 +159,6 @@ bool wm_file_check(void)
     return false;
 }
 
-/* Pre: lock held (and the file lock when shared). */
-static bool write_locked(const void *p, size_t n, bool final)
-{
-    if (!still_ours()) {
-        wm_file_stop(WMT_LOST_DESCRIPTOR);
-        return false;
-    }
-    uint64_t max = wm_cfg.max_size;
-    if (max && written + n + (final ? 0 : FINAL_ROOM) > max) {
-        wm_file_stop(WMT_LOST_SIZE);
-        return false;
-    }
-    /* Blocks for this chunk and for the LOST and END after it, allocated
-     * before writing: a full disk shows here, with room for those still
-     * held from the previous chunk. (Filesystems without fallocate: the
-     * write tells, and the torn chunk is cut off.) */
-    if (!final && fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)written, (off_t)(n + FINAL_ROOM)) != 0 &&
-        (errno == ENOSPC || errno == EDQUOT)) {
-        wm_file_stop(WMT_LOST_NOSPACE);
-        return false;
-    }
-    const char *c = p;
-    size_t left = n;
-    while (left) {
-        ssize_t w = write(fd, c, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = w < 0 ? errno : ENOSPC;
-            /* Cut a torn chunk back off: what follows must stay findable. */
-            if (left != n && still_ours() && ftruncate(fd, (off_t)written) != 0) { /* stays torn */ }
-            wm_file_stop(reason_of(e));
-            return false;
-        }
-        c += w, left -= (size_t)w;
-    }
-    written += n;
-    return true;
-}
 
 bool wm_file_write(const void *p, size_t n)
 {
@@ -303,7 +240,7 @@ static bool write_header(void)
     memcpy(h + WMT_HEADER_FIXED_SIZE + el, wm_cfg.program, pl);
     size_t total = (WMT_HEADER_FIXED_SIZE + el + pl + 7) & ~(size_t)7;
     hd->header_size = (uint16_t)total;
-    return write_locked(h, total, true);
+    return append_locked(h, total, true);
 }
 
 /* The file is created at the first record, so images that record nothing

@@ -1,14 +1,21 @@
 /*
  * common/: the helpers the shim and the CLI share — names (base names,
  * Wine's loader names, modes, %p patterns) and the PE header reader, on a
- * real PE file (one of Wine's DLLs) and on cut and damaged copies of it.
+ * real PE file (one of Wine's DLLs) and on cut and damaged copies of it;
+ * the append rules of a trace (size limit with room kept for the end, a
+ * torn chunk cut, a replaced descriptor refused) and the bounded flock().
  */
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 #include "unit.h"
 #include "winmem/trace.h"
+#include "common/append.h"
 #include "common/names.h"
 #include "common/pe.h"
 
@@ -114,10 +121,92 @@ static void test_pe_reader(void)
     free(b);
 }
 
+static struct wm_trace_fd trace_of(int fd)
+{
+    struct stat st;
+    fstat(fd, &st);
+    return (struct wm_trace_fd){ fd, (uint64_t)st.st_dev, (uint64_t)st.st_ino };
+}
+
+static void test_append_rules(void)
+{
+    char path[] = "/tmp/wm-append-XXXXXX";
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    close(fd);
+    fd = open(path, O_WRONLY | O_APPEND);
+    struct wm_trace_fd t = trace_of(fd);
+    char chunk[100];
+    memset(chunk, 'c', sizeof chunk);
+    uint64_t end = 0;
+    int err = 0;
+    CU_ASSERT_EQUAL(wm_append_chunk(&t, &end, false, 0, 50, chunk, 100, &err), WM_APPEND_OK);
+    CU_ASSERT_EQUAL(end, 100);
+    /* The limit keeps room for the end: 100 + 100 + 50 > 240 is refused,
+     * the final records (room 0) still fit, and nothing was written. */
+    CU_ASSERT_EQUAL(wm_append_chunk(&t, &end, false, 240, 50, chunk, 100, &err), WM_APPEND_SIZE);
+    CU_ASSERT_EQUAL(end, 100);
+    CU_ASSERT_EQUAL(wm_append_chunk(&t, &end, false, 240, 0, chunk, 100, &err), WM_APPEND_OK);
+    CU_ASSERT_EQUAL(end, 200);
+    /* Bytes past the last whole chunk (an appender killed inside its
+     * write) are cut when others append (cut_torn), kept when not. */
+    CU_ASSERT_EQUAL(write(fd, "torn", 4), 4);
+    uint64_t e2 = 200;
+    CU_ASSERT_EQUAL(wm_append_chunk(&t, &e2, true, 0, 0, chunk, 8, &err), WM_APPEND_OK);
+    struct stat st;
+    CU_ASSERT_EQUAL(stat(path, &st), 0);
+    CU_ASSERT_EQUAL(st.st_size, 208);
+    CU_ASSERT_EQUAL(e2, 208);
+    /* The descriptor now names another file: refused, that file untouched. */
+    char other[] = "/tmp/wm-append-XXXXXX";
+    int o = mkstemp(other);
+    CU_ASSERT_FATAL(o >= 0);
+    CU_ASSERT_EQUAL(dup2(o, fd), fd);
+    CU_ASSERT_EQUAL(wm_append_chunk(&t, &e2, true, 0, 0, chunk, 8, &err), WM_APPEND_GONE);
+    CU_ASSERT_EQUAL(fstat(o, &st), 0);
+    CU_ASSERT_EQUAL(st.st_size, 0);
+    close(o);
+    close(fd);
+    unlink(other);
+    unlink(path);
+}
+
+static void test_append_lock_waits_its_turn(void)
+{
+    char path[] = "/tmp/wm-append-XXXXXX";
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    int sync[2];
+    CU_ASSERT_FATAL(pipe(sync) == 0);
+    pid_t p = fork();
+    if (p == 0) {                     /* another appender: holds it 100 ms */
+        int g = open(path, O_WRONLY);
+        flock(g, LOCK_EX);
+        char c = 1;
+        if (write(sync[1], &c, 1) != 1)
+            _exit(1);
+        nanosleep(&(struct timespec){ 0, 100000000 }, NULL);
+        _exit(0);
+    }
+    char c;
+    CU_ASSERT_EQUAL(read(sync[0], &c, 1), 1);
+    CU_ASSERT_TRUE(wm_append_lock(fd));   /* got it once the other let go */
+    int st = 0;
+    waitpid(p, &st, 0);
+    CU_ASSERT_EQUAL(st, 0);
+    wm_append_unlock(fd);
+    close(fd);
+    close(sync[0]);
+    close(sync[1]);
+    unlink(path);
+}
+
 void wm_register_tests(void)
 {
     CU_pSuite s = wm_suite("common", NULL, NULL);
     WM_TEST(s, test_names);
     WM_TEST(s, test_program_and_utf16);
     WM_TEST(s, test_pe_reader);
+    WM_TEST(s, test_append_rules);
+    WM_TEST(s, test_append_lock_waits_its_turn);
 }
