@@ -12,7 +12,6 @@
 . tests/programs/shim_common.sh
 wine_prefix
 cd "$OUT"
-W=$ROOT/$BUILD/winmem
 
 # gc NAME EXE MODE: one run (MODE plain or a winmem run mode); the
 # collector's own log (GC_LOG_FILE) in NAME.log, the trace in NAME.wmt

@@ -10,7 +10,6 @@
 . tests/programs/shim_common.sh
 wine_prefix
 cd "$OUT"
-W=$ROOT/$BUILD/winmem
 
 # start MODE: live_map.exe under `winmem run --mode MODE` (plain Wine for
 # "plain") until it printed its walk; sets pid

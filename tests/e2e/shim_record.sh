@@ -9,11 +9,7 @@
 # than the one named, and records a winelib program started through its
 # launcher script; reused thread ids stay apart.
 . tests/programs/shim_common.sh
-W=$ROOT/$BUILD/winmem
-H=$P/rec_host
-export TMPDIR="$OUT/tmp"
-mkdir -p "$TMPDIR"
-cd "$OUT"
+work_in_out
 rep() { "$W" report "$1" 2>&1; }
 
 # ---- A: 16 threads start at once, no stacks: the file starts with its header.

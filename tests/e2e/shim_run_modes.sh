@@ -7,7 +7,6 @@
 . tests/programs/shim_common.sh
 wine_prefix
 cd "$OUT"
-W=$ROOT/$BUILD/winmem
 timeout 120 wine $P/shim_probe.exe > plain.out 2>/dev/null; rc0=$?
 for mode in trace check native; do
     timeout 180 "$W" run --mode $mode --no-summary -o "$OUT/$mode.wmt" -- wine $P/shim_probe.exe > $mode.out 2>$mode.err; rc=$?

@@ -5,11 +5,7 @@
 # program whose winmem run is killed, or stopped, still ends with a whole
 # trace; a program killed while the writer holds its buffers loses none.
 . tests/programs/shim_common.sh
-W=$ROOT/$BUILD/winmem
-H=$P/rec_host
-export TMPDIR="$OUT/tmp"
-mkdir -p "$TMPDIR"
-cd "$OUT"
+work_in_out
 # end_calls TRACE: the END record's call count, "" without END
 end_calls() { $DUMP "$1" 2>/dev/null | sed -n 's/^end reason=exit calls=\([0-9]*\) lost=0$/\1/p'; }
 # pid_of_child RUNPID: the program winmem run started

@@ -8,6 +8,8 @@ ROOT=$(pwd)
 P=$ROOT/$BUILD/tests/programs
 SHIM=$ROOT/$BUILD/libwinmem-shim.so
 DUMP=$P/trace_dump
+W=$ROOT/$BUILD/winmem
+H=$P/rec_host
 OUT=$(mktemp -d "$ROOT/$BUILD/shim-e2e.XXXXXX")
 # WINMEM_WINE_TAG names the Wine under test (w10 in the Debian 13 root): each Wine its own prefix.
 export WINEPREFIX="$ROOT/$BUILD/wp-shim${WINMEM_WINE_TAG:+-$WINMEM_WINE_TAG}" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
@@ -30,6 +32,12 @@ wine_prefix() {
         timeout 60 wineserver -w   # the registry is written when the server exits
     fi
     [ -f "$WINEPREFIX/system.reg" ] || { fail "cannot create the Wine prefix $WINEPREFIX"; finish; }
+}
+# work_in_out: the script's files (and winmem run's directories) under $OUT
+work_in_out() {
+    export TMPDIR="$OUT/tmp"
+    mkdir -p "$TMPDIR"
+    cd "$OUT" || exit 1
 }
 finish() {
     timeout 60 wineserver -w >/dev/null 2>&1  # not -k: another test run may share the prefix
