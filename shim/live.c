@@ -37,11 +37,9 @@
 #include "record.h"
 
 #define WRITER_NBUF 4     /* a writer holds one buffer at a time: three to fill meanwhile */
-#define WRITER_BUF  WM_BUF_ALONE  /* 64 KiB: smaller ones left the writer behind a fast program */
 
 static uint32_t nbuf = 1;
-static size_t stride = WM_BUF_ALONE;
-static size_t slot_size = (WM_BUF_ALONE + 4095) & ~(size_t)4095;
+static size_t slot_size = (WM_LIVE_BUF + 4095) & ~(size_t)4095;
 static struct wmt_writer_page *wpage;   /* the run's writer, NULL: none */
 static uint32_t writer_pid;             /* the writer this process was given */
 
@@ -188,10 +186,9 @@ static void create(void)
     if (!wm_file_share(hdr, w != NULL))
         w = NULL;
     nbuf = w ? WRITER_NBUF : 1;
-    stride = w ? WRITER_BUF : WM_BUF_ALONE;
-    slot_size = (nbuf * stride + 4095) & ~(size_t)4095;
+    slot_size = (nbuf * WM_LIVE_BUF + 4095) & ~(size_t)4095;
     hdr->nbuf = nbuf;
-    hdr->buf_size = (uint32_t)stride;
+    hdr->buf_size = (uint32_t)WM_LIVE_BUF;
     hdr->slot_size = (uint32_t)slot_size;
     writer_pid = w ? w->pid : 0;
     hdr->writer = writer_pid;
@@ -201,7 +198,7 @@ static void create(void)
     wm_live_wake(true);
 }
 
-unsigned char *wm_live_slot(int i, int *nbufs, size_t *stride_)
+unsigned char *wm_live_slot(int i, int *nbufs)
 {
     if (!wm_file_ready())
         return NULL;
@@ -220,7 +217,6 @@ unsigned char *wm_live_slot(int i, int *nbufs, size_t *stride_)
             syscall(SYS_madvise, m, slot_size, MADV_RANDOM);
             slot = m;
             *nbufs = (int)nbuf;
-            *stride_ = stride;
             if ((uint32_t)i + 1 > hdr->nslots)
                 __atomic_store_n(&hdr->nslots, (uint32_t)i + 1, __ATOMIC_RELEASE);
         }
@@ -256,8 +252,7 @@ void wm_live_after_fork(void)
     live_state = 0;
     grow_lock = 0;
     nbuf = 1;
-    stride = WM_BUF_ALONE;
-    slot_size = (WM_BUF_ALONE + 4095) & ~(size_t)4095;
+    slot_size = (WM_LIVE_BUF + 4095) & ~(size_t)4095;
     writer_pid = 0;
     memset(lost_private, 0, sizeof lost_private);
 }

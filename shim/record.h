@@ -66,13 +66,14 @@ void wm_stack_thread_gone(void);
 void wm_stack_after_fork(void);
 
 /* ---- the .live file (shim/live.c) ---- */
-/* A buffer without a writer: a state word, a chunk header, 64 KiB of records. */
-#define WM_BUF_ALONE   (sizeof(struct wmt_live_buf) + WMT_CHUNK_SIZE + 64 * 1024)
-/* Slot i of TRACE.live, mapped shared: *nbufs buffers of *stride bytes
+/* A buffer: a state word, a chunk header, 64 KiB of records (smaller ones,
+ * measured, left run's writer behind a program calling as fast as it can). */
+#define WM_LIVE_BUF   (sizeof(struct wmt_live_buf) + WMT_CHUNK_SIZE + 64 * 1024)
+/* Slot i of TRACE.live, mapped shared: *nbufs buffers of WM_LIVE_BUF bytes
  * (wm_live_slot_size() in all), creating the trace and the .live on first
  * use; NULL when it cannot be had (the caller buffers privately, one
- * buffer of WM_BUF_ALONE: recorded, but not safe from a kill). */
-unsigned char *wm_live_slot(int i, int *nbufs, size_t *stride);
+ * buffer: recorded, but not safe from a kill). */
+unsigned char *wm_live_slot(int i, int *nbufs);
 size_t wm_live_slot_size(void);
 /* The writer's pid while it takes FULL buffers, else 0. */
 uint32_t wm_live_writer(void);

@@ -34,6 +34,7 @@
 #include "native_status.h"
 #include "record.h"
 
+#define BUF_DATA     (WM_LIVE_BUF - sizeof(struct wmt_live_buf) - WMT_CHUNK_SIZE)   /* records per chunk */
 #define FLUSH_NS     (100 * 1000000ULL) /* a busy thread's chunk reaches the file within 100 ms */
 #define MAX_THREADS  1024
 #define STACK_SLOTS  512                /* shim/stack.c's per-thread table: slots of 24 + 8 x depth bytes */
@@ -51,11 +52,10 @@ struct wm_tbuf {
     uint64_t call_seq;
     uint64_t calls;           /* CALL records this buffer made (END's total) */
     uint64_t chunk_start_ns;
-    unsigned char *ring;      /* nbuf buffers of stride bytes: a .live slot (shim/live.c) or one private */
+    unsigned char *ring;      /* nbuf buffers of WM_LIVE_BUF bytes: a .live slot (shim/live.c) or one private */
     unsigned char *data;      /* the chunk header of buffer cur, the one being filled */
     int nbuf, cur;
-    uint32_t cap;             /* bytes of records a buffer holds */
-    size_t stride, ring_size; /* bytes a buffer, bytes mapped at ring */
+    size_t ring_size;         /* bytes mapped at ring */
     bool shared;              /* ring is a .live slot */
     bool frozen;              /* the trace's descriptor is gone: data stays for the salvager */
     unsigned char *stacks;    /* STACK_SLOTS x (24 + 8 x depth) */
@@ -84,7 +84,7 @@ void *wm_raw_mmap(size_t len)
 
 static struct wmt_live_buf *buf_at(const struct wm_tbuf *b, int k)
 {
-    return (struct wmt_live_buf *)(void *)(b->ring + (size_t)k * b->stride);
+    return (struct wmt_live_buf *)(void *)(b->ring + (size_t)k * WM_LIVE_BUF);
 }
 
 /* The chunk header at the front of a buffer is kept current, so a .live
@@ -106,7 +106,6 @@ static void chunk_open(struct wm_tbuf *b)
  * .live slot for the salvager, and the ring frozen. */
 static void append_buf(struct wm_tbuf *b, int k)
 {
-
     struct wmt_live_buf *h = buf_at(b, k);
     struct wmt_chunk *c = (struct wmt_chunk *)(h + 1);
     if (c->length) {
@@ -194,8 +193,8 @@ static void flush_locked(struct wm_tbuf *b)
         return;
     struct wmt_live_buf *h = buf_at(b, b->cur);
     h->calls = b->calls_in_chunk;
-    /* After this store, the writer re-check: against the exit flush's
-     * "no more" store then scan, one of the two sees the other. */
+    /* Stored before the writer is asked: the exit flush says "no more"
+     * before it looks for FULL buffers, so one of the two sees the other. */
     __atomic_store_n(&h->state, WMT_BUF_FULL, __ATOMIC_SEQ_CST);
     /* Whether the writer still runs is asked every 16th chunk (a system
      * call) and whenever no buffer is OPEN (next_open). */
@@ -219,9 +218,9 @@ static void release(struct wm_tbuf *b) { __atomic_store_n(&b->state, B_IDLE, __A
  * where they go. The one place that reserves space in a buffer. Pre: owned. */
 static unsigned char *reserve(struct wm_tbuf *b, size_t size, uint64_t now)
 {
-    if (b->used + size > b->cap)
+    if (b->used + size > BUF_DATA)
         flush_locked(b);
-    if (b->frozen || b->used + size > b->cap) {
+    if (b->frozen || b->used + size > BUF_DATA) {
         wm_lost(wm_file_stop_reason(), 1);
         return NULL;
     }
@@ -259,11 +258,9 @@ static void thread_gone(void *arg)
 static bool ring_map(struct wm_tbuf *b, int i)
 {
     int nbuf = 1;
-    b->stride = WM_BUF_ALONE;
-    b->ring = wm_live_slot(i, &nbuf, &b->stride);
+    b->ring = wm_live_slot(i, &nbuf);
     b->shared = b->ring != NULL;
-    b->cap = (uint32_t)(b->stride - sizeof(struct wmt_live_buf) - WMT_CHUNK_SIZE);
-    b->ring_size = b->shared ? wm_live_slot_size() : WM_BUF_ALONE;
+    b->ring_size = b->shared ? wm_live_slot_size() : WM_LIVE_BUF;
     if (!b->ring)
         b->ring = wm_raw_mmap(b->ring_size);
     b->nbuf = b->ring ? nbuf : 0;
