@@ -58,6 +58,7 @@ static struct {
     off_t manifest_at;
     wfile *files[MAX_FILES];
     int nfiles;
+    long test_hold_ms;         /* WINMEM_TEST_WRITER_HOLD_MS: tests only */
 } W;
 
 static void *writer_main(void *arg);
@@ -78,6 +79,8 @@ bool run_writer_start(const char *run_dir)
     W.page = m;
     W.me = (uint32_t)getpid();
     W.page->pid = W.me;
+    const char *hold = getenv("WINMEM_TEST_WRITER_HOLD_MS");
+    W.test_hold_ms = hold ? atol(hold) : 0;
     wm_crc_init();
     /* Signals sent to winmem run are for its main thread (it forwards them). */
     sigset_t all, old;
@@ -189,7 +192,7 @@ static bool append(wfile *f, struct wmt_live_buf *b)
     if (f->trace_fd < 0 && (f->trace_fd = open(f->trace, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)) < 0)
         return false;
     c->crc = wm_crc32(c + 1, len);
-    if (!wm_append_lock(f->trace_fd))
+    if (!wm_append_lock(f->trace_fd, 2000))
         return false;
     struct wmt_live *h = f->hdr;
     struct wm_trace_fd t = { f->trace_fd, h->trace_dev, h->trace_ino };
@@ -197,6 +200,8 @@ static bool append(wfile *f, struct wmt_live_buf *b)
     int err = 0;
     enum wm_append r = wm_append_chunk(&t, &at, true, h->max_size, h->final_room, c, WMT_CHUNK_SIZE + len, &err);
     __atomic_store_n(&h->good_end, at, __ATOMIC_RELEASE);
+    if (W.test_hold_ms)   /* tests: the file held long enough to be stopped holding it */
+        nanosleep(&(struct timespec){ W.test_hold_ms / 1000, W.test_hold_ms % 1000 * 1000000L }, NULL);
     wm_append_unlock(f->trace_fd);
     return r == WM_APPEND_OK;
 }

@@ -53,10 +53,10 @@ enum wm_append wm_append_chunk(const struct wm_trace_fd *t, uint64_t *end, bool 
     return WM_APPEND_OK;
 }
 
-bool wm_append_lock(int fd)
+bool wm_append_lock(int fd, int max_ms)
 {
     /* The other side holds it for one append (~20 us): yield first. */
-    for (int i = 0; i < 64 + 20000; i++) {
+    for (int i = 0; i < 64 + 10 * max_ms; i++) {
         if (flock(fd, LOCK_EX | LOCK_NB) == 0)
             return true;
         if (errno != EWOULDBLOCK && errno != EINTR)

@@ -40,10 +40,10 @@ enum wm_append {
 enum wm_append wm_append_chunk(const struct wm_trace_fd *t, uint64_t *end, bool cut_torn,
                                uint64_t max, uint32_t room, const void *p, size_t n, int *err);
 
-/* flock(LOCK_EX) on t's descriptor for at most ~2 s (another appender
- * holds it for one chunk, ~20 us; a stopped one must not hang the caller).
+/* flock(LOCK_EX) on the trace for at most ~max_ms (another appender holds
+ * it for one chunk, ~20 us; a stopped one must not hang the caller).
  * false: not taken (errno EWOULDBLOCK when it stayed held). */
-bool wm_append_lock(int fd);
+bool wm_append_lock(int fd, int max_ms);
 void wm_append_unlock(int fd);
 
 #endif

@@ -68,6 +68,29 @@ bool wm_live_writer_alive(void)
     return false;
 }
 
+bool wm_live_writer_stopped(void)
+{
+    char p[32] = "/proc/", digits[12], buf[512];
+    if (!writer_pid)
+        return false;
+    int nd = 0, at = 6;               /* no stdio: this runs inside a recorded call */
+    for (uint32_t v = writer_pid; v; v /= 10)
+        digits[nd++] = (char)('0' + v % 10);
+    while (nd)
+        p[at++] = digits[--nd];
+    memcpy(p + at, "/stat", 6);
+    int f = open(p, O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        return false;
+    ssize_t n = read(f, buf, sizeof buf - 1);
+    close(f);
+    if (n <= 0)
+        return false;
+    buf[n] = 0;
+    const char *s = strrchr(buf, ')');
+    return s && (s[2] == 'T' || s[2] == 't');
+}
+
 uint32_t wm_live_writer_close(void)
 {
     if (!hdr || !writer_pid)

@@ -36,8 +36,12 @@ enum wm_file_state wm_file_state(void);
 bool wm_file_ready(void);
 /* One chunk (header + records) in one write(), after checking the
  * descriptor is still the trace and the size limit allows it. On failure
- * recording stops with the reason; false. */
+ * recording stops with the reason; false. Also false, recording going on,
+ * while wm_file_stalled(). */
 bool wm_file_write(const void *chunk, size_t len);
+/* The writer holds the file and is stopped: nothing can be appended for
+ * now (buffers wait FULL in the .live; records without one are LOST busy). */
+bool wm_file_stalled(void);
 /* The last writes at exit (LOST, END): also after a stop for lack of room
  * or size (room for them is kept), never after the descriptor was lost. */
 bool wm_file_write_final(const void *chunk, size_t len);
@@ -87,6 +91,8 @@ void wm_live_wake(bool short_of_buffers);
 /* At exit: the writer takes no more buffers. Returns its pid (0: none) so
  * the caller can wait for the one it may be appending. */
 uint32_t wm_live_writer_close(void);
+/* The writer's process is stopped (SIGSTOP, or a debugger holds it). */
+bool wm_live_writer_stopped(void);
 /* Where lost counts and the stop reason are kept (shared when .live exists). */
 uint64_t *wm_live_lost(void);
 void wm_live_note_stop(uint32_t reason);

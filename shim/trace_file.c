@@ -110,14 +110,45 @@ static bool still_ours(void)
 }
 
 
+/* When the writer holds the file and is stopped (SIGSTOP, a debugger on
+ * winmem run), appends are not tried until this time (ns): the buffers
+ * stay FULL in the .live, for the writer once it goes on or for run's
+ * salvage, and the program does not wait for it. */
+static uint64_t stalled_until;
+
+bool wm_file_stalled(void) { return wm_now_ns() < __atomic_load_n(&stalled_until, __ATOMIC_RELAXED); }
+
+/* The file lock, when a writer appends too. false: recording stopped (the
+ * lock held ~2 s by a writer that runs, or the descriptor is gone), or
+ * stalled for 100 ms (the writer holding it is stopped). */
+static bool lock_shared(void)
+{
+    if (wm_file_stalled())
+        return false;
+    for (int waited_ms = 0;; waited_ms += 10) {
+        if (wm_append_lock(fd, 10))
+            return true;
+        if (errno != EWOULDBLOCK) {
+            wm_file_stop(errno == EBADF ? WMT_LOST_DESCRIPTOR : WMT_LOST_WRITE);
+            return false;
+        }
+        if (wm_live_writer_stopped()) {
+            __atomic_store_n(&stalled_until, wm_now_ns() + 100000000ULL, __ATOMIC_RELAXED);
+            return false;
+        }
+        if (waited_ms >= 2000) {
+            wm_file_stop(WMT_LOST_WRITE);
+            return false;
+        }
+    }
+}
+
 /* One chunk, by the rules of common/append.h; a refusal stops recording
  * with its reason. Pre: lock held. */
 static bool append_locked(const void *p, size_t n, bool final)
 {
-    if (shared && !wm_append_lock(fd)) {
-        wm_file_stop(errno == EBADF ? WMT_LOST_DESCRIPTOR : WMT_LOST_WRITE);
+    if (shared && !lock_shared())
         return false;
-    }
     static const uint32_t why[] = {
         [WM_APPEND_GONE] = WMT_LOST_DESCRIPTOR, [WM_APPEND_SIZE] = WMT_LOST_SIZE,
         [WM_APPEND_NOSPACE] = WMT_LOST_NOSPACE, [WM_APPEND_ERROR] = WMT_LOST_WRITE,
@@ -284,6 +315,7 @@ void wm_file_after_fork(void)
     fd = -1;
     state = WM_FILE_CLOSED;
     stop_reason = 0;
+    stalled_until = 0;
     written = 0;
     end = &written;
     shared = false;

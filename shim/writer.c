@@ -57,6 +57,7 @@ struct wm_tbuf {
     int nbuf, cur;
     size_t ring_size;         /* bytes mapped at ring */
     bool shared;              /* ring is a .live slot */
+    bool handed;              /* buffer cur is FULL: the thread waits for an OPEN one */
     bool frozen;              /* the trace's descriptor is gone: data stays for the salvager */
     unsigned char *stacks;    /* STACK_SLOTS x (24 + 8 x depth) */
     size_t stacks_size;
@@ -112,6 +113,10 @@ static void append_buf(struct wm_tbuf *b, int k)
         c->crc = wm_crc32((unsigned char *)(c + 1), c->length);
         if (!wm_file_ready() || !wm_file_write(c, WMT_CHUNK_SIZE + c->length)) {
             uint32_t r = wm_file_stop_reason();
+            if (!r && wm_file_stalled()) {   /* kept: appended once the writer goes on */
+                __atomic_store_n(&h->state, WMT_BUF_FULL, __ATOMIC_RELEASE);
+                return;
+            }
             if (r == WMT_LOST_DESCRIPTOR && b->shared) {
                 __atomic_store_n(&b->frozen, true, __ATOMIC_RELEASE);
                 __atomic_store_n(&h->state, WMT_BUF_FULL, __ATOMIC_RELEASE);
@@ -158,7 +163,9 @@ static void writer_gone(void)
 
 /* Moves b to an OPEN buffer of its ring. None is OPEN when the writer is
  * behind (or gone): this thread then appends the FULL ones itself. What
- * remains is waiting for a buffer another party is appending right now. */
+ * remains is waiting for a buffer another party is appending right now,
+ * unless nothing can be appended for now (wm_file_stalled): then b stays
+ * without one (b->handed) and its records are LOST busy until it can. */
 static void next_open(struct wm_tbuf *b)
 {
     for (unsigned spin = 0;; spin++) {
@@ -167,7 +174,7 @@ static void next_open(struct wm_tbuf *b)
             if (__atomic_load_n(&buf_at(b, k)->state, __ATOMIC_ACQUIRE) == WMT_BUF_OPEN) {
                 __atomic_store_n(&b->cur, k, __ATOMIC_RELAXED);
                 b->data = (unsigned char *)(buf_at(b, k) + 1);
-                b->chunk_no++;
+                b->handed = false;
                 b->used = 0;
                 b->calls_in_chunk = 0;
                 chunk_open(b);
@@ -175,7 +182,7 @@ static void next_open(struct wm_tbuf *b)
             }
         }
         append_full(b);
-        if (b->frozen)
+        if (b->frozen || wm_file_stalled())
             return;
         if (spin && !wm_live_writer_alive())
             writer_gone();
@@ -191,17 +198,24 @@ static void flush_locked(struct wm_tbuf *b)
 {
     if (!b->used || b->frozen)
         return;
-    struct wmt_live_buf *h = buf_at(b, b->cur);
-    h->calls = b->calls_in_chunk;
-    /* Stored before the writer is asked: the exit flush says "no more"
-     * before it looks for FULL buffers, so one of the two sees the other. */
-    __atomic_store_n(&h->state, WMT_BUF_FULL, __ATOMIC_SEQ_CST);
-    /* Whether the writer still runs is asked every 16th chunk (a system
-     * call) and whenever no buffer is OPEN (next_open). */
-    if (b->nbuf > 1 && wm_live_writer() && wm_file_check() && ((b->chunk_no & 15) || wm_live_writer_alive()))
-        wm_live_wake(__atomic_load_n(&buf_at(b, (b->cur + 2) % b->nbuf)->state, __ATOMIC_RELAXED) != WMT_BUF_OPEN);
-    else
-        append_full(b);
+    if (!b->handed) {
+        struct wmt_live_buf *h = buf_at(b, b->cur);
+        h->calls = b->calls_in_chunk;
+        /* The next chunk's number from now on: a call whose PENDING record
+         * is in this buffer completes it by a new record, never in place
+         * (someone may be appending this one). */
+        b->chunk_no++;
+        b->handed = true;
+        /* Stored before the writer is asked: the exit flush says "no more"
+         * before it looks for FULL buffers, so one of the two sees the other. */
+        __atomic_store_n(&h->state, WMT_BUF_FULL, __ATOMIC_SEQ_CST);
+        /* Whether the writer still runs is asked every 16th chunk (a system
+         * call) and whenever no buffer is OPEN (next_open). */
+        if (b->nbuf > 1 && wm_live_writer() && wm_file_check() && ((b->chunk_no & 15) || wm_live_writer_alive()))
+            wm_live_wake(__atomic_load_n(&buf_at(b, (b->cur + 2) % b->nbuf)->state, __ATOMIC_RELAXED) != WMT_BUF_OPEN);
+        else
+            append_full(b);
+    }
     if (!b->frozen)
         next_open(b);
 }
@@ -218,10 +232,11 @@ static void release(struct wm_tbuf *b) { __atomic_store_n(&b->state, B_IDLE, __A
  * where they go. The one place that reserves space in a buffer. Pre: owned. */
 static unsigned char *reserve(struct wm_tbuf *b, size_t size, uint64_t now)
 {
-    if (b->used + size > BUF_DATA)
+    if (b->handed || b->used + size > BUF_DATA)
         flush_locked(b);
-    if (b->frozen || b->used + size > BUF_DATA) {
-        wm_lost(wm_file_stop_reason(), 1);
+    if (b->frozen || b->handed || b->used + size > BUF_DATA) {
+        uint32_t r = wm_file_stop_reason();
+        wm_lost(r ? r : WMT_LOST_BUSY, 1);
         return NULL;
     }
     if (!b->used)
@@ -265,6 +280,7 @@ static bool ring_map(struct wm_tbuf *b, int i)
         b->ring = wm_raw_mmap(b->ring_size);
     b->nbuf = b->ring ? nbuf : 0;
     b->cur = 0;
+    b->handed = false;
     b->data = b->ring ? (unsigned char *)(buf_at(b, 0) + 1) : NULL;
     return b->ring != NULL;
 }
@@ -346,19 +362,21 @@ static struct wm_tbuf *attach(void)
         wm_lost(WMT_LOST_THREADS, 1);
         return NULL;
     }
-    /* The last owner's buffer may still be being appended (a fresh slot's
-     * pages are not read before written: see shim/live.c). */
-    if (b->serial && __atomic_load_n(&buf_at(b, b->cur)->state, __ATOMIC_ACQUIRE) != WMT_BUF_OPEN)
-        next_open(b);
     b->tid = wm_gettid();
     b->serial = __atomic_add_fetch(&next_serial, 1, __ATOMIC_RELAXED);
     b->chunk_no = 0;
     b->call_seq = 0;
-    b->used = 0;
-    b->calls_in_chunk = 0;
     b->chunk_start_ns = 0;
     b->state = B_IDLE;
-    chunk_open(b);
+    /* The last owner handed its buffer over and found none OPEN (nothing
+     * could be appended then): this thread looks again. */
+    if (b->handed)
+        next_open(b);
+    if (!b->handed) {
+        b->used = 0;
+        b->calls_in_chunk = 0;
+        chunk_open(b);
+    }
     t->buf = b;
     t->stacks = b->stacks;
     pthread_setspecific(thread_key, b);
@@ -586,7 +604,8 @@ static bool meta_chunk(const void *rec, size_t size, bool final)
 void wm_write_meta(const void *rec, size_t size) { meta_chunk(rec, size, false); }
 
 /* The writer takes no more buffers: wait for the one it may be appending
- * (END must come after it), ~2 s at most, or until it is gone. */
+ * (END must come after it), ~2 s at most, or until it is gone. A stopped
+ * writer is not waited for: it appends that buffer when it goes on. */
 static void writer_finish(uint32_t pid)
 {
     for (int ms = 0; ms < 2000; ms++) {
@@ -604,6 +623,8 @@ static void writer_finish(uint32_t pid)
             writer_gone();
             return;
         }
+        if (wm_live_writer_stopped())
+            return;
         nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
     }
 }
@@ -679,6 +700,7 @@ static void at_fork_child(void)
         } else if (b->ring) {
             /* The parent's records, copied: the child starts empty. */
             b->cur = 0;
+            b->handed = false;
             b->data = (unsigned char *)(buf_at(b, 0) + 1);
             buf_at(b, 0)->state = WMT_BUF_OPEN;
         }

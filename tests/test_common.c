@@ -190,7 +190,7 @@ static void test_append_lock_waits_its_turn(void)
     }
     char c;
     CU_ASSERT_EQUAL(read(sync[0], &c, 1), 1);
-    CU_ASSERT_TRUE(wm_append_lock(fd));   /* got it once the other let go */
+    CU_ASSERT_TRUE(wm_append_lock(fd, 2000));   /* got it once the other let go */
     int st = 0;
     waitpid(p, &st, 0);
     CU_ASSERT_EQUAL(st, 0);

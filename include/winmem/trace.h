@@ -242,7 +242,8 @@ struct wmt_lost {
 };
 enum {
     WMT_LOST_WRITE   = 1,   /* write() failed (an I/O error): recording stopped */
-    WMT_LOST_BUSY    = 2,   /* buffer was being flushed by another thread */
+    WMT_LOST_BUSY    = 2,   /* buffer was being flushed by another thread, or none could be
+                               appended for a while (winmem run's writer stopped holding the trace) */
     WMT_LOST_THREADS = 3,   /* more threads than the shim has buffers for */
     WMT_LOST_STACKS  = 4,   /* stack table full: calls recorded without stack */
     WMT_LOST_DESCRIPTOR = 5, /* the program closed or replaced the trace's descriptor: stopped */
