@@ -197,8 +197,7 @@ static bool append(wfile *f, struct wmt_live_buf *b)
     struct wmt_live *h = f->hdr;
     struct wm_trace_fd t = { f->trace_fd, h->trace_dev, h->trace_ino };
     uint64_t at = __atomic_load_n(&h->good_end, __ATOMIC_ACQUIRE);
-    int err = 0;
-    enum wm_append r = wm_append_chunk(&t, &at, true, h->max_size, h->final_room, c, WMT_CHUNK_SIZE + len, &err);
+    enum wm_append r = wm_append_chunk(&t, &at, true, h->max_size, h->final_room, c, WMT_CHUNK_SIZE + len);
     __atomic_store_n(&h->good_end, at, __ATOMIC_RELEASE);
     if (W.test_hold_ms)   /* tests: the file held long enough to be stopped holding it */
         nanosleep(&(struct timespec){ W.test_hold_ms / 1000, W.test_hold_ms % 1000 * 1000000L }, NULL);

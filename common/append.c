@@ -16,17 +16,21 @@ static bool still_the_trace(const struct wm_trace_fd *t, struct stat *st)
     return fstat(t->fd, st) == 0 && (uint64_t)st->st_dev == t->dev && (uint64_t)st->st_ino == t->ino;
 }
 
+bool wm_trace_fd_ok(const struct wm_trace_fd *t)
+{
+    struct stat st;
+    return still_the_trace(t, &st);
+}
+
 enum wm_append wm_append_chunk(const struct wm_trace_fd *t, uint64_t *end, bool cut_torn,
-                               uint64_t max, uint32_t room, const void *p, size_t n, int *err)
+                               uint64_t max, uint32_t room, const void *p, size_t n)
 {
     struct stat st;
     if (!still_the_trace(t, &st))
         return WM_APPEND_GONE;
     uint64_t at = *end;
-    if (cut_torn && (uint64_t)st.st_size > at && ftruncate(t->fd, (off_t)at) != 0) {
-        *err = errno;
+    if (cut_torn && (uint64_t)st.st_size > at && ftruncate(t->fd, (off_t)at) != 0)
         return WM_APPEND_ERROR;
-    }
     if (max && at + n + room > max)
         return WM_APPEND_SIZE;
     /* Blocks for this chunk and for the LOST and END after it, allocated
@@ -41,11 +45,11 @@ enum wm_append wm_append_chunk(const struct wm_trace_fd *t, uint64_t *end, bool 
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            *err = w < 0 ? errno : ENOSPC;
+            int err = w < 0 ? errno : ENOSPC;
             /* Cut a torn chunk back off: what follows must stay findable. */
             if (done && still_the_trace(t, &st) && ftruncate(t->fd, (off_t)at) != 0) { /* stays torn */ }
-            return *err == ENOSPC || *err == EDQUOT ? WM_APPEND_NOSPACE
-                 : *err == EBADF ? WM_APPEND_GONE : WM_APPEND_ERROR;
+            return err == ENOSPC || err == EDQUOT ? WM_APPEND_NOSPACE
+                 : err == EBADF ? WM_APPEND_GONE : WM_APPEND_ERROR;
         }
         done += (size_t)w;
     }

@@ -19,12 +19,15 @@ struct wm_trace_fd {
     uint64_t dev, ino;
 };
 
+/* Is t's descriptor still that file? */
+bool wm_trace_fd_ok(const struct wm_trace_fd *t);
+
 enum wm_append {
     WM_APPEND_OK,
     WM_APPEND_GONE,       /* the descriptor is not the trace any more */
     WM_APPEND_SIZE,       /* the chunk would pass the size limit */
     WM_APPEND_NOSPACE,    /* the disk (or quota) is full */
-    WM_APPEND_ERROR,      /* another write error: *err says which */
+    WM_APPEND_ERROR,      /* another write error */
 };
 
 /* Appends n bytes at p to t (opened O_APPEND), whose readable part ends at
@@ -38,7 +41,7 @@ enum wm_append {
  * Pre: the caller holds whatever keeps other appenders out (wm_append_lock
  * when there are others). */
 enum wm_append wm_append_chunk(const struct wm_trace_fd *t, uint64_t *end, bool cut_torn,
-                               uint64_t max, uint32_t room, const void *p, size_t n, int *err);
+                               uint64_t max, uint32_t room, const void *p, size_t n);
 
 /* flock(LOCK_EX) on the trace for at most ~max_ms (another appender holds
  * it for one chunk, ~20 us; a stopped one must not hang the caller).

@@ -68,29 +68,6 @@ bool wm_live_writer_alive(void)
     return false;
 }
 
-bool wm_live_writer_stopped(void)
-{
-    char p[32] = "/proc/", digits[12], buf[512];
-    if (!writer_pid)
-        return false;
-    int nd = 0, at = 6;               /* no stdio: this runs inside a recorded call */
-    for (uint32_t v = writer_pid; v; v /= 10)
-        digits[nd++] = (char)('0' + v % 10);
-    while (nd)
-        p[at++] = digits[--nd];
-    memcpy(p + at, "/stat", 6);
-    int f = open(p, O_RDONLY | O_CLOEXEC);
-    if (f < 0)
-        return false;
-    ssize_t n = read(f, buf, sizeof buf - 1);
-    close(f);
-    if (n <= 0)
-        return false;
-    buf[n] = 0;
-    const char *s = strrchr(buf, ')');
-    return s && (s[2] == 'T' || s[2] == 't');
-}
-
 uint32_t wm_live_writer_close(void)
 {
     if (!hdr || !writer_pid)
@@ -145,19 +122,34 @@ void wm_live_note_stop(uint32_t reason)
         __atomic_store_n(&hdr->stop, reason, __ATOMIC_RELEASE);
 }
 
-/* Field 22 of /proc/self/stat (after the ")" of the command name). */
+/* /proc/PID/stat (pid 0: self) into buf: what follows the ")" that ends
+ * the command name (a name may hold spaces and parentheses), NULL if it
+ * cannot be read. No stdio: it is also read inside a recorded call. */
+static const char *proc_stat(uint32_t pid, char *buf, size_t len)
+{
+    char p[32] = "/proc/", digits[12];
+    int nd = 0, at = 6;
+    for (uint32_t v = pid; v; v /= 10)
+        digits[nd++] = (char)('0' + v % 10);
+    while (nd)
+        p[at++] = digits[--nd];
+    memcpy(p + at, pid ? "/stat" : "self/stat", pid ? 6 : 10);
+    int f = open(p, O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        return NULL;
+    ssize_t n = read(f, buf, len - 1);
+    close(f);
+    if (n <= 0)
+        return NULL;
+    buf[n] = 0;
+    return strrchr(buf, ')');
+}
+
+/* Field 22 of /proc/self/stat: the process's start time. */
 static uint64_t start_time(void)
 {
     char buf[1024];
-    int f = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-    if (f < 0)
-        return 0;
-    ssize_t n = read(f, buf, sizeof buf - 1);
-    close(f);
-    if (n <= 0)
-        return 0;
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
+    const char *p = proc_stat(0, buf, sizeof buf);
     for (int field = 2; p && field < 22; field++)
         p = strchr(p + 1, ' ');
     uint64_t v = 0;
@@ -165,6 +157,13 @@ static uint64_t start_time(void)
         for (p++; *p >= '0' && *p <= '9'; p++)
             v = v * 10 + (uint64_t)(*p - '0');
     return v;
+}
+
+bool wm_live_writer_stopped(void)
+{
+    char buf[512];
+    const char *s = writer_pid ? proc_stat(writer_pid, buf, sizeof buf) : NULL;
+    return s && (s[2] == 'T' || s[2] == 't');   /* field 3, the state */
 }
 
 static bool still_ours(void)

@@ -103,10 +103,11 @@ void wm_file_stop(uint32_t reason)
 }
 
 /* Is fd still the file we created? (Closed → EBADF; reused → other inode.) */
+static struct wm_trace_fd trace_fd(void) { return (struct wm_trace_fd){ fd, (uint64_t)fdev, (uint64_t)fino }; }
 static bool still_ours(void)
 {
-    struct stat st;
-    return fstat(fd, &st) == 0 && st.st_dev == fdev && st.st_ino == fino;
+    struct wm_trace_fd t = trace_fd();
+    return wm_trace_fd_ok(&t);
 }
 
 
@@ -153,10 +154,9 @@ static bool append_locked(const void *p, size_t n, bool final)
         [WM_APPEND_GONE] = WMT_LOST_DESCRIPTOR, [WM_APPEND_SIZE] = WMT_LOST_SIZE,
         [WM_APPEND_NOSPACE] = WMT_LOST_NOSPACE, [WM_APPEND_ERROR] = WMT_LOST_WRITE,
     };
-    struct wm_trace_fd t = { fd, (uint64_t)fdev, (uint64_t)fino };
+    struct wm_trace_fd t = trace_fd();
     uint64_t at = __atomic_load_n(end, __ATOMIC_ACQUIRE);
-    int err = 0;
-    enum wm_append r = wm_append_chunk(&t, &at, shared, wm_cfg.max_size, final ? 0 : FINAL_ROOM, p, n, &err);
+    enum wm_append r = wm_append_chunk(&t, &at, shared, wm_cfg.max_size, final ? 0 : FINAL_ROOM, p, n);
     __atomic_store_n(end, at, __ATOMIC_RELEASE);
     if (shared)
         wm_append_unlock(fd);

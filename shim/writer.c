@@ -20,7 +20,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -606,7 +605,7 @@ void wm_write_meta(const void *rec, size_t size) { meta_chunk(rec, size, false);
 /* The writer takes no more buffers: wait for the one it may be appending
  * (END must come after it), ~2 s at most, or until it is gone. A stopped
  * writer is not waited for: it appends that buffer when it goes on. */
-static void writer_finish(uint32_t pid)
+static void writer_finish(void)
 {
     for (int ms = 0; ms < 2000; ms++) {
         bool busy = false;
@@ -619,7 +618,7 @@ static void writer_finish(uint32_t pid)
         }
         if (!busy)
             return;
-        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+        if (!wm_live_writer_alive()) {
             writer_gone();
             return;
         }
@@ -635,9 +634,8 @@ void wm_writer_end(uint32_t reason)
      * its _exit or exec must not close the parent's trace. */
     if (!wm_cfg.active || (pid_t)syscall(SYS_getpid) != owner_pid)
         return;
-    uint32_t writer = wm_live_writer_close();
-    if (writer)
-        writer_finish(writer);
+    if (wm_live_writer_close())
+        writer_finish();
     uint64_t calls = 0;
     for (int i = 0; i < MAX_THREADS; i++) {
         struct wm_tbuf *b = __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);

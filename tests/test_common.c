@@ -139,20 +139,19 @@ static void test_append_rules(void)
     char chunk[100];
     memset(chunk, 'c', sizeof chunk);
     uint64_t end = 0;
-    int err = 0;
-    CU_ASSERT_EQUAL(wm_append_chunk(&t, &end, false, 0, 50, chunk, 100, &err), WM_APPEND_OK);
+    CU_ASSERT_EQUAL(wm_append_chunk(&t, &end, false, 0, 50, chunk, 100), WM_APPEND_OK);
     CU_ASSERT_EQUAL(end, 100);
     /* The limit keeps room for the end: 100 + 100 + 50 > 240 is refused,
      * the final records (room 0) still fit, and nothing was written. */
-    CU_ASSERT_EQUAL(wm_append_chunk(&t, &end, false, 240, 50, chunk, 100, &err), WM_APPEND_SIZE);
+    CU_ASSERT_EQUAL(wm_append_chunk(&t, &end, false, 240, 50, chunk, 100), WM_APPEND_SIZE);
     CU_ASSERT_EQUAL(end, 100);
-    CU_ASSERT_EQUAL(wm_append_chunk(&t, &end, false, 240, 0, chunk, 100, &err), WM_APPEND_OK);
+    CU_ASSERT_EQUAL(wm_append_chunk(&t, &end, false, 240, 0, chunk, 100), WM_APPEND_OK);
     CU_ASSERT_EQUAL(end, 200);
     /* Bytes past the last whole chunk (an appender killed inside its
      * write) are cut when others append (cut_torn), kept when not. */
     CU_ASSERT_EQUAL(write(fd, "torn", 4), 4);
     uint64_t e2 = 200;
-    CU_ASSERT_EQUAL(wm_append_chunk(&t, &e2, true, 0, 0, chunk, 8, &err), WM_APPEND_OK);
+    CU_ASSERT_EQUAL(wm_append_chunk(&t, &e2, true, 0, 0, chunk, 8), WM_APPEND_OK);
     struct stat st;
     CU_ASSERT_EQUAL(stat(path, &st), 0);
     CU_ASSERT_EQUAL(st.st_size, 208);
@@ -162,7 +161,7 @@ static void test_append_rules(void)
     int o = mkstemp(other);
     CU_ASSERT_FATAL(o >= 0);
     CU_ASSERT_EQUAL(dup2(o, fd), fd);
-    CU_ASSERT_EQUAL(wm_append_chunk(&t, &e2, true, 0, 0, chunk, 8, &err), WM_APPEND_GONE);
+    CU_ASSERT_EQUAL(wm_append_chunk(&t, &e2, true, 0, 0, chunk, 8), WM_APPEND_GONE);
     CU_ASSERT_EQUAL(fstat(o, &st), 0);
     CU_ASSERT_EQUAL(st.st_size, 0);
     close(o);
